@@ -1,0 +1,170 @@
+//! The call an agent makes (DESIGN §6a) and its result shape.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codes::{Code, Outcome, ReviewReason};
+use crate::policy::is_identifier;
+use crate::value::Value;
+
+pub const REASON_BYTES_MAX: usize = 2_000;
+pub const EVIDENCE_BYTES_MAX: usize = 8_000;
+pub const VALUE_BYTES_MAX: usize = 10_000;
+pub const ID_BYTES_MAX: usize = 128;
+pub const FIELDS_PER_CALL_MAX: usize = 64;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Value>,
+    #[serde(default)]
+    pub set: serde_json::Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<serde_json::Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// A refusal before any rule runs: the call itself is malformed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: Code, message: impl Into<String>) -> Refusal {
+        Refusal { code, message: message.into() }
+    }
+}
+
+fn too_big(what: &str, max: usize) -> Refusal {
+    Refusal::new(Code::InvalidInput, format!("{what} is longer than {max} bytes; shorten it"))
+}
+
+impl Call {
+    /// The record key as text, whether the caller sent `"42"` or `42`.
+    pub fn key_text(&self) -> Result<Option<String>, Refusal> {
+        match &self.key {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.len() <= ID_BYTES_MAX && !s.trim().is_empty() => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(Refusal::new(Code::InvalidInput, "key must be a non-empty string or number of at most 128 bytes")),
+        }
+    }
+
+    /// Shape checks that need no policy: sizes, types, ranges.
+    pub fn check_shape(&self) -> Result<(), Refusal> {
+        self.key_text()?;
+        if self.set.len() > FIELDS_PER_CALL_MAX {
+            return Err(Refusal::new(Code::InvalidInput, format!("set names more than {FIELDS_PER_CALL_MAX} fields")));
+        }
+        let maps = std::iter::once(&self.set).chain(self.expect.iter());
+        for (field, value) in maps.flat_map(|m| m.iter()) {
+            if !is_identifier(field) {
+                return Err(Refusal::new(Code::InvalidInput, format!("`{field}` is not a field name")));
+            }
+            match value {
+                Value::Array(_) | Value::Object(_) => {
+                    return Err(Refusal::new(Code::InvalidInput, format!("{field}: values must be text, numbers, true/false or null")))
+                }
+                Value::String(s) if s.len() > VALUE_BYTES_MAX => return Err(too_big(field, VALUE_BYTES_MAX)),
+                Value::String(s) if s.contains('\0') => {
+                    return Err(Refusal::new(Code::InvalidInput, format!("{field}: text may not contain NUL characters")))
+                }
+                _ => {}
+            }
+        }
+        let texts = [
+            ("reason", &self.reason, REASON_BYTES_MAX),
+            ("evidence", &self.evidence, EVIDENCE_BYTES_MAX),
+            ("run_id", &self.run_id, ID_BYTES_MAX),
+            ("idempotency_key", &self.idempotency_key, ID_BYTES_MAX),
+        ];
+        for (name, text, max) in texts {
+            if text.as_ref().is_some_and(|t| t.len() > max) {
+                return Err(too_big(name, max));
+            }
+        }
+        if let Some(c) = self.confidence {
+            if !(0.0..=1.0).contains(&c) {
+                return Err(Refusal::new(Code::InvalidInput, format!("confidence {c} must be between 0 and 1")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One field of a change: what it was and what it becomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// What every caller gets back (DESIGN §6a).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallResult {
+    pub outcome: Outcome,
+    pub change_id: Option<String>,
+    pub proposal_id: Option<String>,
+    pub code: Option<Code>,
+    pub message: String,
+    pub reasons: Vec<ReviewReason>,
+    pub notes: Vec<String>,
+    pub fields: Vec<FieldChange>,
+}
+
+impl CallResult {
+    pub fn rejected(code: Code, message: impl Into<String>) -> CallResult {
+        CallResult {
+            outcome: Outcome::Rejected,
+            change_id: None,
+            proposal_id: None,
+            code: Some(code),
+            message: message.into(),
+            reasons: Vec::new(),
+            notes: Vec::new(),
+            fields: Vec::new(),
+        }
+    }
+}
+
+impl From<Refusal> for CallResult {
+    fn from(r: Refusal) -> CallResult {
+        CallResult::rejected(r.code, r.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_in_a_call_are_refused_by_the_parser() {
+        let err = serde_json::from_value::<Call>(json!({"key": "1", "set": {}, "sql": "x"})).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn shape_check_refuses_nested_values_and_huge_text() {
+        let mut call = Call { key: Some(json!(1)), ..Call::default() };
+        call.set.insert("tags".into(), json!(["a"]));
+        assert_eq!(call.check_shape().unwrap_err().code, Code::InvalidInput);
+        call.set.insert("tags".into(), json!("x".repeat(VALUE_BYTES_MAX + 1)));
+        assert_eq!(call.check_shape().unwrap_err().code, Code::InvalidInput);
+        call.set.insert("tags".into(), json!("ok"));
+        call.confidence = Some(1.5);
+        assert_eq!(call.check_shape().unwrap_err().code, Code::InvalidInput);
+    }
+}

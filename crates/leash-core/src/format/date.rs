@@ -1,0 +1,75 @@
+//! Dates in common spellings → ISO-8601. `03/04/2025` is ambiguous (March 4 or
+//! April 3) and is refused rather than guessed.
+
+use jiff::civil::Date;
+
+const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+
+fn month_from_name(word: &str) -> Option<i8> {
+    let w = word.trim_end_matches('.').to_ascii_lowercase();
+    if w.len() < 3 {
+        return None;
+    }
+    MONTHS.iter().position(|m| w.starts_with(m)).map(|i| i as i8 + 1)
+}
+
+fn build(y: i64, m: i64, d: i64) -> Result<String, String> {
+    let (y, m, d) = (
+        i16::try_from(y).map_err(|_| "year out of range")?,
+        i8::try_from(m).map_err(|_| "month out of range")?,
+        i8::try_from(d).map_err(|_| "day out of range")?,
+    );
+    Date::new(y, m, d).map(|d| d.to_string()).map_err(|_| format!("{y:04}-{m:02}-{d:02} is not a calendar date"))
+}
+
+pub fn canonical(value: &str) -> Result<String, String> {
+    let text = value.trim();
+    let text = text.split(['T', ' ']).next().filter(|t| t.len() == 10 && t.as_bytes()[4] == b'-').unwrap_or(text);
+    let words: Vec<&str> = text.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
+    let num = |s: &str| s.parse::<i64>().map_err(|_| format!("`{value}` is not a date"));
+    // Month names: `Jan 5 2026`, `5 January 2026`.
+    if words.len() == 3 {
+        if let Some(m) = month_from_name(words[0]) {
+            return build(num(words[2])?, m.into(), num(words[1].trim_end_matches(['s', 't', 'n', 'd', 'r', 'h']))?);
+        }
+        if let Some(m) = month_from_name(words[1]) {
+            return build(num(words[2])?, m.into(), num(words[0].trim_end_matches(['s', 't', 'n', 'd', 'r', 'h']))?);
+        }
+    }
+    let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
+    let [a, b, c] = parts.as_slice() else {
+        return Err(format!("`{value}` is not a date; write YYYY-MM-DD"));
+    };
+    let (a_n, b_n, c_n) = (num(a)?, num(b)?, num(c)?);
+    if a.len() == 4 {
+        return build(a_n, b_n, c_n);
+    }
+    if c.len() != 4 {
+        return Err(format!("`{value}` has no four-digit year"));
+    }
+    match (a_n > 12, b_n > 12) {
+        (false, true) => build(c_n, a_n, b_n),
+        (true, false) => build(c_n, b_n, a_n),
+        _ if a_n == b_n => build(c_n, a_n, b_n),
+        _ => Err(format!("`{value}` is ambiguous: day and month could be either way round")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_spellings_reach_iso() {
+        for d in ["2026-03-14", "2026/03/14", "03/14/2026", "14.03.2026", "Mar 14, 2026", "14 March 2026", "2026-03-14T10:00:00Z"] {
+            assert_eq!(canonical(d).unwrap(), "2026-03-14", "{d}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_or_impossible_dates_are_refused() {
+        assert!(canonical("03/04/2025").unwrap_err().contains("ambiguous"));
+        assert!(canonical("2026-02-30").is_err());
+        assert!(canonical("soon").is_err());
+    }
+}

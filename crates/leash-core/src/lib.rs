@@ -1,0 +1,14 @@
+//! The pure core of leash: the policy language, field rules, formats and the
+//! decision for one call. No I/O and no async: everything here can be tested,
+//! fuzzed and benchmarked alone.
+
+pub mod call;
+pub mod codes;
+pub mod condition;
+pub mod decide;
+pub mod format;
+pub mod policy;
+pub mod rules;
+pub mod value;
+
+pub use codes::{Code, Outcome, ReviewReason};

@@ -1,0 +1,655 @@
+//! Turns `leash.toml` text into a checked `Policy`, collecting every error
+//! (file, line, key) instead of stopping at the first.
+
+use std::collections::HashSet;
+
+use sha2::{Digest, Sha256};
+use toml_edit::{Item, TableLike};
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyError {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.key, self.message)
+    }
+}
+
+const TOP_KEYS: &[&str] = &["database", "actions", "webhooks", "rollout"];
+const ACTION_KEYS: &[&str] = &[
+    "name", "summary", "table", "key", "kind", "mode", "risk", "rollback_minutes", "owner",
+    "exception_approver", "minutes_saved", "read", "requires", "when", "locked_if", "review_if",
+    "review_note", "fields", "limits", "review", "breaker",
+];
+const FIELD_KEYS: &[&str] = &[
+    "one_of", "range", "only_if_empty", "pattern", "max_len", "change", "format", "sensitive",
+    "unique", "from", "allow_blank",
+];
+pub const NAME_MAX: usize = 64;
+
+struct Walker<'a> {
+    file: &'a str,
+    line_starts: Vec<usize>,
+    errors: Vec<PolicyError>,
+}
+
+/// Where a value sits: its dotted key and the line to point at.
+#[derive(Clone)]
+struct At {
+    key: String,
+    line: usize,
+}
+
+impl At {
+    fn child(&self, key: &str, line: Option<usize>) -> At {
+        let key = if self.key.is_empty() { key.to_string() } else { format!("{}.{key}", self.key) };
+        At { key, line: line.unwrap_or(self.line) }
+    }
+}
+
+impl Walker<'_> {
+    fn line(&self, span: Option<std::ops::Range<usize>>) -> Option<usize> {
+        let start = span?.start;
+        Some(self.line_starts.partition_point(|&s| s <= start))
+    }
+
+    fn error(&mut self, at: &At, message: impl Into<String>) {
+        self.errors.push(PolicyError {
+            file: self.file.to_string(),
+            line: at.line,
+            key: at.key.clone(),
+            message: message.into(),
+        });
+    }
+
+    /// The children of a table with the location of each, unknown keys reported.
+    fn entries<'t>(&mut self, table: &'t dyn TableLike, at: &At, allowed: &[&str]) -> Vec<(&'t str, &'t Item, At)> {
+        let mut out = Vec::new();
+        for (name, item) in table.iter() {
+            let line = self.line(table.key(name).and_then(|k| k.span())).or_else(|| self.line(item.span()));
+            let child = at.child(name, line);
+            if !allowed.is_empty() && !allowed.contains(&name) {
+                self.error(&child, format!("unknown key; expected one of: {}", allowed.join(", ")));
+                continue;
+            }
+            out.push((name, item, child));
+        }
+        out
+    }
+
+    fn string(&mut self, item: &Item, at: &At) -> Option<String> {
+        match item.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                self.error(at, "expected a string");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, item: &Item, at: &At) -> Option<bool> {
+        let b = item.as_bool();
+        if b.is_none() {
+            self.error(at, "expected true or false");
+        }
+        b
+    }
+
+    fn number(&mut self, item: &Item, at: &At) -> Option<f64> {
+        match (item.as_integer(), item.as_float()) {
+            (Some(i), _) => Some(i as f64),
+            (_, Some(f)) if f.is_finite() => Some(f),
+            _ => {
+                self.error(at, "expected a number");
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, item: &Item, at: &At, min: i64) -> Option<u32> {
+        match item.as_integer() {
+            Some(i) if i >= min && i <= u32::MAX as i64 => Some(i as u32),
+            Some(i) => {
+                self.error(at, format!("{i} is out of range; expected a whole number ≥ {min}"));
+                None
+            }
+            None => {
+                self.error(at, "expected a whole number");
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, item: &Item, at: &At) -> Option<Vec<String>> {
+        let Some(array) = item.as_array() else {
+            self.error(at, "expected a list of strings, e.g. [\"a\", \"b\"]");
+            return None;
+        };
+        let mut out = Vec::new();
+        for v in array.iter() {
+            match v.as_str() {
+                Some(s) => out.push(s.to_string()),
+                None => {
+                    self.error(at, format!("expected only strings in the list, found a {}", v.type_name()));
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn identifier(&mut self, item: &Item, at: &At) -> Option<String> {
+        let s = self.string(item, at)?;
+        if is_identifier(&s) {
+            Some(s)
+        } else {
+            self.error(at, format!("`{s}` is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most {NAME_MAX} characters)"));
+            None
+        }
+    }
+
+    fn condition(&mut self, item: &Item, at: &At) -> Option<Condition> {
+        let s = self.string(item, at)?;
+        match Condition::compile(&s) {
+            Ok(c) => Some(c),
+            Err(why) => {
+                self.error(at, format!("invalid CEL expression `{s}`: {why}"));
+                None
+            }
+        }
+    }
+
+    fn choice<T>(&mut self, item: &Item, at: &At, names: &[&str], parse: fn(&str) -> Option<T>) -> Option<T> {
+        let s = self.string(item, at)?;
+        let parsed = parse(&s);
+        if parsed.is_none() {
+            self.error(at, format!("`{s}` is not one of: {}", names.join(", ")));
+        }
+        parsed
+    }
+
+    fn duration(&mut self, item: &Item, at: &At) -> Option<u64> {
+        let s = self.string(item, at)?;
+        parse_duration_s(&s).map_err(|why| self.error(at, why)).ok()
+    }
+}
+
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= NAME_MAX
+}
+
+fn is_action_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.len() <= NAME_MAX
+}
+
+/// Parses and checks a policy. `file` is only used in error locations.
+pub fn parse_policy(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> {
+    let mut w = Walker {
+        file,
+        line_starts: std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect(),
+        errors: Vec::new(),
+    };
+    let doc = match toml_edit::Document::parse(text.to_string()) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let line = w.line(e.span()).unwrap_or(1);
+            let message = e.message().trim().to_string();
+            return Err(vec![PolicyError { file: file.into(), line, key: "(syntax)".into(), message }]);
+        }
+    };
+    let root = At { key: String::new(), line: 1 };
+    let mut policy = Policy {
+        database_url: None,
+        actions: Vec::new(),
+        webhooks: Vec::new(),
+        rollout: Rollout::default(),
+        hash: hex::encode(Sha256::digest(text.as_bytes())),
+    };
+    let mut saw_actions = false;
+    for (name, item, at) in w.entries(doc.as_table(), &root, TOP_KEYS) {
+        match name {
+            "database" => policy.database_url = parse_database(&mut w, item, &at),
+            "actions" => {
+                saw_actions = true;
+                policy.actions = parse_actions(&mut w, item, &at);
+            }
+            "webhooks" => policy.webhooks = parse_webhooks(&mut w, item, &at),
+            "rollout" => policy.rollout = parse_rollout(&mut w, item, &at),
+            _ => unreachable!("entries() filters unknown keys"),
+        }
+    }
+    if !saw_actions {
+        w.error(&root.child("actions", Some(1)), "the policy defines no [[actions]]; add at least one");
+    }
+    if w.errors.is_empty() {
+        Ok(policy)
+    } else {
+        Err(w.errors)
+    }
+}
+
+fn parse_database(w: &mut Walker, item: &Item, at: &At) -> Option<String> {
+    let Some(table) = item.as_table_like() else {
+        w.error(at, "expected a table: [database]");
+        return None;
+    };
+    let mut url = None;
+    for (_, item, at) in w.entries(table, at, &["url"]) {
+        url = w.string(item, &at);
+    }
+    url
+}
+
+fn parse_rollout(w: &mut Walker, item: &Item, at: &At) -> Rollout {
+    let mut rollout = Rollout::default();
+    let Some(table) = item.as_table_like() else {
+        w.error(at, "expected a table: [rollout]");
+        return rollout;
+    };
+    for (name, item, at) in w.entries(table, at, &["min_reviewed", "min_accepted_rate", "revert_free_days"]) {
+        match name {
+            "min_reviewed" => rollout.min_reviewed = w.count(item, &at, 0).unwrap_or(rollout.min_reviewed),
+            "min_accepted_rate" => match w.number(item, &at) {
+                Some(r) if (0.0..=1.0).contains(&r) => rollout.min_accepted_rate = r,
+                Some(r) => w.error(&at, format!("{r} is not a rate between 0 and 1")),
+                None => {}
+            },
+            _ => rollout.revert_free_days = w.count(item, &at, 0).unwrap_or(rollout.revert_free_days),
+        }
+    }
+    rollout
+}
+
+fn parse_webhooks(w: &mut Walker, item: &Item, at: &At) -> Vec<Webhook> {
+    let Some(tables) = item.as_array_of_tables() else {
+        w.error(at, "expected [[webhooks]] tables");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, table) in tables.iter().enumerate() {
+        let at = At { key: format!("webhooks[{i}]"), line: w.line(table.span()).unwrap_or(at.line) };
+        let (mut url, mut events, mut secret) = (None, Vec::new(), None);
+        for (name, item, at) in w.entries(table, &at, &["url", "events", "secret"]) {
+            match name {
+                "url" => url = w.string(item, &at),
+                "events" => {
+                    events = w.string_list(item, &at).unwrap_or_default();
+                    for e in &events {
+                        if !WEBHOOK_EVENTS.contains(&e.as_str()) {
+                            w.error(&at, format!("unknown event `{e}`; expected one of: {}", WEBHOOK_EVENTS.join(", ")));
+                        }
+                    }
+                }
+                _ => secret = w.string(item, &at),
+            }
+        }
+        match url {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => out.push(Webhook { url: u, events, secret }),
+            Some(u) => w.error(&at.child("url", None), format!("`{u}` is not an http(s) URL")),
+            None => w.error(&at, "missing required key `url`"),
+        }
+    }
+    out
+}
+
+fn parse_actions(w: &mut Walker, item: &Item, at: &At) -> Vec<Action> {
+    let Some(tables) = item.as_array_of_tables() else {
+        w.error(at, "expected [[actions]] tables");
+        return Vec::new();
+    };
+    let mut out: Vec<Action> = Vec::new();
+    let mut names = HashSet::new();
+    for (i, table) in tables.iter().enumerate() {
+        let line = w.line(table.span()).unwrap_or(at.line);
+        let label = table.get("name").and_then(Item::as_str).filter(|n| is_action_name(n));
+        let at = At { key: format!("actions.{}", label.map(str::to_string).unwrap_or_else(|| format!("[{i}]"))), line };
+        if let Some(action) = parse_action(w, table, &at) {
+            if !names.insert(action.name.clone()) {
+                w.error(&at, format!("a second action is named `{}`; names must be unique", action.name));
+                continue;
+            }
+            out.push(action);
+        }
+    }
+    out
+}
+
+fn required<T>(w: &mut Walker, value: Option<T>, at: &At, key: &str, hint: &str) -> Option<T> {
+    if value.is_none() {
+        w.error(&at.child(key, None), format!("missing required key; {hint}"));
+    }
+    value
+}
+
+fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Action> {
+    let errors_before = w.errors.len();
+    let (mut name, mut summary, mut tbl, mut key) = (None, None, None, None);
+    let mut action = Action {
+        name: String::new(),
+        summary: String::new(),
+        table: String::new(),
+        key: String::new(),
+        kind: Kind::Update,
+        mode: Mode::Suggest,
+        risk: Risk::Medium,
+        rollback_minutes: None,
+        owner: None,
+        exception_approver: None,
+        minutes_saved: 0.0,
+        read: Vec::new(),
+        requires_reason: false,
+        requires_evidence: false,
+        when: None,
+        locked_if: None,
+        review_if: None,
+        review_note: None,
+        fields: Vec::new(),
+        limits: Limits::default(),
+        review: ReviewSettings::default(),
+        breaker: None,
+        hash: String::new(),
+    };
+    let mut read_at = None;
+    for (k, item, at) in w.entries(table, at, ACTION_KEYS) {
+        match k {
+            "name" => {
+                let s = w.string(item, &at)?;
+                if is_action_name(&s) {
+                    name = Some(s);
+                } else {
+                    w.error(&at, format!("`{s}` is not a valid action name; use [a-z][a-z0-9_]*"));
+                }
+            }
+            "summary" => summary = w.string(item, &at).filter(|s| !s.trim().is_empty()).or_else(|| {
+                w.error(&at, "the summary must say in one sentence what the action does");
+                None
+            }),
+            "table" => tbl = w.identifier(item, &at),
+            "key" => key = w.identifier(item, &at),
+            "kind" => action.kind = w.choice(item, &at, Kind::NAMES, Kind::parse).unwrap_or(Kind::Update),
+            "mode" => action.mode = w.choice(item, &at, Mode::NAMES, Mode::parse).unwrap_or(Mode::Suggest),
+            "risk" => action.risk = w.choice(item, &at, Risk::NAMES, Risk::parse).unwrap_or(Risk::Medium),
+            "rollback_minutes" => action.rollback_minutes = w.count(item, &at, 0),
+            "owner" => action.owner = w.string(item, &at),
+            "exception_approver" => action.exception_approver = w.string(item, &at),
+            "minutes_saved" => match w.number(item, &at) {
+                Some(m) if m >= 0.0 => action.minutes_saved = m,
+                Some(m) => w.error(&at, format!("{m} minutes cannot be negative")),
+                None => {}
+            },
+            "read" => {
+                read_at = Some(at.clone());
+                for col in w.string_list(item, &at).unwrap_or_default() {
+                    if is_identifier(&col) {
+                        action.read.push(col);
+                    } else {
+                        w.error(&at, format!("`{col}` is not a column name"));
+                    }
+                }
+            }
+            "requires" => {
+                for r in w.string_list(item, &at).unwrap_or_default() {
+                    match r.as_str() {
+                        "reason" => action.requires_reason = true,
+                        "evidence" => action.requires_evidence = true,
+                        other => w.error(&at, format!("`{other}` cannot be required; expected reason or evidence")),
+                    }
+                }
+            }
+            "when" => action.when = w.condition(item, &at),
+            "locked_if" => action.locked_if = w.condition(item, &at),
+            "review_if" => action.review_if = w.condition(item, &at),
+            "review_note" => action.review_note = w.string(item, &at),
+            "fields" => action.fields = parse_fields(w, item, &at),
+            "limits" => action.limits = parse_limits(w, item, &at),
+            "review" => action.review = parse_review(w, item, &at),
+            "breaker" => action.breaker = parse_breaker(w, item, &at),
+            _ => unreachable!("entries() filters unknown keys"),
+        }
+    }
+    let name = required(w, name, at, "name", "every action needs name = \"verb_object\"");
+    let summary = required(w, summary, at, "summary", "say in one sentence what the action does");
+    let tbl = required(w, tbl, at, "table", "name the table the action writes");
+    if table.get("fields").is_none() {
+        w.error(&at.child("fields", None), "missing [actions.fields.<column>]; an action must list the fields it may write");
+    }
+    let key = match (key, action.kind) {
+        (Some(k), _) => Some(k),
+        (None, Kind::Append) => Some("id".to_string()),
+        (None, Kind::Update) => required(w, None, at, "key", "name the key column that identifies one record"),
+    };
+    if action.review_note.is_some() && action.review_if.is_none() {
+        w.error(&at.child("review_note", None), "review_note is only shown with review_if; add review_if or remove it");
+    }
+    if action.read.is_empty() {
+        if let Some(at) = read_at {
+            w.error(&at, "read lists no fields; leave it out to let the agent read the key and the fields it writes");
+        }
+    }
+    if w.errors.len() > errors_before {
+        return None;
+    }
+    action.name = name?;
+    action.summary = summary?;
+    action.table = tbl?;
+    action.key = key?;
+    if action.read.is_empty() {
+        action.read = std::iter::once(action.key.clone()).chain(action.fields.iter().map(|f| f.name.clone())).collect();
+    }
+    action.hash = definition_hash(table);
+    Some(action)
+}
+
+fn parse_fields(w: &mut Walker, item: &Item, at: &At) -> Vec<FieldRule> {
+    let Some(table) = item.as_table_like() else {
+        w.error(at, "expected [actions.fields.<column>] tables");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, item, at) in w.entries(table, at, &[]) {
+        if !is_identifier(name) {
+            w.error(&at, format!("`{name}` is not a column name"));
+            continue;
+        }
+        let Some(rules) = item.as_table_like() else {
+            w.error(&at, "expected a table of rules, e.g. [actions.fields.status] one_of = [...]");
+            continue;
+        };
+        out.push(parse_field(w, name, rules, &at));
+    }
+    if out.is_empty() && table.is_empty() {
+        w.error(at, "no fields listed; an action must be able to write at least one field");
+    }
+    out
+}
+
+fn parse_field(w: &mut Walker, name: &str, table: &dyn TableLike, at: &At) -> FieldRule {
+    let mut rule = FieldRule { name: name.to_string(), ..FieldRule::default() };
+    let mut change_at = None;
+    for (k, item, at) in w.entries(table, at, FIELD_KEYS) {
+        match k {
+            "one_of" => match item.as_array() {
+                Some(a) if !a.is_empty() => {
+                    rule.one_of = Some(a.iter().filter_map(|v| scalar(w, v, &at)).collect());
+                }
+                _ => w.error(&at, "expected a non-empty list of allowed values"),
+            },
+            "range" => rule.range = parse_range(w, item, &at),
+            "only_if_empty" => rule.only_if_empty = w.boolean(item, &at).unwrap_or(false),
+            "pattern" => {
+                if let Some(p) = w.string(item, &at) {
+                    match regex::RegexBuilder::new(&p).size_limit(1 << 20).build() {
+                        Ok(r) => rule.pattern = Some(r),
+                        Err(e) => w.error(&at, format!("invalid regex: {e}")),
+                    }
+                }
+            }
+            "max_len" => rule.max_len = w.count(item, &at, 1).map(|n| n as usize),
+            "change" => {
+                change_at = Some(at.clone());
+                match w.string(item, &at).as_deref() {
+                    Some("mechanical") => rule.mechanical = true,
+                    Some(other) => w.error(&at, format!("`{other}` is not a change kind; the only one is \"mechanical\"")),
+                    None => {}
+                }
+            }
+            "format" => rule.format = w.choice(item, &at, Format::NAMES, Format::parse),
+            "sensitive" => rule.sensitive = w.choice(item, &at, Sensitive::NAMES, Sensitive::parse),
+            "unique" => rule.unique = w.boolean(item, &at).unwrap_or(false),
+            "from" => rule.from = w.condition(item, &at),
+            "allow_blank" => rule.allow_blank = w.boolean(item, &at).unwrap_or(false),
+            _ => unreachable!("entries() filters unknown keys"),
+        }
+    }
+    if rule.mechanical && rule.format.is_none() && table.get("format").is_none() {
+        if let Some(at) = change_at {
+            w.error(&at, format!("change = \"mechanical\" needs a format: one of {}", Format::NAMES.join(", ")));
+        }
+    }
+    rule
+}
+
+fn scalar(w: &mut Walker, v: &toml_edit::Value, at: &At) -> Option<Value> {
+    match v {
+        toml_edit::Value::String(s) => Some(Value::String(s.value().clone())),
+        toml_edit::Value::Integer(i) => Some(Value::from(*i.value())),
+        toml_edit::Value::Float(f) => serde_json::Number::from_f64(*f.value()).map(Value::Number),
+        toml_edit::Value::Boolean(b) => Some(Value::Bool(*b.value())),
+        toml_edit::Value::Datetime(d) => Some(Value::String(d.value().to_string())),
+        _ => {
+            w.error(at, format!("expected plain values, found a {}", v.type_name()));
+            None
+        }
+    }
+}
+
+fn parse_range(w: &mut Walker, item: &Item, at: &At) -> Option<(Bound, Bound)> {
+    let hint = "expected [low, high] with two numbers or two dates";
+    let Some(a) = item.as_array().filter(|a| a.len() == 2) else {
+        w.error(at, hint);
+        return None;
+    };
+    let bound = |v: &toml_edit::Value| -> Option<Bound> {
+        match v {
+            toml_edit::Value::Integer(i) => Some(Bound::Number(*i.value() as f64)),
+            toml_edit::Value::Float(f) if f.value().is_finite() => Some(Bound::Number(*f.value())),
+            toml_edit::Value::String(s) => s.value().parse().ok().map(Bound::Date),
+            toml_edit::Value::Datetime(d) => d.value().to_string().parse().ok().map(Bound::Date),
+            _ => None,
+        }
+    };
+    let (lo, hi) = match (a.get(0).and_then(bound), a.get(1).and_then(bound)) {
+        (Some(lo), Some(hi)) => (lo, hi),
+        _ => {
+            w.error(at, hint);
+            return None;
+        }
+    };
+    let ordered = match (&lo, &hi) {
+        (Bound::Number(l), Bound::Number(h)) => l <= h,
+        (Bound::Date(l), Bound::Date(h)) => l <= h,
+        _ => {
+            w.error(at, "both ends of a range must be numbers, or both dates");
+            return None;
+        }
+    };
+    if !ordered {
+        w.error(at, format!("the range [{lo}, {hi}] is empty; put the low end first"));
+        return None;
+    }
+    Some((lo, hi))
+}
+
+fn sub_table<'t>(w: &mut Walker, item: &'t Item, at: &At) -> Option<&'t dyn TableLike> {
+    let t = item.as_table_like();
+    if t.is_none() {
+        w.error(at, format!("expected a table [{}]", at.key));
+    }
+    t
+}
+
+fn parse_limits(w: &mut Walker, item: &Item, at: &At) -> Limits {
+    let mut limits = Limits::default();
+    let Some(table) = sub_table(w, item, at) else { return limits };
+    for (k, item, at) in w.entries(table, at, &["per_run", "per_hour", "window"]) {
+        match k {
+            "per_run" => limits.per_run_max = w.count(item, &at, 1),
+            "per_hour" => limits.per_hour_max = w.count(item, &at, 1),
+            _ => {
+                if let Some(s) = w.string(item, &at) {
+                    limits.window = Window::parse(&s).map_err(|why| w.error(&at, why)).ok();
+                }
+            }
+        }
+    }
+    limits
+}
+
+fn parse_review(w: &mut Walker, item: &Item, at: &At) -> ReviewSettings {
+    let mut review = ReviewSettings::default();
+    let Some(table) = sub_table(w, item, at) else { return review };
+    for (k, item, at) in w.entries(table, at, &["below_confidence", "watch"]) {
+        match k {
+            "below_confidence" => match w.number(item, &at) {
+                Some(c) if (0.0..=1.0).contains(&c) => review.below_confidence = Some(c),
+                Some(c) => w.error(&at, format!("{c} is not a confidence between 0 and 1")),
+                None => {}
+            },
+            _ => review.watch_s = w.duration(item, &at),
+        }
+    }
+    review
+}
+
+fn parse_breaker(w: &mut Walker, item: &Item, at: &At) -> Option<Breaker> {
+    let table = sub_table(w, item, at)?;
+    let (mut same, mut within) = (None, None);
+    for (k, item, at) in w.entries(table, at, &["same_change", "within"]) {
+        match k {
+            "same_change" => same = w.count(item, &at, 2),
+            _ => within = w.duration(item, &at),
+        }
+    }
+    let same = required(w, same, at, "same_change", "how many identical changes trip the breaker")?;
+    let within = required(w, within, at, "within", "the window, e.g. \"10m\"")?;
+    Some(Breaker { same_change_max: same, within_s: within })
+}
+
+fn definition_hash(table: &toml_edit::Table) -> String {
+    fn to_json(item: &Item) -> Value {
+        match item {
+            Item::None => Value::Null,
+            Item::Value(v) => value_json(v),
+            Item::Table(t) => Value::Object(t.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect()),
+            Item::ArrayOfTables(a) => Value::Array(a.iter().map(|t| to_json(&Item::Table(t.clone()))).collect()),
+        }
+    }
+    fn value_json(v: &toml_edit::Value) -> Value {
+        match v {
+            toml_edit::Value::String(s) => Value::String(s.value().clone()),
+            toml_edit::Value::Integer(i) => Value::from(*i.value()),
+            toml_edit::Value::Float(f) => serde_json::Number::from_f64(*f.value()).map(Value::Number).unwrap_or(Value::Null),
+            toml_edit::Value::Boolean(b) => Value::Bool(*b.value()),
+            toml_edit::Value::Datetime(d) => Value::String(d.value().to_string()),
+            toml_edit::Value::Array(a) => Value::Array(a.iter().map(value_json).collect()),
+            toml_edit::Value::InlineTable(t) => {
+                Value::Object(t.iter().map(|(k, v)| (k.to_string(), value_json(v))).collect())
+            }
+        }
+    }
+    let json = to_json(&Item::Table(table.clone()));
+    hex::encode(Sha256::digest(canonical_json(&json).as_bytes()))
+}

@@ -1,0 +1,215 @@
+//! The policy model. A `Policy` value is already validated: the engine never
+//! re-checks what these types guarantee (parse, don't validate).
+
+mod load;
+mod window;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use load::{is_identifier, parse_policy, PolicyError, NAME_MAX};
+pub use window::{parse_duration_s, Window};
+
+use crate::condition::Condition;
+use crate::format::Format;
+use crate::value::Value;
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub database_url: Option<String>,
+    pub actions: Vec<Action>,
+    pub webhooks: Vec<Webhook>,
+    pub rollout: Rollout,
+    /// sha256 of the whole file, for the record of what was in force.
+    pub hash: String,
+}
+
+impl Policy {
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Update,
+    Append,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Suggest,
+    Review,
+    Direct,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitive {
+    Money,
+    Access,
+    Contract,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),+ }) => {
+        impl $ty {
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+            pub fn as_str(self) -> &'static str { match self { $($ty::$variant => $text),+ } }
+            pub fn parse(text: &str) -> Option<$ty> { match text { $($text => Some($ty::$variant),)+ _ => None } }
+        }
+    };
+}
+text_enum!(Kind { Update => "update", Append => "append" });
+text_enum!(Mode { Suggest => "suggest", Review => "review", Direct => "direct" });
+text_enum!(Risk { Low => "low", Medium => "medium", High => "high" });
+text_enum!(Sensitive { Money => "money", Access => "access", Contract => "contract" });
+
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub name: String,
+    pub summary: String,
+    pub table: String,
+    /// The key column. For `append`, the column the database fills in.
+    pub key: String,
+    pub kind: Kind,
+    pub mode: Mode,
+    pub risk: Risk,
+    pub rollback_minutes: Option<u32>,
+    pub owner: Option<String>,
+    pub exception_approver: Option<String>,
+    pub minutes_saved: f64,
+    pub read: Vec<String>,
+    pub requires_reason: bool,
+    pub requires_evidence: bool,
+    pub when: Option<Condition>,
+    pub locked_if: Option<Condition>,
+    pub review_if: Option<Condition>,
+    pub review_note: Option<String>,
+    /// In the order the policy lists them.
+    pub fields: Vec<FieldRule>,
+    pub limits: Limits,
+    pub review: ReviewSettings,
+    pub breaker: Option<Breaker>,
+    /// sha256 of this action's definition; what `approve-policy` signs.
+    pub hash: String,
+}
+
+impl Action {
+    pub fn field(&self, name: &str) -> Option<&FieldRule> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Every column this action touches, for the schema check.
+    pub fn columns(&self) -> Vec<&str> {
+        let mut cols: Vec<&str> = vec![self.key.as_str()];
+        cols.extend(self.fields.iter().map(|f| f.name.as_str()));
+        cols.extend(self.read.iter().map(String::as_str));
+        cols.sort_unstable();
+        cols.dedup();
+        cols
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FieldRule {
+    pub name: String,
+    pub one_of: Option<Vec<Value>>,
+    pub range: Option<(Bound, Bound)>,
+    pub only_if_empty: bool,
+    pub pattern: Option<regex::Regex>,
+    pub max_len: Option<usize>,
+    /// `change = "mechanical"`: only a rewrite in `format` passes directly.
+    pub mechanical: bool,
+    pub format: Option<Format>,
+    pub sensitive: Option<Sensitive>,
+    pub unique: bool,
+    pub from: Option<Condition>,
+    pub allow_blank: bool,
+}
+
+/// One end of a `range`: numbers compare as numbers, dates as ISO dates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound {
+    Number(f64),
+    Date(jiff::civil::Date),
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Number(n) => write!(f, "{n}"),
+            Bound::Date(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    pub per_run_max: Option<u32>,
+    pub per_hour_max: Option<u32>,
+    pub window: Option<Window>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReviewSettings {
+    pub below_confidence: Option<f64>,
+    pub watch_s: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Breaker {
+    pub same_change_max: u32,
+    pub within_s: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: Option<String>,
+}
+
+pub const WEBHOOK_EVENTS: &[&str] =
+    &["change.applied", "change.reverted", "proposal.created", "action.paused"];
+
+/// Thresholds an action must meet to earn its next stage.
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    pub min_reviewed: u32,
+    pub min_accepted_rate: f64,
+    pub revert_free_days: u32,
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Rollout { min_reviewed: 50, min_accepted_rate: 0.95, revert_free_days: 7 }
+    }
+}
+
+/// Canonical JSON (sorted keys) so a definition hashes the same however the
+/// file is laid out.
+pub(crate) fn canonical_json(value: &Value) -> String {
+    fn sort(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let sorted: BTreeMap<&String, Value> = map.iter().map(|(k, v)| (k, sort(v))).collect();
+                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    sort(value).to_string()
+}

@@ -1,0 +1,140 @@
+//! Field rules (DESIGN §1): the one place where a single field's new value is
+//! checked. Hard rules refuse the call; soft rules flag it for a person.
+
+use crate::call::Refusal;
+use crate::codes::{Code, ReviewReason};
+use crate::format::{self, Flag};
+use crate::policy::{Bound, FieldRule};
+use crate::value::{display, is_blank, same_value, Record, Value};
+
+/// Context a field check may need beyond the old and new values.
+pub struct FieldContext<'a> {
+    pub record: &'a Record,
+    /// The key of another record that already holds the new value, for `unique`.
+    pub duplicate_of: Option<&'a str>,
+}
+
+fn refuse(code: Code, message: String) -> Result<Vec<Flag>, Refusal> {
+    Err(Refusal::new(code, message))
+}
+
+/// Checks one field. `Ok(flags)` means no hard rule is broken; `flags` lists
+/// the reasons a person must look.
+pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext) -> Result<Vec<Flag>, Refusal> {
+    let f = &rule.name;
+    let mut flags = Vec::new();
+    if is_blank(new) {
+        if !is_blank(old) && !rule.allow_blank {
+            return refuse(
+                Code::WouldBlank,
+                format!("{f}: refusing to blank `{}`; leave {f} out of `set`, or ask the owner to set allow_blank", display(old)),
+            );
+        }
+    }
+    if rule.only_if_empty && !is_blank(old) {
+        return refuse(
+            Code::NotEmpty,
+            format!("{f} already holds `{}`; this action only fills blank fields, so leave it as it is", display(old)),
+        );
+    }
+    if !is_blank(new) {
+        check_value(rule, new)?;
+    }
+    if let Some(from) = &rule.from {
+        match from.eval(cx.record) {
+            Ok(expected) if !expected.is_null() => {
+                if !same_value(&expected, new) {
+                    return refuse(
+                        Code::ValueNotAllowed,
+                        format!("{f}: the only value allowed is `{}` (from `{}`)", display(&expected), from.source()),
+                    );
+                }
+            }
+            Ok(_) | Err(_) => flags.push(Flag {
+                reason: ReviewReason::MissingContext,
+                note: format!("{f}: `{}` has nothing to read on this record, so leash cannot confirm `{}`", from.source(), display(new)),
+            }),
+        }
+    }
+    if rule.mechanical {
+        if let Some(fmt) = rule.format {
+            if is_blank(old) {
+                flags.push(Flag {
+                    reason: ReviewReason::NotMechanical,
+                    note: format!("{f} was blank, so `{}` is new information, not a rewrite", display(new)),
+                });
+            } else {
+                flags.extend(format::mechanical_flags(fmt, f, &display(old), &display(new)));
+            }
+        }
+    }
+    if let Some(kind) = rule.sensitive {
+        flags.push(Flag {
+            reason: ReviewReason::SensitiveField,
+            note: format!("{f} is a {} field: a person approves every change to it", kind.as_str()),
+        });
+    }
+    if let (true, Some(other)) = (rule.unique, cx.duplicate_of) {
+        flags.push(Flag {
+            reason: ReviewReason::DuplicateValue,
+            note: format!("{f}: record {other} already has `{}`; check these are not the same customer twice", display(new)),
+        });
+    }
+    Ok(flags)
+}
+
+/// Rules on the new value alone (set, range, pattern, length, format).
+fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
+    let f = &rule.name;
+    let text = display(new);
+    if let Some(allowed) = &rule.one_of {
+        if !allowed.iter().any(|a| same_value(a, new)) {
+            let list: Vec<String> = allowed.iter().map(display).collect();
+            return Err(Refusal::new(
+                Code::ValueNotAllowed,
+                format!("{f}: `{text}` is not allowed; use one of: {}", list.join(", ")),
+            ));
+        }
+    }
+    if let Some((lo, hi)) = &rule.range {
+        let inside = match (lo, hi) {
+            (Bound::Number(lo), Bound::Number(hi)) => number_of(new).map(|n| *lo <= n && n <= *hi),
+            (Bound::Date(lo), Bound::Date(hi)) => format::canonical(format::Format::Date, &text)
+                .ok()
+                .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+                .map(|d| *lo <= d && d <= *hi),
+            _ => None,
+        };
+        if inside != Some(true) {
+            return Err(Refusal::new(Code::OutOfRange, format!("{f}: `{text}` is outside [{lo}, {hi}]; use a value in that range")));
+        }
+    }
+    if let Some(max) = rule.max_len {
+        let len = text.chars().count();
+        if len > max {
+            return Err(Refusal::new(Code::TooLong, format!("{f}: {len} characters is over the limit of {max}; shorten it")));
+        }
+    }
+    if let Some(pattern) = &rule.pattern {
+        if !pattern.is_match(&text) {
+            return Err(Refusal::new(
+                Code::PatternMismatch,
+                format!("{f}: `{text}` does not match the pattern {}; send a value in that form", pattern.as_str()),
+            ));
+        }
+    }
+    if let (Some(fmt), false) = (rule.format, rule.mechanical) {
+        if let Err(why) = format::canonical(fmt, &text) {
+            return Err(Refusal::new(Code::PatternMismatch, format!("{f}: `{text}` is not a valid {}: {why}", fmt.as_str())));
+        }
+    }
+    Ok(())
+}
+
+fn number_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
