@@ -7,6 +7,7 @@ pub mod codes;
 pub mod condition;
 pub mod decide;
 pub mod format;
+pub mod journal;
 pub mod policy;
 pub mod rules;
 pub mod value;

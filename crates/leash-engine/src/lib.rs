@@ -1,1 +1,92 @@
+//! The engine runs the write path (DESIGN §3) and everything that follows a
+//! change: the review queue, revert, verify. It loads through the `Store`
+//! traits, asks `leash_core::decide`, and writes what the decision says.
 
+mod check;
+mod clock;
+mod review;
+mod revert;
+mod tokens;
+mod verify;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use leash_core::policy::{Action, Policy};
+use leash_store::{Store, StoreError, TableSchema};
+
+pub use check::{check_schema, SchemaIssue};
+pub use clock::{parse_time, stamp, Clock};
+pub use revert::{Conflict, RevertReport, RevertRequest, Selector};
+pub use tokens::{Caller, Role};
+pub use verify::{ChainBreak, Drift, VerifyReport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the policy does not match the database:\n{}", .0.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n"))]
+    Schema(Vec<SchemaIssue>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;
+
+pub struct Engine {
+    policy: Arc<Policy>,
+    store: Arc<dyn Store>,
+    schemas: HashMap<String, TableSchema>,
+    clock: Clock,
+}
+
+impl Engine {
+    /// Migrates the `leash_*` tables, reads the schema of every table the policy
+    /// names once, and refuses to start if the policy does not fit it.
+    pub async fn open(policy: Policy, store: Arc<dyn Store>) -> Result<Engine> {
+        store.migrate().await?;
+        let schemas = check::load_schemas(&policy, store.as_ref()).await?;
+        let issues = check::issues(&policy, &schemas);
+        if !issues.is_empty() {
+            return Err(EngineError::Schema(issues));
+        }
+        Ok(Engine { policy: Arc::new(policy), store, schemas, clock: Clock::system() })
+    }
+
+    /// For tests and the demo: a clock that is not the wall clock.
+    pub fn with_clock(mut self, clock: Clock) -> Engine {
+        self.clock = clock;
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn schema(&self, table: &str) -> Result<&TableSchema> {
+        self.schemas.get(table).ok_or_else(|| EngineError::Invalid(format!("table {table} is not named by the policy")))
+    }
+
+    /// The key column of a journaled change's table, from its action or
+    /// another action on the same table.
+    fn key_column(&self, action: &str, table: &str) -> Result<&Action> {
+        self.policy
+            .action(action)
+            .filter(|a| a.table == table)
+            .or_else(|| self.policy.actions.iter().find(|a| a.table == table))
+            .ok_or_else(|| EngineError::Invalid(format!("no action in the policy names table {table}; add it back to revert or verify its changes")))
+    }
+}

@@ -1,1 +1,173 @@
+//! The store layer: one `Store` trait for everything leash keeps in, and
+//! reads from, the team's database. The engine sees only these traits; SQL
+//! dialects stay in this crate (`dialect.rs`).
 
+mod dialect;
+mod migrations;
+mod rows;
+mod sql;
+
+use async_trait::async_trait;
+use leash_core::call::FieldChange;
+use leash_core::journal::{Change, Proposal, ProposalStatus};
+use leash_core::value::{ColumnType, Record, Value};
+use serde::Serialize;
+
+pub use dialect::Dialect;
+pub use sql::SqlStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("unsupported database URL `{0}`: use sqlite://, postgres://, mysql:// or mariadb://")]
+    UnsupportedUrl(String),
+    #[error("the journal holds a row leash cannot read: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        StoreError::Database(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    pub declared: String,
+    pub nullable: bool,
+}
+
+/// A table as the live database describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableSchema {
+    pub name: String,
+    pub columns: Vec<Column>,
+    /// Columns that alone identify a row (primary key or a unique index).
+    pub unique_columns: Vec<String>,
+}
+
+impl TableSchema {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChangeFilter {
+    pub ids: Vec<String>,
+    pub action: Option<String>,
+    pub run_id: Option<String>,
+    pub actor: Option<String>,
+    pub record_key: Option<String>,
+    pub proposal_id: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Newest first and at most this many; `None`: all, oldest first.
+    pub newest: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProposalFilter {
+    pub statuses: Vec<ProposalStatus>,
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A pause or a tripped breaker, for one action or for all (`scope = "*"`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Pause {
+    pub scope: String,
+    pub kind: String,
+    pub reason: String,
+    pub by: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenRow {
+    pub name: String,
+    pub role: String,
+    pub actions: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+pub const ALL_SCOPE: &str = "*";
+
+/// Read access and the door into a transaction.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn dialect(&self) -> Dialect;
+    /// Creates or upgrades every `leash_*` table; safe to run from many processes.
+    async fn migrate(&self) -> Result<()>;
+    async fn table_schema(&self, table: &str) -> Result<Option<TableSchema>>;
+    /// A write transaction; the store takes whatever lock makes it serialisable
+    /// for the records it touches.
+    async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+
+    async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
+    async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>>;
+    async fn change(&self, id: &str) -> Result<Option<Change>>;
+    async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>>;
+    async fn proposal(&self, id: &str) -> Result<Option<Proposal>>;
+    async fn pauses(&self) -> Result<Vec<Pause>>;
+    async fn token(&self, name: &str) -> Result<Option<TokenRow>>;
+    async fn tokens(&self) -> Result<Vec<TokenRow>>;
+}
+
+/// Everything the write path does inside one transaction. Dropping it
+/// without `commit` rolls back.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// Loads and locks the record (`FOR UPDATE` where the store has it).
+    async fn lock_record(&mut self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
+    /// The key of a record other than `except_key` whose `column` equals `value`.
+    async fn find_other(&mut self, table: &TableSchema, key_col: &str, except_key: Option<&str>, column: &str, value: &Value) -> Result<Option<String>>;
+    /// Compare-and-set: writes `new` only where every field still holds `old`.
+    async fn update_record(&mut self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<bool>;
+    /// Inserts a row and returns its key. `key` given: insert with that key.
+    async fn insert_record(&mut self, table: &TableSchema, key_col: &str, key: Option<&str>, row: &[FieldChange]) -> Result<String>;
+    /// Deletes the row only if every field still holds `old`.
+    async fn delete_record(&mut self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<bool>;
+
+    async fn chain_head(&mut self, table: &str, key: &str) -> Result<Option<String>>;
+    async fn insert_change(&mut self, change: &Change) -> Result<()>;
+    async fn mark_reverted(&mut self, id: &str, by: &str) -> Result<bool>;
+    async fn lock_change(&mut self, id: &str) -> Result<Option<Change>>;
+
+    async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<()>;
+    async fn lock_proposal(&mut self, id: &str) -> Result<Option<Proposal>>;
+    async fn update_proposal(&mut self, proposal: &Proposal) -> Result<()>;
+
+    /// Pauses in force for this action or for all actions.
+    async fn pauses_for(&mut self, action: &str) -> Result<Vec<Pause>>;
+    async fn set_pause(&mut self, pause: &Pause) -> Result<()>;
+    /// Clears a pause or breaker; returns whether one was set.
+    async fn clear_pause(&mut self, scope: &str, by: &str, at: &str, reason: &str) -> Result<bool>;
+
+    /// Adds one to a counter unless it has reached `max`; the new count, or
+    /// `None` at the cap. Atomic across processes.
+    async fn bump_counter(&mut self, name: &str, window_start: i64, max: u32) -> Result<Option<u64>>;
+    async fn idempotent_result(&mut self, action: &str, actor: &str, key: &str) -> Result<Option<String>>;
+    async fn save_idempotent(&mut self, action: &str, actor: &str, key: &str, result: &str, at: &str) -> Result<()>;
+    async fn touch_run(&mut self, run_id: &str, actor: &str, action: &str, at: &str) -> Result<()>;
+    async fn insert_outbox(&mut self, id: &str, event: &str, payload: &str, at: &str) -> Result<()>;
+
+    async fn save_token(&mut self, token: &TokenRow, hash: &str) -> Result<()>;
+    async fn revoke_token(&mut self, name: &str, at: &str) -> Result<bool>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Opens the store a URL names: `sqlite://`, `postgres://`, `mysql://`, `mariadb://`.
+pub async fn open(url: &str) -> Result<Box<dyn Store>> {
+    Ok(Box::new(SqlStore::connect(url).await?))
+}

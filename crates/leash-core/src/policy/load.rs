@@ -339,6 +339,7 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
     let (mut name, mut summary, mut tbl, mut key) = (None, None, None, None);
     let mut action = Action {
         name: String::new(),
+        line: at.line,
         summary: String::new(),
         table: String::new(),
         key: String::new(),
@@ -477,7 +478,7 @@ fn parse_fields(w: &mut Walker, item: &Item, at: &At) -> Vec<FieldRule> {
 }
 
 fn parse_field(w: &mut Walker, name: &str, table: &dyn TableLike, at: &At) -> FieldRule {
-    let mut rule = FieldRule { name: name.to_string(), ..FieldRule::default() };
+    let mut rule = FieldRule { name: name.to_string(), line: at.line, ..FieldRule::default() };
     let mut change_at = None;
     for (k, item, at) in w.entries(table, at, FIELD_KEYS) {
         match k {

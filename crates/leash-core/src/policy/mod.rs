@@ -79,6 +79,8 @@ text_enum!(Sensitive { Money => "money", Access => "access", Contract => "contra
 #[derive(Debug, Clone)]
 pub struct Action {
     pub name: String,
+    /// Where the action starts in the policy file, for later error messages.
+    pub line: usize,
     pub summary: String,
     pub table: String,
     /// The key column. For `append`, the column the database fills in.
@@ -125,6 +127,7 @@ impl Action {
 #[derive(Debug, Clone, Default)]
 pub struct FieldRule {
     pub name: String,
+    pub line: usize,
     pub one_of: Option<Vec<Value>>,
     pub range: Option<(Bound, Bound)>,
     pub only_if_empty: bool,

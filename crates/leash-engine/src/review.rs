@@ -1,0 +1,174 @@
+//! The review queue: approving re-runs the write path with the reviewer as
+//! approver; a record that moved on since the proposal makes it `stale`.
+
+use leash_core::call::{Call, CallResult, Refusal};
+use leash_core::codes::{Code, Outcome};
+use leash_core::decide::{decide, Decision, Inputs};
+use leash_core::journal::{Proposal, ProposalStatus};
+use leash_core::policy::Kind;
+use leash_core::value::{display, same_value, Value};
+use leash_store::ProposalFilter;
+
+use crate::write::{coerce_call, find_duplicates, paused, Provenance};
+use crate::{Caller, Engine, EngineError, Result, Role};
+
+impl Engine {
+    /// Open proposals, oldest first. Agents see only their own.
+    pub async fn queue(&self, caller: &Caller) -> Result<Vec<Proposal>> {
+        let filter = ProposalFilter {
+            statuses: vec![ProposalStatus::Pending, ProposalStatus::Suggested],
+            actor: (caller.role == Role::Agent).then(|| caller.name.clone()),
+            ..ProposalFilter::default()
+        };
+        Ok(self.store().proposals(&filter).await?)
+    }
+
+    pub async fn approve(&self, reviewer: &Caller, id: &str, edits: serde_json::Map<String, Value>, note: Option<&str>) -> Result<CallResult> {
+        reviewer.require(Role::Reviewer, "approving")?;
+        let mut tx = self.store().begin().await?;
+        let mut proposal = tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
+        if !proposal.status.is_open() {
+            return Ok(CallResult::rejected(Code::Conflict, format!("proposal {id} is already {}; nothing to approve", proposal.status.as_str())));
+        }
+        let Some(action) = self.policy().action(&proposal.action) else {
+            return Ok(CallResult::rejected(Code::UnknownAction, format!("the policy no longer has action {}; reject the proposal", proposal.action)));
+        };
+        if let Some(r) = paused(tx.as_mut(), &action.name).await? {
+            return Ok(r.into());
+        }
+        let table = self.schema(&action.table)?;
+        let key = proposal.record_key.clone();
+        let record = match (action.kind, &key) {
+            (Kind::Update, Some(k)) => tx.lock_record(table, &action.key, k).await?,
+            _ => None,
+        };
+        if action.kind == Kind::Update {
+            let moved = match &record {
+                None => Some("the record no longer exists".to_string()),
+                Some(rec) => proposal.fields.iter().find_map(|f| {
+                    let now = rec.get(&f.field).cloned().unwrap_or(Value::Null);
+                    (!same_value(&now, &f.old))
+                        .then(|| format!("{} was `{}` when proposed and is now `{}`", f.field, display(&f.old), display(&now)))
+                }),
+            };
+            if let Some(why) = moved {
+                proposal.status = ProposalStatus::Stale;
+                proposal.reviewer = Some(reviewer.name.clone());
+                proposal.decided_at = Some(self.clock().stamp());
+                proposal.review_note = Some(why.clone());
+                tx.update_proposal(&proposal).await?;
+                tx.commit().await?;
+                return Ok(CallResult::rejected(
+                    Code::StaleRecord,
+                    format!("{why}; the proposal is now stale and was not applied. Ask the agent to look again"),
+                ));
+            }
+        }
+
+        let mut call = Call {
+            key: key.clone().map(Value::String),
+            reason: proposal.reason.clone(),
+            evidence: proposal.evidence.clone(),
+            confidence: proposal.confidence,
+            run_id: proposal.run_id.clone(),
+            ..Call::default()
+        };
+        for f in &proposal.fields {
+            call.set.insert(f.field.clone(), f.new.clone());
+        }
+        let mut edits = edits;
+        for (field, value) in edits.iter_mut() {
+            if action.field(field).is_none() {
+                return Ok(Refusal::new(Code::FieldNotAllowed, format!("{} may not write `{field}`", action.name)).into());
+            }
+            call.set.insert(field.clone(), value.clone());
+        }
+        if let Err(r) = coerce_call(action, table, &mut call) {
+            return Ok(r.into());
+        }
+        for (field, value) in edits.iter_mut() {
+            if let Some(v) = call.set.get(field) {
+                *value = v.clone();
+            }
+        }
+        let row = call.set.clone();
+        let record_for_rules = record.clone().unwrap_or(row);
+        let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &call).await?;
+        let inputs = Inputs { record: Some(&record_for_rules), duplicates: &duplicates, watch_active: false, approved: true };
+        let decision = decide(action, &call, &inputs);
+        let now = self.clock().stamp();
+        proposal.reviewer = Some(reviewer.name.clone());
+        proposal.decided_at = Some(now);
+        proposal.review_note = note.map(str::to_string);
+        proposal.edited = (!edits.is_empty()).then_some(edits);
+        let result = match decision {
+            Decision::Reject(r) => return Ok(r.into()),
+            Decision::Review { .. } => unreachable!("an approved decision is never routed to review"),
+            Decision::Unchanged => {
+                proposal.status = ProposalStatus::Accepted;
+                CallResult {
+                    outcome: Outcome::Unchanged,
+                    change_id: None,
+                    proposal_id: Some(proposal.id.clone()),
+                    code: None,
+                    message: "accepted; the record already held these values".into(),
+                    reasons: Vec::new(),
+                    notes: Vec::new(),
+                    fields: Vec::new(),
+                }
+            }
+            Decision::Apply { fields, watch } => {
+                let prov = Provenance {
+                    actor: &proposal.actor,
+                    approver: Some(&reviewer.name),
+                    reason: proposal.reason.as_deref(),
+                    evidence: proposal.evidence.as_deref(),
+                    confidence: proposal.confidence,
+                    run_id: proposal.run_id.as_deref(),
+                    proposal_id: Some(&proposal.id),
+                    reverts: None,
+                    watch,
+                };
+                let change = match self.write_change(tx.as_mut(), action, table, key.as_deref(), &fields, &prov).await? {
+                    Ok(c) => c,
+                    Err(r) => return Ok(r.into()),
+                };
+                proposal.status = ProposalStatus::Accepted;
+                proposal.change_id = Some(change.id.clone());
+                CallResult {
+                    outcome: Outcome::Applied,
+                    message: format!("approved and applied; undo with `leash revert {}`", change.id),
+                    change_id: Some(change.id),
+                    proposal_id: Some(proposal.id.clone()),
+                    code: None,
+                    reasons: Vec::new(),
+                    notes: Vec::new(),
+                    fields: change.fields,
+                }
+            }
+        };
+        tx.update_proposal(&proposal).await?;
+        tx.commit().await?;
+        tracing::info!(proposal = id, reviewer = %reviewer.name, outcome = result.outcome.as_str(), "approve");
+        Ok(result)
+    }
+
+    pub async fn reject(&self, reviewer: &Caller, id: &str, note: &str) -> Result<Proposal> {
+        reviewer.require(Role::Reviewer, "rejecting")?;
+        if note.trim().is_empty() {
+            return Err(EngineError::Invalid("say why with --note; the agent and the report learn from it".into()));
+        }
+        let mut tx = self.store().begin().await?;
+        let mut proposal = tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
+        if !proposal.status.is_open() {
+            return Err(EngineError::Invalid(format!("proposal {id} is already {}", proposal.status.as_str())));
+        }
+        proposal.status = ProposalStatus::Rejected;
+        proposal.reviewer = Some(reviewer.name.clone());
+        proposal.decided_at = Some(self.clock().stamp());
+        proposal.review_note = Some(note.to_string());
+        tx.update_proposal(&proposal).await?;
+        tx.commit().await?;
+        Ok(proposal)
+    }
+}

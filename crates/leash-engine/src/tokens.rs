@@ -1,0 +1,124 @@
+//! Who is calling: token names, roles and the actions a token may use. Only
+//! a sha256 of each token is stored.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use leash_store::TokenRow;
+
+use crate::{Engine, EngineError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Agent,
+    Reviewer,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "agent" => Role::Agent,
+            "reviewer" => Role::Reviewer,
+            "admin" => Role::Admin,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Reviewer => "reviewer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// An authenticated caller; its name is what the journal records.
+#[derive(Debug, Clone, Serialize)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+    /// Empty: every action.
+    pub actions: Vec<String>,
+}
+
+impl Caller {
+    /// The person at the terminal with the database in hand: may do anything.
+    pub fn local(name: &str) -> Caller {
+        Caller { name: name.to_string(), role: Role::Admin, actions: Vec::new() }
+    }
+
+    pub fn may_call(&self, action: &str) -> bool {
+        self.actions.is_empty() || self.actions.iter().any(|a| a == action)
+    }
+
+    pub fn require(&self, role: Role, what: &str) -> Result<()> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(format!(
+                "{} has the {} role; {what} needs a {} token",
+                self.name,
+                self.role.as_str(),
+                role.as_str()
+            )))
+        }
+    }
+}
+
+pub const TOKEN_PREFIX: &str = "leash_";
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn caller_of(row: TokenRow) -> Result<Caller> {
+    let role = Role::parse(&row.role).ok_or_else(|| EngineError::Invalid(format!("token {} has unknown role {}", row.name, row.role)))?;
+    Ok(Caller { name: row.name, role, actions: row.actions })
+}
+
+impl Engine {
+    /// Creates a token and returns its secret, shown once.
+    pub async fn create_token(&self, by: &Caller, name: &str, role: Role, actions: Vec<String>) -> Result<String> {
+        by.require(Role::Admin, "managing tokens")?;
+        if !leash_core::policy::is_identifier(&name.replace(['-', '.'], "_")) {
+            return Err(EngineError::Invalid(format!("`{name}` is not a token name; use letters, digits, - _ .")));
+        }
+        if let Some(unknown) = actions.iter().find(|a| self.policy().action(a).is_none()) {
+            return Err(EngineError::Invalid(format!("no action named `{unknown}` in the policy")));
+        }
+        if self.store().token(name).await?.is_some() {
+            return Err(EngineError::Invalid(format!("a token named {name} exists; revoke it or pick another name")));
+        }
+        let mut secret = [0u8; 24];
+        getrandom::fill(&mut secret).map_err(|e| EngineError::Invalid(format!("no randomness: {e}")))?;
+        let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
+        let row = TokenRow { name: name.to_string(), role: role.as_str().to_string(), actions, created_at: self.clock().stamp(), revoked_at: None };
+        let mut tx = self.store().begin().await?;
+        tx.save_token(&row, &token_hash(&token)).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    pub async fn revoke_token(&self, by: &Caller, name: &str) -> Result<()> {
+        by.require(Role::Admin, "managing tokens")?;
+        let mut tx = self.store().begin().await?;
+        if !tx.revoke_token(name, &self.clock().stamp()).await? {
+            return Err(EngineError::NotFound(format!("active token {name}")));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `--as NAME` on the command line: the named, unrevoked token's rights.
+    pub async fn caller_named(&self, name: &str) -> Result<Caller> {
+        match self.store().token(name).await? {
+            Some(row) if row.revoked_at.is_none() => caller_of(row),
+            Some(_) => Err(EngineError::Forbidden(format!("the token {name} was revoked"))),
+            None => Err(EngineError::Forbidden(format!(
+                "no token is named {name}; create one with `leash token create {name} --role agent --actions …`"
+            ))),
+        }
+    }
+}

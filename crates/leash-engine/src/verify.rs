@@ -1,0 +1,154 @@
+//! `leash verify`: the hash chain of every record, and records whose current
+//! value is not what leash last wrote (drift: someone wrote around leash).
+
+use std::collections::{BTreeMap, HashMap};
+
+use leash_core::journal::{Change, Op};
+use leash_core::value::{same_value, Value};
+use leash_store::ChangeFilter;
+use serde::Serialize;
+
+use crate::{Engine, Result};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainBreak {
+    pub change_id: String,
+    pub table_name: String,
+    pub record_key: String,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    pub table_name: String,
+    pub record_key: String,
+    pub field: String,
+    /// What leash last wrote.
+    pub journal: Value,
+    pub current: Value,
+    pub change_id: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub checked: usize,
+    pub chain_breaks: Vec<ChainBreak>,
+    pub drift: Vec<Drift>,
+}
+
+impl Engine {
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        let changes = self.store().changes(&ChangeFilter::default()).await?;
+        let mut report = VerifyReport { checked: changes.len(), ..Default::default() };
+        let mut records: BTreeMap<(String, String), Vec<Change>> = BTreeMap::new();
+        for c in changes {
+            records.entry((c.table_name.clone(), c.record_key.clone())).or_default().push(c);
+        }
+        for ((table, key), chain) in &records {
+            let Some(ordered) = check_chain(chain, &mut report.chain_breaks) else { continue };
+            self.check_drift(table, key, &ordered, &mut report.drift).await?;
+        }
+        report.ok = report.chain_breaks.is_empty() && report.drift.is_empty();
+        Ok(report)
+    }
+
+    async fn check_drift(&self, table: &str, key: &str, chain: &[&Change], drift: &mut Vec<Drift>) -> Result<()> {
+        let Some(last) = chain.last() else { return Ok(()) };
+        let Ok(action) = self.key_column(&last.action, table) else { return Ok(()) };
+        let Ok(schema) = self.schema(table) else { return Ok(()) };
+        let current = self.store().read_record(schema, &action.key, key).await?;
+        let mut expected: HashMap<&str, (&Value, &str)> = HashMap::new();
+        let mut exists = false;
+        for c in chain {
+            match c.op {
+                Op::Delete => {
+                    exists = false;
+                    expected.clear();
+                }
+                Op::Insert | Op::Update => {
+                    exists = true;
+                    for f in &c.fields {
+                        expected.insert(&f.field, (&f.new, &c.id));
+                    }
+                }
+            }
+        }
+        let gone = Value::String("(no row)".into());
+        match (exists, &current) {
+            (false, None) => {}
+            (false, Some(_)) => drift.push(Drift {
+                table_name: table.into(),
+                record_key: key.into(),
+                field: action.key.clone(),
+                journal: gone,
+                current: Value::String(key.into()),
+                change_id: last.id.clone(),
+            }),
+            (true, None) => drift.push(Drift {
+                table_name: table.into(),
+                record_key: key.into(),
+                field: action.key.clone(),
+                journal: Value::String(key.into()),
+                current: gone,
+                change_id: last.id.clone(),
+            }),
+            (true, Some(rec)) => {
+                let mut fields: Vec<_> = expected.into_iter().collect();
+                fields.sort_by_key(|(f, _)| *f);
+                for (field, (value, id)) in fields {
+                    let now = rec.get(field).cloned().unwrap_or(Value::Null);
+                    if !same_value(&now, value) {
+                        drift.push(Drift {
+                            table_name: table.into(),
+                            record_key: key.into(),
+                            field: field.into(),
+                            journal: value.clone(),
+                            current: now,
+                            change_id: id.into(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Walks one record's chain from its first row; returns it in chain order,
+/// or `None` after recording why it is broken.
+fn check_chain<'a>(rows: &'a [Change], breaks: &mut Vec<ChainBreak>) -> Option<Vec<&'a Change>> {
+    let broken = |c: &Change, problem: String| ChainBreak {
+        change_id: c.id.clone(),
+        table_name: c.table_name.clone(),
+        record_key: c.record_key.clone(),
+        problem,
+    };
+    let before = breaks.len();
+    for c in rows {
+        if c.compute_hash() != c.hash {
+            breaks.push(broken(c, "the row's content does not match its hash: it was altered after it was written".into()));
+        }
+    }
+    let mut next: HashMap<Option<&str>, &Change> = HashMap::new();
+    for c in rows {
+        if let Some(other) = next.insert(c.prev_hash.as_deref(), c) {
+            breaks.push(broken(c, format!("two rows follow the same link (also {})", other.id)));
+        }
+    }
+    let mut ordered = Vec::with_capacity(rows.len());
+    let mut link: Option<&str> = None;
+    while let Some(c) = next.get(&link) {
+        ordered.push(*c);
+        link = Some(c.hash.as_str());
+        if ordered.len() > rows.len() {
+            break;
+        }
+    }
+    if ordered.len() != rows.len() {
+        for c in rows.iter().filter(|c| !ordered.iter().any(|o| o.id == c.id)) {
+            breaks.push(broken(c, "the row is not reachable from the record's first change: a row before it is missing or altered".into()));
+        }
+    }
+    (breaks.len() == before).then_some(ordered)
+}

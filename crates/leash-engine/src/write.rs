@@ -1,0 +1,347 @@
+//! The write path (DESIGN §3): one call, one transaction.
+
+use std::collections::BTreeMap;
+
+use leash_core::call::{Call, CallResult, FieldChange, Refusal};
+use leash_core::codes::{Code, Outcome};
+use leash_core::decide::{check_call, decide, Decision, Inputs};
+use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
+use leash_core::policy::{Action, Kind};
+use leash_core::value::{coerce, display, Value};
+use leash_store::{StoreTx, TableSchema, ALL_SCOPE};
+
+use crate::{Caller, Engine, Result};
+
+/// Who and why, carried into the journal row.
+pub(crate) struct Provenance<'a> {
+    pub actor: &'a str,
+    pub approver: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub evidence: Option<&'a str>,
+    pub confidence: Option<f64>,
+    pub run_id: Option<&'a str>,
+    pub proposal_id: Option<&'a str>,
+    pub reverts: Option<&'a str>,
+    pub watch: bool,
+}
+
+fn refused(code: Code, message: impl Into<String>) -> CallResult {
+    CallResult::rejected(code, message)
+}
+
+impl Engine {
+    /// Runs one call through the gateway and returns its one outcome.
+    pub async fn call(&self, caller: &Caller, action_name: &str, call: Call) -> Result<CallResult> {
+        let result = self.call_inner(caller, action_name, call).await?;
+        tracing::info!(
+            action = action_name, actor = %caller.name, outcome = result.outcome.as_str(),
+            code = result.code.map(|c| c.as_str()).unwrap_or(""), change_id = result.change_id.as_deref().unwrap_or(""),
+            proposal_id = result.proposal_id.as_deref().unwrap_or(""), "call"
+        );
+        Ok(result)
+    }
+
+    async fn call_inner(&self, caller: &Caller, action_name: &str, mut call: Call) -> Result<CallResult> {
+        let Some(action) = self.policy().action(action_name) else {
+            let names: Vec<&str> = self.policy().actions.iter().filter(|a| caller.may_call(&a.name)).map(|a| a.name.as_str()).collect();
+            return Ok(refused(Code::UnknownAction, format!("there is no action `{action_name}`; available: {}", names.join(", "))));
+        };
+        if !caller.may_call(action_name) {
+            return Ok(refused(Code::NotPermitted, format!("{} may not use {action_name}; ask an admin to grant it", caller.name)));
+        }
+        if let Err(r) = check_call(action, &call) {
+            return Ok(r.into());
+        }
+        let table = self.schema(&action.table)?;
+        if let Err(r) = coerce_call(action, table, &mut call) {
+            return Ok(r.into());
+        }
+        let now = self.clock().now();
+        if let Some(window) = &action.limits.window {
+            if !window.contains(now) {
+                return Ok(refused(Code::OutsideWindow, format!("{action_name} may only write during {}; try again then", window.source)));
+            }
+        }
+
+        let mut tx = self.store().begin().await?;
+        if let Some(key) = &call.idempotency_key {
+            if let Some(first) = tx.idempotent_result(action_name, &caller.name, key).await? {
+                return serde_json::from_str(&first).map_err(|e| crate::EngineError::Invalid(format!("stored outcome unreadable: {e}")));
+            }
+        }
+        if let Some(r) = paused(tx.as_mut(), action_name).await? {
+            return self.finish_rejected(tx, caller, action_name, &call, r).await;
+        }
+
+        let key = call.key_text().ok().flatten();
+        let record = match (action.kind, &key) {
+            (Kind::Update, Some(k)) => tx.lock_record(table, &action.key, k).await?,
+            _ => Some(call.set.clone()),
+        };
+        let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &call).await?;
+        let inputs = Inputs { record: record.as_ref(), duplicates: &duplicates, watch_active: false, approved: false };
+        let decision = decide(action, &call, &inputs);
+
+        let stamp = self.clock().stamp();
+        let result = match decision {
+            Decision::Reject(r) => return self.finish_rejected(tx, caller, action_name, &call, r).await,
+            Decision::Unchanged => CallResult {
+                outcome: Outcome::Unchanged,
+                change_id: None,
+                proposal_id: None,
+                code: None,
+                message: "the record already holds these values; nothing was written".into(),
+                reasons: Vec::new(),
+                notes: Vec::new(),
+                fields: Vec::new(),
+            },
+            Decision::Apply { fields, watch } => {
+                if let Some(r) = self.take_limits(tx.as_mut(), action, call.run_id.as_deref(), now).await? {
+                    drop(tx);
+                    let tx = self.store().begin().await?;
+                    return self.finish_rejected(tx, caller, action_name, &call, r).await;
+                }
+                let prov = Provenance {
+                    actor: &caller.name,
+                    approver: None,
+                    reason: call.reason.as_deref(),
+                    evidence: call.evidence.as_deref(),
+                    confidence: call.confidence,
+                    run_id: call.run_id.as_deref(),
+                    proposal_id: None,
+                    reverts: None,
+                    watch,
+                };
+                match self.write_change(tx.as_mut(), action, table, key.as_deref(), &fields, &prov).await? {
+                    Ok(change) => applied(change),
+                    Err(r) => {
+                        drop(tx);
+                        let tx = self.store().begin().await?;
+                        return self.finish_rejected(tx, caller, action_name, &call, r).await;
+                    }
+                }
+            }
+            Decision::Review { fields, reasons, notes, suggested } => {
+                let proposal = Proposal {
+                    id: self.clock().id(),
+                    created_at: stamp.clone(),
+                    action: action.name.clone(),
+                    table_name: action.table.clone(),
+                    record_key: key.clone(),
+                    fields: fields.clone(),
+                    reasons: reasons.clone(),
+                    notes: notes.clone(),
+                    status: if suggested { ProposalStatus::Suggested } else { ProposalStatus::Pending },
+                    actor: caller.name.clone(),
+                    reason: call.reason.clone(),
+                    evidence: call.evidence.clone(),
+                    confidence: call.confidence,
+                    run_id: call.run_id.clone(),
+                    reviewer: None,
+                    decided_at: None,
+                    review_note: None,
+                    edited: None,
+                    change_id: None,
+                };
+                tx.insert_proposal(&proposal).await?;
+                self.emit(tx.as_mut(), "proposal.created", &serde_json::to_value(&proposal).unwrap_or_default()).await?;
+                let who = action.exception_approver.as_deref().unwrap_or("a reviewer");
+                CallResult {
+                    outcome: if suggested { Outcome::Suggested } else { Outcome::PendingReview },
+                    change_id: None,
+                    proposal_id: Some(proposal.id),
+                    code: None,
+                    message: if suggested {
+                        format!("recorded as a suggestion ({} is in suggest mode); {who} may accept it", action.name)
+                    } else {
+                        format!("waiting for {who}; check back with the proposal id")
+                    },
+                    reasons,
+                    notes,
+                    fields,
+                }
+            }
+        };
+        if let Some(run) = &call.run_id {
+            if result.outcome != Outcome::Unchanged {
+                tx.touch_run(run, &caller.name, action_name, &stamp).await?;
+            }
+        }
+        self.remember(tx.as_mut(), caller, action_name, &call, &result).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    async fn remember(&self, tx: &mut dyn StoreTx, caller: &Caller, action: &str, call: &Call, result: &CallResult) -> Result<()> {
+        if let Some(key) = &call.idempotency_key {
+            let text = serde_json::to_string(result).unwrap_or_default();
+            tx.save_idempotent(action, &caller.name, key, &text, &self.clock().stamp()).await?;
+        }
+        Ok(())
+    }
+
+    /// A rejection writes nothing but, with an idempotency key, its outcome.
+    async fn finish_rejected(&self, mut tx: Box<dyn StoreTx>, caller: &Caller, action: &str, call: &Call, r: Refusal) -> Result<CallResult> {
+        let result = CallResult::from(r);
+        if call.idempotency_key.is_some() {
+            self.remember(tx.as_mut(), caller, action, call, &result).await?;
+            tx.commit().await?;
+        }
+        Ok(result)
+    }
+
+    /// Counts this write against `per_run` and `per_hour`, inside the write's
+    /// own transaction so a refused or failed write counts nothing.
+    async fn take_limits(&self, tx: &mut dyn StoreTx, action: &Action, run_id: Option<&str>, now: jiff::Timestamp) -> Result<Option<Refusal>> {
+        if let (Some(max), Some(run)) = (action.limits.per_run_max, run_id) {
+            if tx.bump_counter(&format!("run:{}:{run}", action.name), 0, max).await?.is_none() {
+                return Ok(Some(Refusal::new(
+                    Code::LimitRun,
+                    format!("run {run} has reached its cap of {max} records for {}; stop this run and report what is left", action.name),
+                )));
+            }
+        }
+        if let Some(max) = action.limits.per_hour_max {
+            let hour = now.as_second().div_euclid(3600) * 3600;
+            if tx.bump_counter(&format!("hour:{}", action.name), hour, max).await?.is_none() {
+                return Ok(Some(Refusal::new(
+                    Code::LimitHour,
+                    format!("{} has made {max} changes this hour, its cap; wait for the next hour", action.name),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes the record and its journal row in the caller's transaction: the
+    /// old value is stored with the new one or neither is.
+    pub(crate) async fn write_change(
+        &self,
+        tx: &mut dyn StoreTx,
+        action: &Action,
+        table: &TableSchema,
+        key: Option<&str>,
+        fields: &[FieldChange],
+        prov: &Provenance<'_>,
+    ) -> Result<std::result::Result<Change, Refusal>> {
+        let (key, op) = match (action.kind, key) {
+            (Kind::Update, Some(key)) => {
+                if !tx.update_record(table, &action.key, key, fields).await? {
+                    return Ok(Err(Refusal::new(Code::StaleRecord, "the record changed while this call ran; read it again and retry")));
+                }
+                (key.to_string(), Op::Update)
+            }
+            (_, key) => (tx.insert_record(table, &action.key, key, fields).await?, Op::Insert),
+        };
+        let mut change = Change {
+            id: self.clock().id(),
+            at: self.clock().stamp(),
+            action: action.name.clone(),
+            policy_hash: action.hash.clone(),
+            table_name: table.name.clone(),
+            record_key: key,
+            op,
+            fields: fields.to_vec(),
+            actor: prov.actor.to_string(),
+            approver: prov.approver.map(str::to_string),
+            reason: prov.reason.map(str::to_string),
+            evidence: prov.evidence.map(str::to_string),
+            confidence: prov.confidence,
+            run_id: prov.run_id.map(str::to_string),
+            proposal_id: prov.proposal_id.map(str::to_string),
+            reverts: prov.reverts.map(str::to_string),
+            reverted_by: None,
+            watch: prov.watch,
+            prev_hash: None,
+            hash: String::new(),
+        };
+        self.journal(tx, &mut change).await?;
+        Ok(Ok(change))
+    }
+
+    /// Seals a change onto its record's chain and writes it.
+    pub(crate) async fn journal(&self, tx: &mut dyn StoreTx, change: &mut Change) -> Result<()> {
+        let head = tx.chain_head(&change.table_name, &change.record_key).await?;
+        change.seal(head);
+        tx.insert_change(change).await?;
+        let event = if change.reverts.is_some() { "change.reverted" } else { "change.applied" };
+        self.emit(tx, event, &serde_json::to_value(&*change).unwrap_or_default()).await
+    }
+
+    /// Queues a webhook event in the same transaction, when a webhook wants it.
+    pub(crate) async fn emit(&self, tx: &mut dyn StoreTx, event: &str, payload: &Value) -> Result<()> {
+        if !self.policy().webhooks.iter().any(|w| w.events.is_empty() || w.events.iter().any(|e| e == event)) {
+            return Ok(());
+        }
+        let id = self.clock().id();
+        let body = serde_json::json!({"id": id, "event": event, "at": self.clock().stamp(), "data": payload});
+        tx.insert_outbox(&id, event, &body.to_string(), &self.clock().stamp()).await?;
+        Ok(())
+    }
+}
+
+fn applied(change: Change) -> CallResult {
+    CallResult {
+        outcome: Outcome::Applied,
+        message: format!("applied; undo with `leash revert {}`", change.id),
+        change_id: Some(change.id),
+        proposal_id: None,
+        code: None,
+        reasons: Vec::new(),
+        notes: Vec::new(),
+        fields: change.fields,
+    }
+}
+
+/// A pause on this action or on all, read from the database on every call.
+pub(crate) async fn paused(tx: &mut dyn StoreTx, action: &str) -> Result<Option<Refusal>> {
+    let pauses = tx.pauses_for(action).await?;
+    let Some(p) = pauses.iter().find(|p| p.scope == action).or(pauses.first()) else { return Ok(None) };
+    let whole = if p.scope == ALL_SCOPE { "all actions are" } else { "this action is" };
+    Ok(Some(if p.kind == "breaker" {
+        Refusal::new(Code::BreakerTripped, format!("{whole} stopped by the breaker ({}); a person must review and `leash resume {action}`", p.reason))
+    } else {
+        Refusal::new(Code::Paused, format!("{whole} paused by {} ({}); do not retry until it is resumed", p.by, p.reason))
+    }))
+}
+
+/// Converts the caller's values to the columns' types (`"42"` → 42).
+pub(crate) fn coerce_call(action: &Action, table: &TableSchema, call: &mut Call) -> std::result::Result<(), Refusal> {
+    let convert = |field: &str, value: &Value| -> std::result::Result<Value, Refusal> {
+        let Some(col) = table.column(field) else {
+            return Err(Refusal::new(Code::InvalidInput, format!("{} has no column `{field}`", action.table)));
+        };
+        coerce(value, col.ty).ok_or_else(|| {
+            Refusal::new(Code::InvalidInput, format!("{field}: `{}` cannot be stored in a {:?} column", display(value), col.ty).to_lowercase())
+        })
+    };
+    for (field, value) in call.set.iter_mut() {
+        *value = convert(field, value)?;
+    }
+    if let Some(expect) = call.expect.as_mut() {
+        for (field, value) in expect.iter_mut() {
+            *value = convert(field, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// For `unique` fields: another record already holding the new value.
+pub(crate) async fn find_duplicates(
+    tx: &mut dyn StoreTx,
+    action: &Action,
+    table: &TableSchema,
+    key: Option<&str>,
+    call: &Call,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (field, value) in &call.set {
+        if action.field(field).is_some_and(|r| r.unique) && !value.is_null() {
+            if let Some(other) = tx.find_other(table, &action.key, key, field, value).await? {
+                out.insert(field.clone(), other);
+            }
+        }
+    }
+    Ok(out)
+}
+

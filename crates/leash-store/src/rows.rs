@@ -1,0 +1,158 @@
+//! Decoding rows of the generic driver into leash's nouns.
+
+use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
+use leash_core::value::{ColumnType, Record, Value};
+use sqlx::any::{AnyRow, AnyTypeInfoKind};
+use sqlx::{Row, TypeInfo, ValueRef};
+
+use crate::{Pause, Result, StoreError, TableSchema, TokenRow};
+
+pub const CHANGE_COLUMNS: &str = "id, at, action, policy_hash, table_name, record_key, op, fields, actor, approver, reason, evidence, confidence, run_id, proposal_id, reverts, reverted_by, watch, prev_hash, hash";
+pub const PROPOSAL_COLUMNS: &str = "id, created_at, action, table_name, record_key, fields, reasons, notes, status, actor, reason, evidence, confidence, run_id, reviewer, decided_at, review_note, edited, change_id";
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// One column of any row as a JSON value, whatever type the driver reports.
+pub fn value_at(row: &AnyRow, idx: usize) -> Result<Value> {
+    let raw = row.try_get_raw(idx)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let kind = raw.type_info().kind();
+    let _ = raw.type_info().name();
+    Ok(match kind {
+        AnyTypeInfoKind::Null => Value::Null,
+        AnyTypeInfoKind::Bool => Value::Bool(row.try_get::<bool, _>(idx)?),
+        AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt => Value::from(row.try_get::<i64, _>(idx)?),
+        AnyTypeInfoKind::Real | AnyTypeInfoKind::Double => {
+            let f = row.try_get::<f64, _>(idx)?;
+            serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+        }
+        AnyTypeInfoKind::Text => Value::String(row.try_get::<String, _>(idx)?),
+        AnyTypeInfoKind::Blob => Value::String(String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(idx)?).into_owned()),
+    })
+}
+
+/// Brings a stored value into the shape the column's type promises.
+pub fn typed(value: Value, ty: ColumnType) -> Value {
+    match (ty, &value) {
+        (ColumnType::Boolean, Value::Number(n)) => match n.as_i64() {
+            Some(0) => Value::Bool(false),
+            Some(1) => Value::Bool(true),
+            _ => value,
+        },
+        (ColumnType::Boolean, Value::String(s)) => match s.as_str() {
+            "t" | "true" | "1" => Value::Bool(true),
+            "f" | "false" | "0" => Value::Bool(false),
+            _ => value,
+        },
+        (ColumnType::Integer, Value::String(s)) => s.parse::<i64>().map(Value::from).unwrap_or(value),
+        (ColumnType::Numeric, Value::String(s)) => match s.parse::<i64>() {
+            Ok(i) => Value::from(i),
+            Err(_) => s.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(value),
+        },
+        (ColumnType::Json, Value::String(s)) => serde_json::from_str(s).unwrap_or(value),
+        _ => value,
+    }
+}
+
+pub fn record_from_row(row: &AnyRow, table: &TableSchema) -> Result<Record> {
+    let mut record = Record::new();
+    for (i, col) in table.columns.iter().enumerate() {
+        record.insert(col.name.clone(), typed(value_at(row, i)?, col.ty));
+    }
+    Ok(record)
+}
+
+fn opt_string(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
+fn string(row: &AnyRow, col: &str) -> Result<String> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+fn opt_f64(row: &AnyRow, col: &str) -> Result<Option<f64>> {
+    let idx = row.columns().iter().position(|c| sqlx::Column::name(c) == col).ok_or_else(|| corrupt(col, "missing column"))?;
+    Ok(value_at(row, idx)?.as_f64())
+}
+
+fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
+    serde_json::from_str(&string(row, col)?).map_err(|e| corrupt(col, e))
+}
+
+pub fn change_from_row(row: &AnyRow) -> Result<Change> {
+    let op = string(row, "op")?;
+    let watch_idx = row.columns().iter().position(|c| sqlx::Column::name(c) == "watch").unwrap_or(17);
+    let prev_hash = string(row, "prev_hash")?;
+    Ok(Change {
+        id: string(row, "id")?,
+        at: string(row, "at")?,
+        action: string(row, "action")?,
+        policy_hash: string(row, "policy_hash")?,
+        table_name: string(row, "table_name")?,
+        record_key: string(row, "record_key")?,
+        op: Op::parse(&op).ok_or_else(|| corrupt("op", op))?,
+        fields: json(row, "fields")?,
+        actor: string(row, "actor")?,
+        approver: opt_string(row, "approver")?,
+        reason: opt_string(row, "reason")?,
+        evidence: opt_string(row, "evidence")?,
+        confidence: opt_f64(row, "confidence")?,
+        run_id: opt_string(row, "run_id")?,
+        proposal_id: opt_string(row, "proposal_id")?,
+        reverts: opt_string(row, "reverts")?,
+        reverted_by: opt_string(row, "reverted_by")?,
+        watch: matches!(typed(value_at(row, watch_idx)?, ColumnType::Boolean), Value::Bool(true)),
+        prev_hash: (!prev_hash.is_empty()).then_some(prev_hash),
+        hash: string(row, "hash")?,
+    })
+}
+
+pub fn proposal_from_row(row: &AnyRow) -> Result<Proposal> {
+    let status = string(row, "status")?;
+    let edited: Option<String> = opt_string(row, "edited")?;
+    Ok(Proposal {
+        id: string(row, "id")?,
+        created_at: string(row, "created_at")?,
+        action: string(row, "action")?,
+        table_name: string(row, "table_name")?,
+        record_key: opt_string(row, "record_key")?,
+        fields: json(row, "fields")?,
+        reasons: json(row, "reasons")?,
+        notes: json(row, "notes")?,
+        status: ProposalStatus::parse(&status).ok_or_else(|| corrupt("status", status))?,
+        actor: string(row, "actor")?,
+        reason: opt_string(row, "reason")?,
+        evidence: opt_string(row, "evidence")?,
+        confidence: opt_f64(row, "confidence")?,
+        run_id: opt_string(row, "run_id")?,
+        reviewer: opt_string(row, "reviewer")?,
+        decided_at: opt_string(row, "decided_at")?,
+        review_note: opt_string(row, "review_note")?,
+        edited: edited.map(|e| serde_json::from_str(&e).map_err(|e| corrupt("edited", e))).transpose()?,
+        change_id: opt_string(row, "change_id")?,
+    })
+}
+
+pub fn pause_from_row(row: &AnyRow) -> Result<Pause> {
+    Ok(Pause {
+        scope: string(row, "scope")?,
+        kind: string(row, "kind")?,
+        reason: string(row, "reason")?,
+        by: string(row, "by_name")?,
+        at: string(row, "at")?,
+    })
+}
+
+pub fn token_from_row(row: &AnyRow) -> Result<TokenRow> {
+    Ok(TokenRow {
+        name: string(row, "name")?,
+        role: string(row, "role")?,
+        actions: json(row, "actions")?,
+        created_at: string(row, "created_at")?,
+        revoked_at: opt_string(row, "revoked_at")?,
+    })
+}

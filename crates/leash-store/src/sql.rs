@@ -1,0 +1,641 @@
+//! `SqlStore`: the `Store` for SQLite, PostgreSQL and MySQL through sqlx's
+//! generic driver, with the differences kept in `Dialect`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use leash_core::call::FieldChange;
+use leash_core::journal::{Change, Proposal};
+use leash_core::value::{ColumnType, Record, Value};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Arguments, Executor, Row, Transaction};
+
+use crate::dialect::column_type;
+use crate::rows::*;
+use crate::*;
+
+pub const POOL_CONNECTIONS_MAX: u32 = 8;
+pub const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+/// A statement under construction with its bound values; the only way SQL
+/// with values is built, so every value is a parameter.
+pub(crate) struct Query {
+    dialect: Dialect,
+    pub sql: String,
+    args: AnyArguments<'static>,
+    n: usize,
+}
+
+impl Query {
+    pub fn new(dialect: Dialect, sql: &str) -> Query {
+        Query { dialect, sql: sql.to_string(), args: AnyArguments::default(), n: 0 }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    pub fn ident(&mut self, ident: &str) -> &mut Self {
+        self.sql.push_str(&self.dialect.quote(ident));
+        self
+    }
+
+    fn add<T>(&mut self, value: T, ty: Option<ColumnType>) -> &mut Self
+    where
+        T: 'static + Send + sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+    {
+        self.n += 1;
+        let p = match ty {
+            Some(ty) => self.dialect.typed_param(self.n, ty),
+            None => self.dialect.param(self.n),
+        };
+        self.sql.push_str(&p);
+        // Adding to an in-memory argument buffer only fails on encode errors
+        // for types we never pass; keep going rather than panic.
+        let _ = self.args.add(value);
+        self
+    }
+
+    pub fn text(&mut self, s: &str) -> &mut Self {
+        self.add(s.to_string(), None)
+    }
+
+    pub fn opt_text(&mut self, s: Option<&str>) -> &mut Self {
+        self.add(s.map(str::to_string), None)
+    }
+
+    pub fn int(&mut self, i: i64) -> &mut Self {
+        self.add(i, None)
+    }
+
+    pub fn opt_float(&mut self, f: Option<f64>) -> &mut Self {
+        self.add(f, None)
+    }
+
+    /// A record value, converted for its column.
+    pub fn value(&mut self, v: &Value, ty: ColumnType) -> &mut Self {
+        let pg = self.dialect == Dialect::Postgres;
+        match v {
+            Value::Null => self.add(None::<String>, Some(ty)),
+            Value::Bool(b) if ty == ColumnType::Boolean && !pg => self.add(*b as i64, None),
+            Value::Bool(b) if !pg => self.add(*b, None),
+            Value::Number(n) if !pg => match n.as_i64() {
+                Some(i) => self.add(i, None),
+                None => self.add(n.as_f64().unwrap_or(0.0), None),
+            },
+            Value::String(s) if !pg => self.add(s.clone(), None),
+            // PostgreSQL: send text and cast, so one path serves every column type.
+            Value::String(s) => self.add(s.clone(), Some(ty)),
+            other if ty == ColumnType::Json => self.add(other.to_string(), Some(ty)),
+            other => self.add(leash_core::value::display(other), Some(ty)),
+        }
+    }
+
+    pub fn build(self) -> (String, AnyArguments<'static>) {
+        (self.sql, self.args)
+    }
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+fn normalize_url(url: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}mode=rwc")
+        }
+        Dialect::Mysql if url.starts_with("mariadb:") => format!("mysql:{}", &url["mariadb:".len()..]),
+        _ => url.to_string(),
+    }
+}
+
+impl SqlStore {
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+        if dialect != Dialect::Sqlite {
+            return Err(StoreError::Invalid(format!(
+                "the {} store is not built yet; use a sqlite:// database for now",
+                dialect.name()
+            )));
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(POOL_CONNECTIONS_MAX)
+            .acquire_timeout(Duration::from_millis(BUSY_TIMEOUT_MS * 3))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str()).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&normalize_url(url, dialect))
+            .await?;
+        Ok(SqlStore { pool, dialect })
+    }
+
+    async fn fetch_all(&self, q: Query) -> Result<Vec<AnyRow>> {
+        let (sql, args) = q.build();
+        Ok(sqlx::query_with(&sql, args).fetch_all(&self.pool).await?)
+    }
+
+    async fn fetch_optional(&self, q: Query) -> Result<Option<AnyRow>> {
+        let (sql, args) = q.build();
+        Ok(sqlx::query_with(&sql, args).fetch_optional(&self.pool).await?)
+    }
+
+    fn q(&self, sql: &str) -> Query {
+        Query::new(self.dialect, sql)
+    }
+
+    async fn sqlite_schema(&self, table: &str) -> Result<Option<TableSchema>> {
+        let mut q = self.q("SELECT name, type, \"notnull\", pk FROM pragma_table_info(");
+        q.text(table).push(")");
+        let rows = self.fetch_all(q).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut columns = Vec::new();
+        let mut pk = Vec::new();
+        for row in &rows {
+            let name: String = row.try_get("name")?;
+            let declared: String = row.try_get("type")?;
+            let notnull: i64 = row.try_get("notnull")?;
+            if row.try_get::<i64, _>("pk")? > 0 {
+                pk.push(name.clone());
+            }
+            columns.push(Column { ty: column_type(&declared), name, declared, nullable: notnull == 0 });
+        }
+        let mut unique_columns = if pk.len() == 1 { pk } else { Vec::new() };
+        let mut q = self.q("SELECT il.name AS idx FROM pragma_index_list(");
+        q.text(table).push(") il WHERE il.\"unique\" = 1");
+        for row in self.fetch_all(q).await? {
+            let idx: String = row.try_get("idx")?;
+            let mut q = self.q("SELECT name FROM pragma_index_info(");
+            q.text(&idx).push(")");
+            let cols = self.fetch_all(q).await?;
+            if let [only] = cols.as_slice() {
+                unique_columns.push(only.try_get::<String, _>("name")?);
+            }
+        }
+        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns }))
+    }
+}
+
+fn select_record(dialect: Dialect, table: &TableSchema, key_col: &str) -> Query {
+    let cols: Vec<String> = table.columns.iter().map(|c| dialect.select_column(&c.name, c.ty)).collect();
+    let mut q = Query::new(dialect, &format!("SELECT {} FROM ", cols.join(", ")));
+    q.ident(&table.name).push(" WHERE ").ident(key_col).push(" = ");
+    q
+}
+
+fn key_type(table: &TableSchema, key_col: &str) -> ColumnType {
+    table.column(key_col).map(|c| c.ty).unwrap_or(ColumnType::Text)
+}
+
+fn bind_key(q: &mut Query, table: &TableSchema, key_col: &str, key: &str) {
+    let ty = key_type(table, key_col);
+    let v = leash_core::value::coerce(&Value::String(key.to_string()), ty).unwrap_or(Value::String(key.to_string()));
+    q.value(&v, ty);
+}
+
+fn col_type(table: &TableSchema, col: &str) -> ColumnType {
+    table.column(col).map(|c| c.ty).unwrap_or(ColumnType::Text)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS leash_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut *tx).await?;
+        let current = current.unwrap_or(0);
+        for m in migrations::for_dialect(self.dialect).iter().filter(|m| m.version > current) {
+            for statement in m.statements {
+                tx.execute(*statement).await.map_err(|e| StoreError::Database(format!("migration {}: {e}", m.version)))?;
+            }
+            let mut q = self.q("INSERT INTO leash_migrations (version, name, applied_at) VALUES (");
+            q.int(m.version).push(", ").text(m.name).push(", ").text(&jiff::Timestamp::now().to_string()).push(")");
+            let (sql, args) = q.build();
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn table_schema(&self, table: &str) -> Result<Option<TableSchema>> {
+        match self.dialect {
+            Dialect::Sqlite => self.sqlite_schema(table).await,
+            _ => Err(StoreError::Invalid("schema introspection is only built for SQLite".into())),
+        }
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        let tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        Ok(Box::new(SqlTx { tx, dialect: self.dialect }))
+    }
+
+    async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
+        let mut q = select_record(self.dialect, table, key_col);
+        bind_key(&mut q, table, key_col, key);
+        self.fetch_optional(q).await?.map(|row| record_from_row(&row, table)).transpose()
+    }
+
+    async fn changes(&self, f: &ChangeFilter) -> Result<Vec<Change>> {
+        let mut q = self.q(&format!("SELECT {CHANGE_COLUMNS} FROM leash_changes WHERE 1 = 1"));
+        if !f.ids.is_empty() {
+            q.push(" AND id IN (");
+            for (i, id) in f.ids.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.text(id);
+            }
+            q.push(")");
+        }
+        let eq = [
+            ("action", &f.action),
+            ("run_id", &f.run_id),
+            ("actor", &f.actor),
+            ("record_key", &f.record_key),
+            ("proposal_id", &f.proposal_id),
+        ];
+        for (col, value) in eq {
+            if let Some(v) = value {
+                q.push(&format!(" AND {col} = ")).text(v);
+            }
+        }
+        if let Some(since) = &f.since {
+            q.push(" AND at >= ").text(since);
+        }
+        if let Some(until) = &f.until {
+            q.push(" AND at < ").text(until);
+        }
+        match f.newest {
+            Some(n) => q.push(&format!(" ORDER BY seq DESC LIMIT {n}")),
+            None => q.push(" ORDER BY seq ASC"),
+        };
+        self.fetch_all(q).await?.iter().map(change_from_row).collect()
+    }
+
+    async fn change(&self, id: &str) -> Result<Option<Change>> {
+        let mut q = self.q(&format!("SELECT {CHANGE_COLUMNS} FROM leash_changes WHERE id = "));
+        q.text(id);
+        self.fetch_optional(q).await?.as_ref().map(change_from_row).transpose()
+    }
+
+    async fn proposals(&self, f: &ProposalFilter) -> Result<Vec<Proposal>> {
+        let mut q = self.q(&format!("SELECT {PROPOSAL_COLUMNS} FROM leash_proposals WHERE 1 = 1"));
+        if !f.statuses.is_empty() {
+            q.push(" AND status IN (");
+            for (i, s) in f.statuses.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.text(s.as_str());
+            }
+            q.push(")");
+        }
+        if let Some(a) = &f.action {
+            q.push(" AND action = ").text(a);
+        }
+        if let Some(a) = &f.actor {
+            q.push(" AND actor = ").text(a);
+        }
+        q.push(" ORDER BY created_at ASC, id ASC");
+        if let Some(n) = f.limit {
+            q.push(&format!(" LIMIT {n}"));
+        }
+        self.fetch_all(q).await?.iter().map(proposal_from_row).collect()
+    }
+
+    async fn proposal(&self, id: &str) -> Result<Option<Proposal>> {
+        let mut q = self.q(&format!("SELECT {PROPOSAL_COLUMNS} FROM leash_proposals WHERE id = "));
+        q.text(id);
+        self.fetch_optional(q).await?.as_ref().map(proposal_from_row).transpose()
+    }
+
+    async fn pauses(&self) -> Result<Vec<Pause>> {
+        let q = self.q("SELECT scope, kind, reason, by_name, at FROM leash_state ORDER BY scope");
+        self.fetch_all(q).await?.iter().map(pause_from_row).collect()
+    }
+
+    async fn token(&self, name: &str) -> Result<Option<TokenRow>> {
+        let mut q = self.q("SELECT name, role, actions, created_at, revoked_at FROM leash_tokens WHERE name = ");
+        q.text(name);
+        self.fetch_optional(q).await?.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRow>> {
+        let q = self.q("SELECT name, role, actions, created_at, revoked_at FROM leash_tokens ORDER BY name");
+        self.fetch_all(q).await?.iter().map(token_from_row).collect()
+    }
+}
+
+pub struct SqlTx {
+    tx: Transaction<'static, Any>,
+    dialect: Dialect,
+}
+
+impl SqlTx {
+    fn q(&self, sql: &str) -> Query {
+        Query::new(self.dialect, sql)
+    }
+
+    async fn exec(&mut self, q: Query) -> Result<u64> {
+        let (sql, args) = q.build();
+        Ok(sqlx::query_with(&sql, args).execute(&mut *self.tx).await?.rows_affected())
+    }
+
+    async fn one(&mut self, q: Query) -> Result<Option<AnyRow>> {
+        let (sql, args) = q.build();
+        Ok(sqlx::query_with(&sql, args).fetch_optional(&mut *self.tx).await?)
+    }
+
+    async fn all(&mut self, q: Query) -> Result<Vec<AnyRow>> {
+        let (sql, args) = q.build();
+        Ok(sqlx::query_with(&sql, args).fetch_all(&mut *self.tx).await?)
+    }
+
+    /// `AND col = old` for every field: the compare in compare-and-set.
+    fn push_compare(&self, q: &mut Query, table: &TableSchema, fields: &[FieldChange]) {
+        for f in fields {
+            let ty = col_type(table, &f.field);
+            let col = self.dialect.quote(&f.field);
+            q.push(" AND ");
+            if f.old.is_null() {
+                q.push(&format!("{col} IS NULL"));
+            } else {
+                q.push(&format!("{col} = "));
+                q.value(&f.old, ty);
+            }
+        }
+    }
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
+}
+
+#[async_trait]
+impl StoreTx for SqlTx {
+    async fn lock_record(&mut self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
+        let mut q = select_record(self.dialect, table, key_col);
+        bind_key(&mut q, table, key_col, key);
+        q.push(self.dialect.for_update());
+        self.one(q).await?.map(|row| record_from_row(&row, table)).transpose()
+    }
+
+    async fn find_other(&mut self, table: &TableSchema, key_col: &str, except_key: Option<&str>, column: &str, value: &Value) -> Result<Option<String>> {
+        let key_expr = self.dialect.select_column(key_col, ColumnType::Text);
+        let mut q = self.q(&format!("SELECT {key_expr} FROM "));
+        q.ident(&table.name).push(" WHERE ").ident(column).push(" = ");
+        q.value(value, col_type(table, column));
+        if let Some(k) = except_key {
+            q.push(" AND ").ident(key_col).push(" <> ");
+            bind_key(&mut q, table, key_col, k);
+        }
+        q.push(" LIMIT 1");
+        Ok(match self.one(q).await? {
+            Some(row) => Some(leash_core::value::display(&value_at(&row, 0)?)),
+            None => None,
+        })
+    }
+
+    async fn update_record(&mut self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<bool> {
+        debug_assert!(!fields.is_empty(), "an update with no fields");
+        let mut q = self.q("UPDATE ");
+        q.ident(&table.name).push(" SET ");
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.ident(&f.field).push(" = ");
+            q.value(&f.new, col_type(table, &f.field));
+        }
+        q.push(" WHERE ").ident(key_col).push(" = ");
+        bind_key(&mut q, table, key_col, key);
+        self.push_compare(&mut q, table, fields);
+        let n = self.exec(q).await?;
+        debug_assert!(n <= 1, "a key matched {n} rows");
+        Ok(n == 1)
+    }
+
+    async fn insert_record(&mut self, table: &TableSchema, key_col: &str, key: Option<&str>, row: &[FieldChange]) -> Result<String> {
+        let mut q = self.q("INSERT INTO ");
+        q.ident(&table.name).push(" (");
+        let mut cols: Vec<&str> = row.iter().map(|f| f.field.as_str()).filter(|c| *c != key_col).collect();
+        if key.is_some() {
+            cols.insert(0, key_col);
+        }
+        for (i, c) in cols.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.ident(c);
+        }
+        q.push(") VALUES (");
+        let mut first = true;
+        if let Some(k) = key {
+            bind_key(&mut q, table, key_col, k);
+            first = false;
+        }
+        for f in row.iter().filter(|f| f.field != key_col) {
+            if !first {
+                q.push(", ");
+            }
+            first = false;
+            q.value(&f.new, col_type(table, &f.field));
+        }
+        let key_expr = self.dialect.select_column(key_col, key_type(table, key_col));
+        q.push(&format!(") RETURNING {key_expr}"));
+        let row = self.one(q).await?.ok_or_else(|| StoreError::Database("insert returned no key".into()))?;
+        Ok(leash_core::value::display(&value_at(&row, 0)?))
+    }
+
+    async fn delete_record(&mut self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<bool> {
+        let mut q = self.q("DELETE FROM ");
+        q.ident(&table.name).push(" WHERE ").ident(key_col).push(" = ");
+        bind_key(&mut q, table, key_col, key);
+        let expected: Vec<FieldChange> = fields
+            .iter()
+            .filter(|f| f.field != key_col)
+            .map(|f| FieldChange { field: f.field.clone(), old: f.new.clone(), new: Value::Null })
+            .collect();
+        self.push_compare(&mut q, table, &expected);
+        Ok(self.exec(q).await? == 1)
+    }
+
+    async fn chain_head(&mut self, table: &str, key: &str) -> Result<Option<String>> {
+        let mut q = self.q("SELECT hash FROM leash_changes WHERE table_name = ");
+        q.text(table).push(" AND record_key = ").text(key).push(" ORDER BY seq DESC LIMIT 1");
+        Ok(match self.one(q).await? {
+            Some(row) => Some(row.try_get::<String, _>(0)?),
+            None => None,
+        })
+    }
+
+    async fn insert_change(&mut self, c: &Change) -> Result<()> {
+        debug_assert_eq!(c.hash, c.compute_hash(), "a change must be sealed before it is written");
+        let mut q = self.q(&format!("INSERT INTO leash_changes ({CHANGE_COLUMNS}) VALUES ("));
+        q.text(&c.id).push(", ").text(&c.at).push(", ").text(&c.action).push(", ").text(&c.policy_hash).push(", ");
+        q.text(&c.table_name).push(", ").text(&c.record_key).push(", ").text(c.op.as_str()).push(", ");
+        q.text(&json_text(&c.fields)).push(", ").text(&c.actor).push(", ").opt_text(c.approver.as_deref()).push(", ");
+        q.opt_text(c.reason.as_deref()).push(", ").opt_text(c.evidence.as_deref()).push(", ").opt_float(c.confidence).push(", ");
+        q.opt_text(c.run_id.as_deref()).push(", ").opt_text(c.proposal_id.as_deref()).push(", ");
+        q.opt_text(c.reverts.as_deref()).push(", ").opt_text(c.reverted_by.as_deref()).push(", ");
+        q.int(c.watch as i64).push(", ").text(c.prev_hash.as_deref().unwrap_or("")).push(", ").text(&c.hash).push(")");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn mark_reverted(&mut self, id: &str, by: &str) -> Result<bool> {
+        let mut q = self.q("UPDATE leash_changes SET reverted_by = ");
+        q.text(by).push(" WHERE id = ").text(id).push(" AND reverted_by IS NULL");
+        Ok(self.exec(q).await? == 1)
+    }
+
+    async fn lock_change(&mut self, id: &str) -> Result<Option<Change>> {
+        let mut q = self.q(&format!("SELECT {CHANGE_COLUMNS} FROM leash_changes WHERE id = "));
+        q.text(id).push(self.dialect.for_update());
+        self.one(q).await?.as_ref().map(change_from_row).transpose()
+    }
+
+    async fn insert_proposal(&mut self, p: &Proposal) -> Result<()> {
+        let mut q = self.q(&format!("INSERT INTO leash_proposals ({PROPOSAL_COLUMNS}) VALUES ("));
+        q.text(&p.id).push(", ").text(&p.created_at).push(", ").text(&p.action).push(", ").text(&p.table_name).push(", ");
+        q.opt_text(p.record_key.as_deref()).push(", ").text(&json_text(&p.fields)).push(", ");
+        q.text(&json_text(&p.reasons)).push(", ").text(&json_text(&p.notes)).push(", ").text(p.status.as_str()).push(", ");
+        q.text(&p.actor).push(", ").opt_text(p.reason.as_deref()).push(", ").opt_text(p.evidence.as_deref()).push(", ");
+        q.opt_float(p.confidence).push(", ").opt_text(p.run_id.as_deref()).push(", ").opt_text(p.reviewer.as_deref()).push(", ");
+        q.opt_text(p.decided_at.as_deref()).push(", ").opt_text(p.review_note.as_deref()).push(", ");
+        q.opt_text(p.edited.as_ref().map(json_text).as_deref()).push(", ").opt_text(p.change_id.as_deref()).push(")");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn lock_proposal(&mut self, id: &str) -> Result<Option<Proposal>> {
+        let mut q = self.q(&format!("SELECT {PROPOSAL_COLUMNS} FROM leash_proposals WHERE id = "));
+        q.text(id).push(self.dialect.for_update());
+        self.one(q).await?.as_ref().map(proposal_from_row).transpose()
+    }
+
+    async fn update_proposal(&mut self, p: &Proposal) -> Result<()> {
+        let mut q = self.q("UPDATE leash_proposals SET status = ");
+        q.text(p.status.as_str()).push(", reviewer = ").opt_text(p.reviewer.as_deref());
+        q.push(", decided_at = ").opt_text(p.decided_at.as_deref()).push(", review_note = ").opt_text(p.review_note.as_deref());
+        q.push(", edited = ").opt_text(p.edited.as_ref().map(json_text).as_deref());
+        q.push(", change_id = ").opt_text(p.change_id.as_deref()).push(" WHERE id = ").text(&p.id);
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn pauses_for(&mut self, action: &str) -> Result<Vec<Pause>> {
+        let mut q = self.q("SELECT scope, kind, reason, by_name, at FROM leash_state WHERE scope IN (");
+        q.text(ALL_SCOPE).push(", ").text(action).push(")");
+        self.all(q).await?.iter().map(pause_from_row).collect()
+    }
+
+    async fn set_pause(&mut self, p: &Pause) -> Result<()> {
+        let mut q = self.q("DELETE FROM leash_state WHERE scope = ");
+        q.text(&p.scope);
+        self.exec(q).await?;
+        let mut q = self.q("INSERT INTO leash_state (scope, kind, reason, by_name, at) VALUES (");
+        q.text(&p.scope).push(", ").text(&p.kind).push(", ").text(&p.reason).push(", ").text(&p.by).push(", ").text(&p.at).push(")");
+        self.exec(q).await?;
+        let mut q = self.q("INSERT INTO leash_state_log (scope, event, reason, by_name, at) VALUES (");
+        q.text(&p.scope).push(", ").text(&p.kind).push(", ").text(&p.reason).push(", ").text(&p.by).push(", ").text(&p.at).push(")");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn clear_pause(&mut self, scope: &str, by: &str, at: &str, reason: &str) -> Result<bool> {
+        let mut q = self.q("DELETE FROM leash_state WHERE scope = ");
+        q.text(scope);
+        let cleared = self.exec(q).await? > 0;
+        let mut q = self.q("INSERT INTO leash_state_log (scope, event, reason, by_name, at) VALUES (");
+        q.text(scope).push(", 'resume', ").text(reason).push(", ").text(by).push(", ").text(at).push(")");
+        self.exec(q).await?;
+        Ok(cleared)
+    }
+
+    async fn bump_counter(&mut self, name: &str, window_start: i64, max: u32) -> Result<Option<u64>> {
+        // One statement, so the check and the increment cannot be split by
+        // another writer; the row lock holds it until commit.
+        let mut q = self.q("INSERT INTO leash_limits (name, window_start, count) VALUES (");
+        q.text(name).push(", ").int(window_start).push(", 1) ON CONFLICT (name, window_start) DO UPDATE SET count = leash_limits.count + 1 WHERE leash_limits.count < ");
+        q.int(max as i64).push(" RETURNING count");
+        Ok(match self.one(q).await? {
+            Some(row) => {
+                let n = row.try_get::<i64, _>(0)? as u64;
+                debug_assert!(n <= max as u64, "counter {name} passed its cap");
+                Some(n)
+            }
+            None => None,
+        })
+    }
+
+    async fn idempotent_result(&mut self, action: &str, actor: &str, key: &str) -> Result<Option<String>> {
+        let mut q = self.q("SELECT result FROM leash_idempotency WHERE action = ");
+        q.text(action).push(" AND actor = ").text(actor).push(" AND key = ").text(key);
+        Ok(match self.one(q).await? {
+            Some(row) => Some(row.try_get::<String, _>(0)?),
+            None => None,
+        })
+    }
+
+    async fn save_idempotent(&mut self, action: &str, actor: &str, key: &str, result: &str, at: &str) -> Result<()> {
+        let mut q = self.q("INSERT INTO leash_idempotency (action, actor, key, result, at) VALUES (");
+        q.text(action).push(", ").text(actor).push(", ").text(key).push(", ").text(result).push(", ").text(at).push(")");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn touch_run(&mut self, run_id: &str, actor: &str, action: &str, at: &str) -> Result<()> {
+        let mut q = self.q("INSERT INTO leash_runs (run_id, actor, action, started_at, last_at) VALUES (");
+        q.text(run_id).push(", ").text(actor).push(", ").text(action).push(", ").text(at).push(", ").text(at);
+        q.push(") ON CONFLICT (run_id) DO UPDATE SET last_at = ").text(at).push(", calls = leash_runs.calls + 1");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn insert_outbox(&mut self, id: &str, event: &str, payload: &str, at: &str) -> Result<()> {
+        let mut q = self.q("INSERT INTO leash_outbox (id, event, payload, created_at, next_attempt_at) VALUES (");
+        q.text(id).push(", ").text(event).push(", ").text(payload).push(", ").text(at).push(", ").text(at).push(")");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn save_token(&mut self, t: &TokenRow, hash: &str) -> Result<()> {
+        let mut q = self.q("INSERT INTO leash_tokens (name, role, actions, hash, created_at) VALUES (");
+        q.text(&t.name).push(", ").text(&t.role).push(", ").text(&json_text(&t.actions)).push(", ").text(hash);
+        q.push(", ").text(&t.created_at).push(")");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn revoke_token(&mut self, name: &str, at: &str) -> Result<bool> {
+        let mut q = self.q("UPDATE leash_tokens SET revoked_at = ");
+        q.text(at).push(" WHERE name = ").text(name).push(" AND revoked_at IS NULL");
+        Ok(self.exec(q).await? == 1)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
