@@ -1,1 +1,49 @@
-fn main(){}
+//! `leash`: a thin shell over the engine. Parses flags, opens the policy and
+//! the store, calls one engine function, prints a table or one JSON document.
+
+mod cli;
+mod commands;
+mod demo;
+mod output;
+mod starter;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit statuses (DESIGN §6a).
+pub const EXIT_DECIDED: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_REJECTED: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { EXIT_DECIDED });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LEASH_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let json = cli.json;
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({"error": format!("{e:#}")}));
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod check;
 mod clock;
 mod review;
 mod revert;
+mod state;
 mod tokens;
 mod verify;
 mod write;

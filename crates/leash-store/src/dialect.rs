@@ -71,6 +71,9 @@ impl Dialect {
             (Dialect::Mysql, ColumnType::Numeric | ColumnType::Date | ColumnType::Timestamp | ColumnType::Json) => {
                 format!("CAST({q} AS CHAR) AS {q}")
             }
+            // Unary plus keeps the stored value but drops the declared type
+            // (BOOLEAN, DATE, …) that the generic driver cannot map.
+            (Dialect::Sqlite, _) => format!("+{q} AS {q}"),
             _ => q,
         }
     }

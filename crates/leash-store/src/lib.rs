@@ -121,6 +121,9 @@ pub trait Store: Send + Sync {
     async fn pauses(&self) -> Result<Vec<Pause>>;
     async fn token(&self, name: &str) -> Result<Option<TokenRow>>;
     async fn tokens(&self) -> Result<Vec<TokenRow>>;
+    /// Runs trusted SQL statements (the demo's and tests' fixtures); never
+    /// reachable from a call.
+    async fn execute_script(&self, statements: &[&str]) -> Result<()>;
 }
 
 /// Everything the write path does inside one transaction. Dropping it

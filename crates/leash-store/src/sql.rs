@@ -340,6 +340,15 @@ impl Store for SqlStore {
         self.fetch_optional(q).await?.as_ref().map(token_from_row).transpose()
     }
 
+    async fn execute_script(&self, statements: &[&str]) -> Result<()> {
+        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        for s in statements {
+            tx.execute(*s).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn tokens(&self) -> Result<Vec<TokenRow>> {
         let q = self.q("SELECT name, role, actions, created_at, revoked_at FROM leash_tokens ORDER BY name");
         self.fetch_all(q).await?.iter().map(token_from_row).collect()

@@ -1,0 +1,183 @@
+//! The command line, as DESIGN §6 names it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "leash", version, about = "A write gateway between AI agents and your database.")]
+pub struct Cli {
+    /// The policy file.
+    #[arg(long, global = true, default_value = "leash.toml")]
+    pub config: PathBuf,
+    /// Database URL; overrides the policy's [database] url and LEASH_DATABASE_URL.
+    #[arg(long, global = true)]
+    pub db: Option<String>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a starter leash.toml (and with --demo, a demo database to try it on).
+    Init {
+        #[arg(long)]
+        demo: bool,
+        /// Overwrite an existing policy file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check the policy file and that it fits the live database; prints every error.
+    Check,
+    /// Make one call as an agent would.
+    Call(CallArgs),
+    /// List proposals waiting for a person.
+    Queue,
+    /// Approve a proposal, optionally editing values first.
+    Approve {
+        id: String,
+        /// Edit a value before applying: field=value (repeatable).
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        note: Option<String>,
+        /// Who approves (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Reject a proposal with a note.
+    Reject {
+        id: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// The journal of changes, newest first.
+    Log(LogArgs),
+    /// One change or proposal in full.
+    Show { id: String },
+    /// Undo changes: by id, run, action and time range, actor or proposal.
+    Revert(RevertArgs),
+    /// Stop an action (or all) on every gateway process's next call.
+    Pause {
+        action: Option<String>,
+        #[arg(long, conflicts_with = "action")]
+        all: bool,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Undo a pause or a tripped breaker.
+    Resume {
+        action: Option<String>,
+        #[arg(long, conflicts_with = "action")]
+        all: bool,
+        #[arg(long, default_value = "resumed")]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Check the journal's hash chains and find records changed around leash.
+    Verify,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Build a small shop database and run a simulated agent through leash.
+    Demo {
+        /// Where to put the demo's files (default: a new temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct CallArgs {
+    pub action: String,
+    /// The record's key (omit for append actions).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// field=value (repeatable). An empty value blanks the field.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+    /// field=value you read; the call is refused if the record moved on.
+    #[arg(long = "expect", value_name = "FIELD=VALUE")]
+    pub expect: Vec<String>,
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long)]
+    pub evidence: Option<String>,
+    #[arg(long)]
+    pub confidence: Option<f64>,
+    #[arg(long = "run")]
+    pub run_id: Option<String>,
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Call as this agent token's name (default: the local user, with every right).
+    #[arg(long = "as")]
+    pub as_agent: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct LogArgs {
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long = "run")]
+    pub run_id: Option<String>,
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub key: Option<String>,
+    /// 2026-11-25, an RFC 3339 time, or a span ago like 2h or 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct RevertArgs {
+    /// Change ids to undo.
+    pub ids: Vec<String>,
+    #[arg(long = "run")]
+    pub run_id: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long, requires = "action")]
+    pub since: Option<String>,
+    #[arg(long, requires = "since")]
+    pub until: Option<String>,
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub proposal: Option<String>,
+    /// List what would change and any conflicts; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Overwrite fields that changed since leash wrote them.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub by: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Comma-separated actions the token may use (default: all).
+        #[arg(long, value_delimiter = ',')]
+        actions: Vec<String>,
+    },
+    List,
+    Revoke { name: String },
+}

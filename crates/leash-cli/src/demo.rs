@@ -1,0 +1,250 @@
+//! `leash demo` (DESIGN §8): a small shop on embedded SQLite and a simulated
+//! agent working through the gateway, stage by stage. No network.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use leash_core::call::{Call, CallResult};
+use leash_core::codes::Outcome;
+use leash_core::policy::parse_policy;
+use leash_core::value::Value;
+use leash_engine::{Caller, Engine, RevertRequest, Role, Selector};
+
+use crate::starter::{DEMO_POLICY, DEMO_SCHEMA};
+use crate::EXIT_DECIDED;
+
+pub fn bar(label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len}").map(|s| s.progress_chars("=> "));
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar.set_message(label.to_string());
+    bar
+}
+
+struct Tally {
+    applied: usize,
+    review: usize,
+    rejected: usize,
+    unchanged: usize,
+}
+
+struct Demo {
+    engine: Engine,
+    agent: Caller,
+    tally: Tally,
+    quiet: bool,
+}
+
+fn set(pairs: &[(&str, &str)]) -> serde_json::Map<String, Value> {
+    pairs.iter().map(|(k, v)| (k.to_string(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) })).collect()
+}
+
+impl Demo {
+    async fn call(&mut self, action: &str, key: Option<&str>, fields: &[(&str, &str)], reason: &str, run: Option<&str>) -> Result<CallResult> {
+        let call = Call {
+            key: key.map(|k| Value::String(k.into())),
+            set: set(fields),
+            reason: Some(reason.into()),
+            confidence: Some(0.95),
+            run_id: run.map(str::to_string),
+            ..Call::default()
+        };
+        let r = self.engine.call(&self.agent, action, call).await?;
+        match r.outcome {
+            Outcome::Applied => self.tally.applied += 1,
+            Outcome::PendingReview | Outcome::Suggested => self.tally.review += 1,
+            Outcome::Rejected => self.tally.rejected += 1,
+            Outcome::Unchanged => self.tally.unchanged += 1,
+        }
+        if !self.quiet {
+            self.print(action, key, &r);
+        }
+        Ok(r)
+    }
+
+    fn print(&self, action: &str, key: Option<&str>, r: &CallResult) {
+        let target = format!("{action} {}", key.map(|k| format!("#{k}")).unwrap_or_else(|| "(new row)".into()));
+        match r.outcome {
+            Outcome::Applied => println!("   ✔ applied         {target}  {}", crate::output::fields_line(&r.fields)),
+            Outcome::PendingReview | Outcome::Suggested => {
+                let reasons: Vec<&str> = r.reasons.iter().map(|r| r.as_str()).collect();
+                println!("   ⏸ {:<15} {target}  {}  [{}]", r.outcome.as_str(), crate::output::fields_line(&r.fields), reasons.join(", "));
+                if let Some(n) = r.notes.last() {
+                    println!("       note for the reviewer: {n}");
+                }
+            }
+            Outcome::Rejected => {
+                println!("   ✘ rejected        {target}  {}", r.code.map(|c| c.as_str()).unwrap_or("?"));
+                println!("       told the agent: {}", r.message);
+            }
+            Outcome::Unchanged => println!("   = unchanged       {target}"),
+        }
+    }
+}
+
+fn stage(n: u32, title: &str) {
+    println!("\n{n}. {title}");
+}
+
+pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("leash-demo-{}", ulid::Ulid::new().to_string().to_lowercase())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let db = dir.join("shop.db");
+    if db.exists() {
+        anyhow::bail!("{} exists; pass --dir with a new folder", db.display());
+    }
+    let config = dir.join("leash.toml");
+    std::fs::write(&config, DEMO_POLICY)?;
+    let url = format!("sqlite://{}", db.display());
+    let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&url).await?);
+    store.execute_script(DEMO_SCHEMA).await?;
+    let invoice_rows: Vec<String> = (1..=60)
+        .map(|i| format!("({i}, {}, {}.00, '2026-12-{:02}', 'open')", 1 + i % 5, 40 + i * 7, 1 + i % 28))
+        .collect();
+    let invoices = format!("INSERT INTO invoices (id, customer_id, amount, due_date, status) VALUES {}", invoice_rows.join(", "));
+    store.execute_script(&[invoices.as_str()]).await?;
+
+    let policy = parse_policy(&config.display().to_string(), DEMO_POLICY).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
+    let engine = Engine::open(policy, store).await?;
+    let admin = Caller::local("demo-admin");
+    engine.create_token(&admin, "assistant", Role::Agent, Vec::new()).await?;
+    let agent = engine.caller_named("assistant").await?;
+    let mut d = Demo { engine, agent, tally: Tally { applied: 0, review: 0, rejected: 0, unchanged: 0 }, quiet: json };
+
+    if !json {
+        println!("leash demo — a simulated agent, \"assistant\", works on a small shop database through leash.");
+        println!("   database: {}\n   policy:   {}", db.display(), config.display());
+    }
+
+    if !json {
+        stage(1, "Clean, mechanical fixes land directly, each with its old value journaled");
+    }
+    d.call("fix_contact_format", Some("1"), &[("email", "Ann.Lee@example.com")], "domain in lower case", None).await?;
+    d.call("fix_contact_format", Some("1"), &[("phone", "+14155550134")], "phone in E.164", None).await?;
+    d.call("fix_contact_format", Some("1"), &[("name", "Ann Lee")], "name in proper case", None).await?;
+    d.call("fix_contact_format", Some("2"), &[("name", "Bob Stone")], "double space", None).await?;
+    d.call("set_ticket_status", Some("1"), &[("status", "needs_reply")], "no reply for 26 h", None).await?;
+    d.call("fill_ticket_priority", Some("1"), &[("priority", "normal")], "routine order question", None).await?;
+    d.call("add_ticket_note", None, &[("ticket_id", "1"), ("body", "Customer asked twice; order 1182 is in transit.")], "context for the next agent", None).await?;
+
+    if !json {
+        stage(2, "Anything a person should see waits in the review queue, with a note");
+    }
+    d.call("fix_contact_format", Some("4"), &[("email", "DANA@wu.test")], "domain in lower case", None).await?;
+    d.call("fix_contact_format", Some("5"), &[("name", "John Smith")], "looks like a typo", None).await?;
+    let money = d.call("adjust_invoice", Some("3"), &[("amount", "99.00")], "customer says the price was 99", None).await?;
+    let address = d.call("fix_address_format", Some("1"), &[("address", "125 Main St, Apt 4B")], "standard form", None).await?;
+
+    if !json {
+        stage(3, "Bad calls are refused with a stable code and what to do instead");
+    }
+    d.call("set_ticket_status", Some("2"), &[("status", "urgent!!")], "customer is angry", None).await?;
+    d.call("set_ticket_status", Some("2"), &[("status", "'; DROP TABLE customers; --")], "injection attempt", None).await?;
+    d.call("set_ticket_status", Some("3"), &[("status", "open")], "reopen", None).await?;
+    d.call("fix_contact_format", Some("3"), &[("email", "carla@diaz.test ")], "trailing space", None).await?;
+    d.call("fix_contact_format", Some("6"), &[("email", "jsmith@old.test")], "old record", None).await?;
+    d.call("fill_ticket_priority", Some("2"), &[("priority", "low")], "guessing", None).await?;
+    d.call("fix_contact_format", Some("2"), &[("email", "")], "no longer valid", None).await?;
+    d.call("fix_contact_format", Some("2"), &[("vip", "true")], "seems important", None).await?;
+    d.call("set_ticket_status", Some("999"), &[("status", "solved")], "cleanup", None).await?;
+
+    if !json {
+        stage(4, "A reviewer works the queue");
+    }
+    let reviewer = Caller { name: "support-lead".into(), role: Role::Reviewer, actions: Vec::new() };
+    if let Some(id) = &address.proposal_id {
+        let mut edits = serde_json::Map::new();
+        edits.insert("address".into(), Value::String("125 Main St Apt 4B".into()));
+        let r = d.engine.approve(&reviewer, id, edits, Some("kept the apartment")).await?;
+        if !json {
+            println!("   ✔ support-lead approved the address with an edit: {}", crate::output::fields_line(&r.fields));
+        }
+    }
+    if let Some(id) = &money.proposal_id {
+        d.engine.reject(&reviewer, id, "the price was 129; the customer misremembered").await?;
+        if !json {
+            println!("   ✘ support-lead rejected the invoice amount change: the price was 129");
+        }
+    }
+
+    if !json {
+        stage(5, "A bad batch: run nightly-17 moves 50 due dates by +30 days, all the same mistake");
+    }
+    let calls_bar = (!json).then(|| bar("agent calls"));
+    if let Some(b) = &calls_bar {
+        b.set_length(50);
+    }
+    d.quiet = true;
+    for i in 1..=50 {
+        let due = jiff::civil::date(2026, 12, 1 + (i % 28) as i8)
+            .checked_add(jiff::Span::new().days(30))
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        d.call("adjust_invoice", Some(&i.to_string()), &[("due_date", &due)], "net-60 terms", Some("nightly-17")).await?;
+        if let Some(b) = &calls_bar {
+            b.inc(1);
+        }
+    }
+    d.quiet = json;
+    if let Some(b) = calls_bar {
+        b.finish_and_clear();
+    }
+    let batch = d.engine.store().changes(&leash_store::ChangeFilter { run_id: Some("nightly-17".into()), ..Default::default() }).await?;
+    if !json {
+        println!("   {} changes applied in run nightly-17 — and every one is wrong.", batch.len());
+        println!("   $ leash revert --run nightly-17 --dry-run");
+    }
+    let admin_revert = Caller { name: "support-lead".into(), role: Role::Reviewer, actions: Vec::new() };
+    let plan = RevertRequest { selector: Selector::Run("nightly-17".into()), dry_run: true, force: false };
+    let dry = d.engine.revert(&admin_revert, &plan, |_, _| {}).await?;
+    if !json {
+        println!("   would revert {} change(s), {} conflict(s)", dry.reverted.len(), dry.conflicts.len());
+        println!("   $ leash revert --run nightly-17");
+    }
+    let revert_bar = (!json).then(|| bar("reverting"));
+    let done = d
+        .engine
+        .revert(&admin_revert, &RevertRequest { dry_run: false, ..plan }, |i, n| {
+            if let Some(b) = &revert_bar {
+                b.set_length(n as u64);
+                b.set_position(i as u64);
+            }
+        })
+        .await?;
+    if let Some(b) = revert_bar {
+        b.finish_and_clear();
+    }
+    if !json {
+        println!("   reverted {} change(s) in one step; each revert is itself journaled (run {}).", done.reverted.len(), done.revert_run_id.as_deref().unwrap_or("?"));
+    }
+
+    let verify = d.engine.verify().await?;
+    let queue = d.engine.queue(&admin).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "dir": dir, "database": db, "policy": config,
+                "applied": d.tally.applied, "pending_review": d.tally.review, "rejected": d.tally.rejected,
+                "unchanged": d.tally.unchanged, "batch": batch.len(), "reverted": done.reverted.len(),
+                "queue": queue.len(), "verify_ok": verify.ok,
+            })
+        );
+        return Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR });
+    }
+    stage(6, "Check the journal");
+    println!("   $ leash verify\n   {}", crate::commands::verify_text(&verify).replace('\n', "\n   "));
+    println!("\nDone. {} applied, {} sent to review ({} still queued), {} refused, {} reverted in one step.", d.tally.applied, d.tally.review, queue.len(), d.tally.rejected, done.reverted.len());
+    println!("Look around:");
+    println!("   leash --config {} log", config.display());
+    println!("   leash --config {} queue", config.display());
+    println!("   leash --config {} show <id>", config.display());
+    Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
+}

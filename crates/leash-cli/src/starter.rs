@@ -1,0 +1,240 @@
+//! What `leash init` writes: a starter policy, and with `--demo` the demo
+//! shop database it fits.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::EXIT_DECIDED;
+
+pub const DEMO_POLICY: &str = r#"# leash policy for the demo shop. Every key is checked by `leash check`.
+[database]
+url = "sqlite://shop.db"
+
+[[actions]]
+name = "fix_contact_format"
+summary = "Rewrite a customer's email, phone or name in standard form; mechanical edits only."
+table = "customers"
+key = "id"
+mode = "direct"
+risk = "low"
+rollback_minutes = 1
+owner = "ops@shop.test"
+exception_approver = "support-lead"
+minutes_saved = 2
+read = ["id", "name", "email", "phone", "vip", "locked"]
+requires = ["reason"]
+when = "record.deleted_at == null"
+locked_if = "record.locked == true"
+review_if = "record.vip == true"
+review_note = "VIP account: a person checks every change"
+  [actions.fields.email]
+  change = "mechanical"
+  format = "email"
+  [actions.fields.phone]
+  change = "mechanical"
+  format = "phone"
+  [actions.fields.name]
+  change = "mechanical"
+  format = "name"
+  max_len = 120
+  [actions.limits]
+  per_run = 100
+  per_hour = 500
+
+[[actions]]
+name = "fix_address_format"
+summary = "Rewrite a customer's address in standard form; anything that could move the customer goes to a person."
+table = "customers"
+key = "id"
+mode = "direct"
+risk = "low"
+rollback_minutes = 1
+owner = "ops@shop.test"
+exception_approver = "support-lead"
+minutes_saved = 3
+read = ["id", "name", "address", "city", "state", "zip"]
+requires = ["reason"]
+locked_if = "record.locked == true"
+  [actions.fields.address]
+  change = "mechanical"
+  format = "us_address"
+  max_len = 200
+  [actions.fields.state]
+  one_of = ["AL","AK","AZ","AR","CA","CO","CT","DE","DC","FL","GA","HI","ID","IL","IN","IA","KS","KY","LA","ME","MD","MA","MI","MN","MS","MO","MT","NE","NV","NH","NJ","NM","NY","NC","ND","OH","OK","OR","PA","RI","SC","SD","TN","TX","UT","VT","VA","WA","WV","WI","WY"]
+  [actions.fields.zip]
+  pattern = '^\d{5}(-\d{4})?$'
+
+[[actions]]
+name = "set_ticket_status"
+summary = "Set an open ticket's status, e.g. to needs_reply when the customer has waited."
+table = "tickets"
+key = "id"
+mode = "direct"
+risk = "low"
+rollback_minutes = 1
+owner = "support@shop.test"
+minutes_saved = 1
+when = "record.status != 'closed'"
+  [actions.fields.status]
+  one_of = ["open", "needs_reply", "pending", "solved"]
+
+[[actions]]
+name = "fill_ticket_priority"
+summary = "Fill in a ticket's priority when it is blank; never overwrite one a person set."
+table = "tickets"
+key = "id"
+mode = "direct"
+risk = "low"
+rollback_minutes = 1
+owner = "support@shop.test"
+minutes_saved = 1
+  [actions.fields.priority]
+  one_of = ["low", "normal", "high"]
+  only_if_empty = true
+
+[[actions]]
+name = "adjust_invoice"
+summary = "Move an invoice's due date; any change to an amount waits for a person."
+table = "invoices"
+key = "id"
+mode = "direct"
+risk = "medium"
+rollback_minutes = 5
+owner = "finance@shop.test"
+exception_approver = "finance-lead"
+minutes_saved = 3
+requires = ["reason"]
+when = "record.status == 'open'"
+  [actions.fields.due_date]
+  format = "date"
+  range = ["2026-01-01", "2027-12-31"]
+  [actions.fields.amount]
+  sensitive = "money"
+  range = [0, 100000]
+  [actions.limits]
+  per_run = 100
+
+[[actions]]
+name = "add_ticket_note"
+summary = "Add an internal note to a ticket."
+table = "ticket_notes"
+key = "id"
+kind = "append"
+mode = "direct"
+risk = "low"
+rollback_minutes = 1
+owner = "support@shop.test"
+minutes_saved = 1
+requires = ["reason"]
+  [actions.fields.ticket_id]
+  [actions.fields.body]
+  max_len = 500
+"#;
+
+/// The demo shop's tables and its messy rows.
+pub const DEMO_SCHEMA: &[&str] = &[
+    "CREATE TABLE customers (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT, phone TEXT,
+        address TEXT, city TEXT, state TEXT, zip TEXT,
+        vip BOOLEAN NOT NULL DEFAULT 0, locked BOOLEAN NOT NULL DEFAULT 0,
+        deleted_at TEXT, created_at TEXT NOT NULL)",
+    "CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, subject TEXT NOT NULL,
+        status TEXT NOT NULL, priority TEXT, last_customer_message_at TEXT)",
+    "CREATE TABLE invoices (
+        id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, amount NUMERIC NOT NULL,
+        due_date DATE NOT NULL, status TEXT NOT NULL)",
+    "CREATE TABLE ticket_notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL, body TEXT NOT NULL)",
+    "INSERT INTO customers (id, name, email, phone, address, city, state, zip, vip, locked, deleted_at, created_at) VALUES
+        (1, 'ann lee', 'Ann.Lee@EXAMPLE.COM', '(415) 555-0134', '125 main st apt#4b', 'brookln', 'NY', '11211', 0, 0, NULL, '2019-03-02'),
+        (2, 'Bob  Stone', 'bob@stone.test', '415.555.0199', '18 Market Street', 'Portland', 'ME', '97201', 0, 0, NULL, '2021-07-19'),
+        (3, 'Carla Diaz', 'carla@diaz.test', '+1 212 555 0101', '9 Elm St Unit 12B', 'Austin', 'TX', '78701', 0, 1, NULL, '2020-01-11'),
+        (4, 'Dana Wu', 'DANA@WU.TEST', '646-555-0172', '400 Park Ave', 'New York', 'NY', '10022', 1, 0, NULL, '2018-05-30'),
+        (5, 'Jon Smith', 'jon@smith.test', NULL, '77 Sunset Blvd Apt 3', 'Los Angeles', 'CA', '90028', 0, 0, NULL, '2022-09-01'),
+        (6, 'Jon Smith', 'jsmith@old.test', '', NULL, NULL, NULL, NULL, 0, 0, '2023-02-14', '2012-04-04')",
+    "INSERT INTO tickets (id, customer_id, subject, status, priority, last_customer_message_at) VALUES
+        (1, 1, 'Where is my order?', 'open', NULL, '2026-11-24T09:12:00Z'),
+        (2, 2, 'Wrong size', 'open', 'high', '2026-11-23T15:40:00Z'),
+        (3, 4, 'Invoice question', 'closed', 'normal', '2026-10-02T11:00:00Z'),
+        (4, 5, 'Change my address', 'pending', NULL, NULL)",
+];
+
+pub const STARTER_POLICY: &str = r#"# A starter policy: three low-risk actions, each in suggest mode, so every
+# call becomes a suggestion a person accepts until the action earns more.
+# Point [database] url at your database and rename tables and columns.
+[database]
+url = "sqlite://shop.db"
+
+[[actions]]
+name = "tag_ticket"
+summary = "Set a ticket's priority from a fixed list when it is blank."
+table = "tickets"
+key = "id"
+mode = "suggest"
+risk = "low"
+rollback_minutes = 1
+minutes_saved = 1
+  [actions.fields.priority]
+  one_of = ["low", "normal", "high"]
+  only_if_empty = true
+
+[[actions]]
+name = "mark_needs_reply"
+summary = "Set an open ticket's status to needs_reply."
+table = "tickets"
+key = "id"
+mode = "suggest"
+risk = "low"
+rollback_minutes = 1
+minutes_saved = 1
+requires = ["reason"]
+when = "record.status == 'open'"
+  [actions.fields.status]
+  one_of = ["needs_reply"]
+
+[[actions]]
+name = "add_internal_note"
+summary = "Add an internal note to a ticket."
+table = "ticket_notes"
+key = "id"
+kind = "append"
+mode = "suggest"
+risk = "low"
+rollback_minutes = 1
+minutes_saved = 1
+requires = ["reason"]
+  [actions.fields.ticket_id]
+  [actions.fields.body]
+  max_len = 500
+"#;
+
+pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<u8> {
+    if config.exists() && !force {
+        bail!("{} exists; pass --force to overwrite it", config.display());
+    }
+    let dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let text = if demo { DEMO_POLICY } else { STARTER_POLICY };
+    std::fs::write(config, text).with_context(|| format!("cannot write {}", config.display()))?;
+    let mut db = None;
+    if demo {
+        let path = dir.join("shop.db");
+        if path.exists() {
+            bail!("{} exists; remove it to build a fresh demo database", path.display());
+        }
+        let store = leash_store::open(&format!("sqlite://{}", path.display())).await?;
+        store.execute_script(DEMO_SCHEMA).await?;
+        db = Some(path);
+    }
+    if json {
+        println!("{}", serde_json::json!({"policy": config, "database": db}));
+    } else {
+        println!("wrote {}", config.display());
+        if let Some(db) = db {
+            println!("wrote {} with demo customers, tickets and invoices", db.display());
+        }
+        println!("next: leash check, then leash call … (see leash --help)");
+    }
+    Ok(EXIT_DECIDED)
+}
