@@ -179,5 +179,7 @@ pub enum TokenCommand {
         actions: Vec<String>,
     },
     List,
-    Revoke { name: String },
+    Revoke {
+        name: String,
+    },
 }

@@ -45,13 +45,23 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let engine = open_engine(&cli).await?;
             let scope = scope(action.as_deref(), *all)?;
             let p = engine.pause(&Caller::local(&who(by.as_deref())), scope, reason).await?;
-            emit(&cli, &p, || format!("paused {} — every gateway stops it on its next call. Undo: leash resume {}", target(scope), scope.unwrap_or("--all")))
+            emit(&cli, &p, || {
+                format!(
+                    "paused {} — every gateway stops it on its next call. Undo: leash resume {}",
+                    target(scope),
+                    scope.unwrap_or("--all")
+                )
+            })
         }
         Command::Resume { action, all, reason, by } => {
             let engine = open_engine(&cli).await?;
             let scope = scope(action.as_deref(), *all)?;
             let cleared = engine.resume(&Caller::local(&who(by.as_deref())), scope, reason).await?;
-            let text = if cleared { format!("resumed {}", target(scope)) } else { format!("{} was not paused", target(scope)) };
+            let text = if cleared {
+                format!("resumed {}", target(scope))
+            } else {
+                format!("{} was not paused", target(scope))
+            };
             emit(&cli, &serde_json::json!({"resumed": cleared}), || text)
         }
         Command::Verify => {
@@ -95,7 +105,10 @@ fn exit_for(outcome: Outcome) -> u8 {
 }
 
 pub fn who(by: Option<&str>) -> String {
-    by.map(str::to_string).or_else(|| std::env::var("USER").ok()).filter(|s| !s.is_empty()).unwrap_or_else(|| "local".into())
+    by.map(str::to_string)
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "local".into())
 }
 
 /// `field=value` pairs; values stay text and are converted to the column type later.
@@ -110,8 +123,9 @@ pub fn pairs(items: &[String]) -> Result<serde_json::Map<String, Value>> {
 }
 
 pub fn load_policy(path: &Path) -> Result<Policy> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the policy {}; run `leash init` to write a starter one", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read the policy {}; run `leash init` to write a starter one", path.display())
+    })?;
     parse_policy(&path.display().to_string(), &text).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow!("{} error(s) in the policy:\n{}", errors.len(), lines.join("\n"))
@@ -129,7 +143,10 @@ pub fn database_url(cli: &Cli, policy: &Policy) -> Result<String> {
             return Ok(url);
         }
     }
-    let url = policy.database_url.clone().ok_or_else(|| anyhow!("no database: set [database] url, LEASH_DATABASE_URL or --db"))?;
+    let url = policy
+        .database_url
+        .clone()
+        .ok_or_else(|| anyhow!("no database: set [database] url, LEASH_DATABASE_URL or --db"))?;
     Ok(relative_sqlite(&url, cli.config.parent().unwrap_or(Path::new("."))))
 }
 
@@ -156,7 +173,10 @@ async fn check(cli: &Cli) -> Result<u8> {
     let issues = check_schema(&policy, store.as_ref()).await?;
     let file = cli.config.display().to_string();
     if cli.json {
-        let issues: Vec<_> = issues.iter().map(|i| serde_json::json!({"file": file, "line": i.line, "key": i.key, "message": i.message})).collect();
+        let issues: Vec<_> = issues
+            .iter()
+            .map(|i| serde_json::json!({"file": file, "line": i.line, "key": i.key, "message": i.message}))
+            .collect();
         println!("{}", serde_json::json!({"ok": issues.is_empty(), "actions": policy.actions.len(), "errors": issues}));
     } else if issues.is_empty() {
         println!("{file}: ok — {} action(s), every table and column found", policy.actions.len());
@@ -245,7 +265,12 @@ async fn show(cli: &Cli, id: &str) -> Result<u8> {
                 c.run_id.as_deref().unwrap_or("-"), c.proposal_id.as_deref().unwrap_or("-"),
             );
             for f in &c.fields {
-                t.push_str(&format!("\n  {}: {} → {}", f.field, leash_core::value::display(&f.old), leash_core::value::display(&f.new)));
+                t.push_str(&format!(
+                    "\n  {}: {} → {}",
+                    f.field,
+                    leash_core::value::display(&f.old),
+                    leash_core::value::display(&f.new)
+                ));
             }
             match (&c.reverts, &c.reverted_by) {
                 (_, Some(by)) => t.push_str(&format!("\n  reverted by change {by}")),
@@ -273,7 +298,10 @@ async fn show(cli: &Cli, id: &str) -> Result<u8> {
                 t.push_str(&format!("\n  review:    {n}"));
             }
             if p.status.is_open() {
-                t.push_str(&format!("\n  approve: leash approve {} [--set field=value]   reject: leash reject {} --note …", p.id, p.id));
+                t.push_str(&format!(
+                    "\n  approve: leash approve {} [--set field=value]   reject: leash reject {} --note …",
+                    p.id, p.id
+                ));
             }
             t
         });
@@ -284,7 +312,13 @@ async fn show(cli: &Cli, id: &str) -> Result<u8> {
 async fn revert(cli: &Cli, args: &RevertArgs) -> Result<u8> {
     let engine = open_engine(cli).await?;
     let now = engine.clock().now();
-    let selectors = [!args.ids.is_empty(), args.run_id.is_some(), args.action.is_some(), args.actor.is_some(), args.proposal.is_some()];
+    let selectors = [
+        !args.ids.is_empty(),
+        args.run_id.is_some(),
+        args.action.is_some(),
+        args.actor.is_some(),
+        args.proposal.is_some(),
+    ];
     if selectors.iter().filter(|s| **s).count() != 1 {
         bail!("say what to revert with exactly one of: change ids, --run, --action --since, --actor, --proposal");
     }
@@ -347,10 +381,18 @@ pub fn verify_text(r: &leash_engine::VerifyReport) -> String {
     let mut t = if r.ok {
         format!("ok: {} change(s) checked, every chain intact, no drift", r.checked)
     } else {
-        format!("{} change(s) checked: {} chain break(s), {} drifted field(s)", r.checked, r.chain_breaks.len(), r.drift.len())
+        format!(
+            "{} change(s) checked: {} chain break(s), {} drifted field(s)",
+            r.checked,
+            r.chain_breaks.len(),
+            r.drift.len()
+        )
     };
     for b in &r.chain_breaks {
-        t.push_str(&format!("\n  chain break: {} {} change {}: {}", b.table_name, b.record_key, b.change_id, b.problem));
+        t.push_str(&format!(
+            "\n  chain break: {} {} change {}: {}",
+            b.table_name, b.record_key, b.change_id, b.problem
+        ));
     }
     for d in &r.drift {
         t.push_str(&format!(
@@ -384,7 +426,13 @@ async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<u8> {
                     .iter()
                     .map(|t| {
                         let actions = if t.actions.is_empty() { "(all)".to_string() } else { t.actions.join(",") };
-                        vec![t.name.clone(), t.role.clone(), actions, t.created_at.clone(), t.revoked_at.clone().unwrap_or_default()]
+                        vec![
+                            t.name.clone(),
+                            t.role.clone(),
+                            actions,
+                            t.created_at.clone(),
+                            t.revoked_at.clone().unwrap_or_default(),
+                        ]
                     })
                     .collect();
                 output::table(&["NAME", "ROLE", "ACTIONS", "CREATED", "REVOKED"], &rows)

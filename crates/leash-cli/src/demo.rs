@@ -12,7 +12,7 @@ use leash_core::policy::parse_policy;
 use leash_core::value::Value;
 use leash_engine::{Caller, Engine, RevertRequest, Role, Selector};
 
-use crate::starter::{DEMO_POLICY, DEMO_SCHEMA};
+use crate::starter::{demo_fixtures, DEMO_POLICY};
 use crate::EXIT_DECIDED;
 
 pub fn bar(label: &str) -> ProgressBar {
@@ -40,11 +40,21 @@ struct Demo {
 }
 
 fn set(pairs: &[(&str, &str)]) -> serde_json::Map<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) })).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) }))
+        .collect()
 }
 
 impl Demo {
-    async fn call(&mut self, action: &str, key: Option<&str>, fields: &[(&str, &str)], reason: &str, run: Option<&str>) -> Result<CallResult> {
+    async fn call(
+        &mut self,
+        action: &str,
+        key: Option<&str>,
+        fields: &[(&str, &str)],
+        reason: &str,
+        run: Option<&str>,
+    ) -> Result<CallResult> {
         let call = Call {
             key: key.map(|k| Value::String(k.into())),
             set: set(fields),
@@ -72,7 +82,12 @@ impl Demo {
             Outcome::Applied => println!("   ✔ applied         {target}  {}", crate::output::fields_line(&r.fields)),
             Outcome::PendingReview | Outcome::Suggested => {
                 let reasons: Vec<&str> = r.reasons.iter().map(|r| r.as_str()).collect();
-                println!("   ⏸ {:<15} {target}  {}  [{}]", r.outcome.as_str(), crate::output::fields_line(&r.fields), reasons.join(", "));
+                println!(
+                    "   ⏸ {:<15} {target}  {}  [{}]",
+                    r.outcome.as_str(),
+                    crate::output::fields_line(&r.fields),
+                    reasons.join(", ")
+                );
                 if let Some(n) = r.notes.last() {
                     println!("       note for the reviewer: {n}");
                 }
@@ -104,14 +119,11 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     std::fs::write(&config, DEMO_POLICY)?;
     let url = format!("sqlite://{}", db.display());
     let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&url).await?);
-    store.execute_script(DEMO_SCHEMA).await?;
-    let invoice_rows: Vec<String> = (1..=60)
-        .map(|i| format!("({i}, {}, {}.00, '2026-12-{:02}', 'open')", 1 + i % 5, 40 + i * 7, 1 + i % 28))
-        .collect();
-    let invoices = format!("INSERT INTO invoices (id, customer_id, amount, due_date, status) VALUES {}", invoice_rows.join(", "));
-    store.execute_script(&[invoices.as_str()]).await?;
+    let fixtures = demo_fixtures();
+    store.execute_script(&fixtures.iter().map(String::as_str).collect::<Vec<_>>()).await?;
 
-    let policy = parse_policy(&config.display().to_string(), DEMO_POLICY).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
+    let policy =
+        parse_policy(&config.display().to_string(), DEMO_POLICY).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
     let engine = Engine::open(policy, store).await?;
     let admin = Caller::local("demo-admin");
     engine.create_token(&admin, "assistant", Role::Agent, Vec::new()).await?;
@@ -132,21 +144,31 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     d.call("fix_contact_format", Some("2"), &[("name", "Bob Stone")], "double space", None).await?;
     d.call("set_ticket_status", Some("1"), &[("status", "needs_reply")], "no reply for 26 h", None).await?;
     d.call("fill_ticket_priority", Some("1"), &[("priority", "normal")], "routine order question", None).await?;
-    d.call("add_ticket_note", None, &[("ticket_id", "1"), ("body", "Customer asked twice; order 1182 is in transit.")], "context for the next agent", None).await?;
+    d.call(
+        "add_ticket_note",
+        None,
+        &[("ticket_id", "1"), ("body", "Customer asked twice; order 1182 is in transit.")],
+        "context for the next agent",
+        None,
+    )
+    .await?;
 
     if !json {
         stage(2, "Anything a person should see waits in the review queue, with a note");
     }
     d.call("fix_contact_format", Some("4"), &[("email", "DANA@wu.test")], "domain in lower case", None).await?;
     d.call("fix_contact_format", Some("5"), &[("name", "John Smith")], "looks like a typo", None).await?;
-    let money = d.call("adjust_invoice", Some("3"), &[("amount", "99.00")], "customer says the price was 99", None).await?;
-    let address = d.call("fix_address_format", Some("1"), &[("address", "125 Main St, Apt 4B")], "standard form", None).await?;
+    let money =
+        d.call("adjust_invoice", Some("3"), &[("amount", "99.00")], "customer says the price was 99", None).await?;
+    let address =
+        d.call("fix_address_format", Some("1"), &[("address", "125 Main St, Apt 4B")], "standard form", None).await?;
 
     if !json {
         stage(3, "Bad calls are refused with a stable code and what to do instead");
     }
     d.call("set_ticket_status", Some("2"), &[("status", "urgent!!")], "customer is angry", None).await?;
-    d.call("set_ticket_status", Some("2"), &[("status", "'; DROP TABLE customers; --")], "injection attempt", None).await?;
+    d.call("set_ticket_status", Some("2"), &[("status", "'; DROP TABLE customers; --")], "injection attempt", None)
+        .await?;
     d.call("set_ticket_status", Some("3"), &[("status", "open")], "reopen", None).await?;
     d.call("fix_contact_format", Some("3"), &[("email", "carla@diaz.test ")], "trailing space", None).await?;
     d.call("fix_contact_format", Some("6"), &[("email", "jsmith@old.test")], "old record", None).await?;
@@ -187,7 +209,8 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
             .checked_add(jiff::Span::new().days(30))
             .map(|d| d.to_string())
             .unwrap_or_default();
-        d.call("adjust_invoice", Some(&i.to_string()), &[("due_date", &due)], "net-60 terms", Some("nightly-17")).await?;
+        d.call("adjust_invoice", Some(&i.to_string()), &[("due_date", &due)], "net-60 terms", Some("nightly-17"))
+            .await?;
         if let Some(b) = &calls_bar {
             b.inc(1);
         }
@@ -196,7 +219,11 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     if let Some(b) = calls_bar {
         b.finish_and_clear();
     }
-    let batch = d.engine.store().changes(&leash_store::ChangeFilter { run_id: Some("nightly-17".into()), ..Default::default() }).await?;
+    let batch = d
+        .engine
+        .store()
+        .changes(&leash_store::ChangeFilter { run_id: Some("nightly-17".into()), ..Default::default() })
+        .await?;
     if !json {
         println!("   {} changes applied in run nightly-17 — and every one is wrong.", batch.len());
         println!("   $ leash revert --run nightly-17 --dry-run");
@@ -222,7 +249,11 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         b.finish_and_clear();
     }
     if !json {
-        println!("   reverted {} change(s) in one step; each revert is itself journaled (run {}).", done.reverted.len(), done.revert_run_id.as_deref().unwrap_or("?"));
+        println!(
+            "   reverted {} change(s) in one step; each revert is itself journaled (run {}).",
+            done.reverted.len(),
+            done.revert_run_id.as_deref().unwrap_or("?")
+        );
     }
 
     let verify = d.engine.verify().await?;
@@ -241,7 +272,14 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     }
     stage(6, "Check the journal");
     println!("   $ leash verify\n   {}", crate::commands::verify_text(&verify).replace('\n', "\n   "));
-    println!("\nDone. {} applied, {} sent to review ({} still queued), {} refused, {} reverted in one step.", d.tally.applied, d.tally.review, queue.len(), d.tally.rejected, done.reverted.len());
+    println!(
+        "\nDone. {} applied, {} sent to review ({} still queued), {} refused, {} reverted in one step.",
+        d.tally.applied,
+        d.tally.review,
+        queue.len(),
+        d.tally.rejected,
+        done.reverted.len()
+    );
     println!("Look around:");
     println!("   leash --config {} log", config.display());
     println!("   leash --config {} queue", config.display());

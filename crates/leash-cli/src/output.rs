@@ -31,7 +31,11 @@ pub fn clip(text: &str, max: usize) -> String {
 }
 
 pub fn fields_line(fields: &[FieldChange]) -> String {
-    fields.iter().map(|f| format!("{}: {} → {}", f.field, display(&f.old), display(&f.new))).collect::<Vec<_>>().join("; ")
+    fields
+        .iter()
+        .map(|f| format!("{}: {} → {}", f.field, display(&f.old), display(&f.new)))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub fn call_result(r: &CallResult) -> String {

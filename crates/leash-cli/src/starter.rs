@@ -161,6 +161,19 @@ pub const DEMO_SCHEMA: &[&str] = &[
         (4, 5, 'Change my address', 'pending', NULL, NULL)",
 ];
 
+/// The demo's fixtures: the tables above plus 60 open invoices.
+pub fn demo_fixtures() -> Vec<String> {
+    let invoices: Vec<String> = (1..=60)
+        .map(|i| format!("({i}, {}, {}.00, '2026-12-{:02}', 'open')", 1 + i % 5, 40 + i * 7, 1 + i % 28))
+        .collect();
+    let mut out: Vec<String> = DEMO_SCHEMA.iter().map(|s| s.to_string()).collect();
+    out.push(format!(
+        "INSERT INTO invoices (id, customer_id, amount, due_date, status) VALUES {}",
+        invoices.join(", ")
+    ));
+    out
+}
+
 pub const STARTER_POLICY: &str = r#"# A starter policy: three low-risk actions, each in suggest mode, so every
 # call becomes a suggestion a person accepts until the action earns more.
 # Point [database] url at your database and rename tables and columns.
@@ -224,7 +237,8 @@ pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<
             bail!("{} exists; remove it to build a fresh demo database", path.display());
         }
         let store = leash_store::open(&format!("sqlite://{}", path.display())).await?;
-        store.execute_script(DEMO_SCHEMA).await?;
+        let fixtures = demo_fixtures();
+        store.execute_script(&fixtures.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         db = Some(path);
     }
     if json {

@@ -57,7 +57,9 @@ impl Call {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.len() <= ID_BYTES_MAX && !s.trim().is_empty() => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(Refusal::new(Code::InvalidInput, "key must be a non-empty string or number of at most 128 bytes")),
+            Some(_) => {
+                Err(Refusal::new(Code::InvalidInput, "key must be a non-empty string or number of at most 128 bytes"))
+            }
         }
     }
 
@@ -74,11 +76,17 @@ impl Call {
             }
             match value {
                 Value::Array(_) | Value::Object(_) => {
-                    return Err(Refusal::new(Code::InvalidInput, format!("{field}: values must be text, numbers, true/false or null")))
+                    return Err(Refusal::new(
+                        Code::InvalidInput,
+                        format!("{field}: values must be text, numbers, true/false or null"),
+                    ))
                 }
                 Value::String(s) if s.len() > VALUE_BYTES_MAX => return Err(too_big(field, VALUE_BYTES_MAX)),
                 Value::String(s) if s.contains('\0') => {
-                    return Err(Refusal::new(Code::InvalidInput, format!("{field}: text may not contain NUL characters")))
+                    return Err(Refusal::new(
+                        Code::InvalidInput,
+                        format!("{field}: text may not contain NUL characters"),
+                    ))
                 }
                 _ => {}
             }

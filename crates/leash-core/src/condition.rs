@@ -27,18 +27,10 @@ impl Condition {
             let text = e.to_string();
             text.lines().next().unwrap_or("syntax error").trim().to_string()
         })?;
-        let unknown: Vec<String> = program
-            .references()
-            .variables()
-            .into_iter()
-            .filter(|v| *v != "record")
-            .map(str::to_string)
-            .collect();
+        let unknown: Vec<String> =
+            program.references().variables().into_iter().filter(|v| *v != "record").map(str::to_string).collect();
         if !unknown.is_empty() {
-            return Err(format!(
-                "unknown name {}; conditions may only use `record.<column>`",
-                unknown.join(", ")
-            ));
+            return Err(format!("unknown name {}; conditions may only use `record.<column>`", unknown.join(", ")));
         }
         Ok(Condition { source: source.to_string(), program: Arc::new(program) })
     }

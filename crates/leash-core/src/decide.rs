@@ -40,7 +40,10 @@ pub fn check_call(action: &Action, call: &Call) -> Result<(), Refusal> {
     call.check_shape()?;
     if call.set.is_empty() {
         let names: Vec<&str> = action.fields.iter().map(|f| f.name.as_str()).collect();
-        return Err(Refusal::new(Code::InvalidInput, format!("the call sets no field; `set` one of: {}", names.join(", "))));
+        return Err(Refusal::new(
+            Code::InvalidInput,
+            format!("the call sets no field; `set` one of: {}", names.join(", ")),
+        ));
     }
     if let Some(field) = call.set.keys().find(|f| action.field(f).is_none()) {
         let names: Vec<&str> = action.fields.iter().map(|f| f.name.as_str()).collect();
@@ -52,16 +55,25 @@ pub fn check_call(action: &Action, call: &Call) -> Result<(), Refusal> {
     match (action.kind, call.key_text()?) {
         (Kind::Update, None) => return Err(Refusal::new(Code::InvalidInput, "name the record with `key`")),
         (Kind::Append, Some(_)) => {
-            return Err(Refusal::new(Code::InvalidInput, "this action adds a new row; leave `key` out, the database assigns it"))
+            return Err(Refusal::new(
+                Code::InvalidInput,
+                "this action adds a new row; leave `key` out, the database assigns it",
+            ))
         }
         _ => {}
     }
     let blank = |t: &Option<String>| t.as_deref().is_none_or(|t| t.trim().is_empty());
     if action.requires_reason && blank(&call.reason) {
-        return Err(Refusal::new(Code::MissingRequired, "this action requires a `reason`: say in a sentence why the change is right"));
+        return Err(Refusal::new(
+            Code::MissingRequired,
+            "this action requires a `reason`: say in a sentence why the change is right",
+        ));
     }
     if action.requires_evidence && blank(&call.evidence) {
-        return Err(Refusal::new(Code::MissingRequired, "this action requires `evidence`: quote what you saw that supports the change"));
+        return Err(Refusal::new(
+            Code::MissingRequired,
+            "this action requires `evidence`: quote what you saw that supports the change",
+        ));
     }
     Ok(())
 }
@@ -72,7 +84,10 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     }
     let Some(record) = inputs.record else {
         let key = call.key_text().ok().flatten().unwrap_or_default();
-        return reject(Code::RecordNotFound, format!("no record in {} has {} = {key}; check the key", action.table, action.key));
+        return reject(
+            Code::RecordNotFound,
+            format!("no record in {} has {} = {key}; check the key", action.table, action.key),
+        );
     };
     if let Some(expect) = &call.expect {
         for (field, expected) in expect {
@@ -82,7 +97,11 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             if !same_value(current, expected) {
                 return reject(
                     Code::StaleRecord,
-                    format!("{field} is now `{}`, not `{}` as you read it; read the record again and decide anew", display(current), display(expected)),
+                    format!(
+                        "{field} is now `{}`, not `{}` as you read it; read the record again and decide anew",
+                        display(current),
+                        display(expected)
+                    ),
                 );
             }
         }
@@ -96,7 +115,10 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
         match when.eval_bool(record) {
             Ok(true) => {}
             Ok(false) => {
-                return reject(Code::ConditionFalse, format!("this record does not meet `{}`; the action does not apply to it", when.source()))
+                return reject(
+                    Code::ConditionFalse,
+                    format!("this record does not meet `{}`; the action does not apply to it", when.source()),
+                )
             }
             Err(why) => flags.push(condition_context("when", when.source(), why)),
         }
@@ -105,7 +127,10 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
         match locked.eval_bool(record) {
             Ok(false) => {}
             Ok(true) => {
-                return reject(Code::RecordLocked, format!("this record is locked (`{}`); leave it to a person", locked.source()))
+                return reject(
+                    Code::RecordLocked,
+                    format!("this record is locked (`{}`); leave it to a person", locked.source()),
+                )
             }
             Err(why) => flags.push(condition_context("locked_if", locked.source(), why)),
         }
@@ -136,7 +161,10 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             Ok(false) => {}
             Ok(true) => flags.push(Flag {
                 reason: ReviewReason::ReviewIf,
-                note: action.review_note.clone().unwrap_or_else(|| format!("`{}` holds for this record", review_if.source())),
+                note: action
+                    .review_note
+                    .clone()
+                    .unwrap_or_else(|| format!("`{}` holds for this record", review_if.source())),
             }),
             Err(why) => flags.push(condition_context("review_if", review_if.source(), why)),
         }
@@ -160,7 +188,8 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     if inputs.watch_active && !flags.is_empty() {
         flags.push(Flag {
             reason: ReviewReason::WatchWindow,
-            note: "this action went direct recently; while it is watched, anything unusual waits for a person".to_string(),
+            note: "this action went direct recently; while it is watched, anything unusual waits for a person"
+                .to_string(),
         });
     }
     let (mut reasons, mut notes) = (Vec::new(), Vec::new());

@@ -23,13 +23,14 @@ fn refuse(code: Code, message: String) -> Result<Vec<Flag>, Refusal> {
 pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext) -> Result<Vec<Flag>, Refusal> {
     let f = &rule.name;
     let mut flags = Vec::new();
-    if is_blank(new) {
-        if !is_blank(old) && !rule.allow_blank {
-            return refuse(
-                Code::WouldBlank,
-                format!("{f}: refusing to blank `{}`; leave {f} out of `set`, or ask the owner to set allow_blank", display(old)),
-            );
-        }
+    if is_blank(new) && !is_blank(old) && !rule.allow_blank {
+        return refuse(
+            Code::WouldBlank,
+            format!(
+                "{f}: refusing to blank `{}`; leave {f} out of `set`, or ask the owner to set allow_blank",
+                display(old)
+            ),
+        );
     }
     if rule.only_if_empty && !is_blank(old) {
         return refuse(
@@ -52,7 +53,11 @@ pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext
             }
             Ok(_) | Err(_) => flags.push(Flag {
                 reason: ReviewReason::MissingContext,
-                note: format!("{f}: `{}` has nothing to read on this record, so leash cannot confirm `{}`", from.source(), display(new)),
+                note: format!(
+                    "{f}: `{}` has nothing to read on this record, so leash cannot confirm `{}`",
+                    from.source(),
+                    display(new)
+                ),
             }),
         }
     }
@@ -77,7 +82,10 @@ pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext
     if let (true, Some(other)) = (rule.unique, cx.duplicate_of) {
         flags.push(Flag {
             reason: ReviewReason::DuplicateValue,
-            note: format!("{f}: record {other} already has `{}`; check these are not the same customer twice", display(new)),
+            note: format!(
+                "{f}: record {other} already has `{}`; check these are not the same customer twice",
+                display(new)
+            ),
         });
     }
     Ok(flags)
@@ -106,13 +114,19 @@ fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
             _ => None,
         };
         if inside != Some(true) {
-            return Err(Refusal::new(Code::OutOfRange, format!("{f}: `{text}` is outside [{lo}, {hi}]; use a value in that range")));
+            return Err(Refusal::new(
+                Code::OutOfRange,
+                format!("{f}: `{text}` is outside [{lo}, {hi}]; use a value in that range"),
+            ));
         }
     }
     if let Some(max) = rule.max_len {
         let len = text.chars().count();
         if len > max {
-            return Err(Refusal::new(Code::TooLong, format!("{f}: {len} characters is over the limit of {max}; shorten it")));
+            return Err(Refusal::new(
+                Code::TooLong,
+                format!("{f}: {len} characters is over the limit of {max}; shorten it"),
+            ));
         }
     }
     if let Some(pattern) = &rule.pattern {
@@ -125,7 +139,10 @@ fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
     }
     if let (Some(fmt), false) = (rule.format, rule.mechanical) {
         if let Err(why) = format::canonical(fmt, &text) {
-            return Err(Refusal::new(Code::PatternMismatch, format!("{f}: `{text}` is not a valid {}: {why}", fmt.as_str())));
+            return Err(Refusal::new(
+                Code::PatternMismatch,
+                format!("{f}: `{text}` is not a valid {}: {why}", fmt.as_str()),
+            ));
         }
     }
     Ok(())

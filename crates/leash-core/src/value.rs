@@ -66,10 +66,9 @@ pub fn coerce(value: &Value, column: ColumnType) -> Option<Value> {
         },
         ColumnType::Integer => match value {
             Value::Number(n) if n.is_i64() => Some(value.clone()),
-            Value::Number(n) => n
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| Value::from(f as i64)),
+            Value::Number(n) => {
+                n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| Value::from(f as i64))
+            }
             Value::String(s) => s.trim().parse::<i64>().ok().map(Value::from),
             Value::Bool(b) => Some(Value::from(*b as i64)),
             _ => None,

@@ -54,7 +54,10 @@ pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) ->
             Some(_) if a.kind == Kind::Update && !table.unique_columns.contains(&a.key) => issue(
                 a.line,
                 at("key"),
-                format!("`{}` is not unique in {} (no primary key or unique index on it alone); a key must name one record", a.key, a.table),
+                format!(
+                    "`{}` is not unique in {} (no primary key or unique index on it alone); a key must name one record",
+                    a.key, a.table
+                ),
             ),
             Some(_) => {}
         }
@@ -74,7 +77,11 @@ pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) ->
             }
             for v in rule.one_of.iter().flatten() {
                 if coerce(v, col.ty).is_none() {
-                    issue(rule.line, format!("{key}.one_of"), format!("{v} cannot be stored in column {} ({})", col.name, col.declared));
+                    issue(
+                        rule.line,
+                        format!("{key}.one_of"),
+                        format!("{v} cannot be stored in column {} ({})", col.name, col.declared),
+                    );
                 }
             }
             if let Some((lo, _)) = &rule.range {
@@ -83,15 +90,32 @@ pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) ->
                     Bound::Date(_) => matches!(col.ty, ColumnType::Date | ColumnType::Timestamp | ColumnType::Text),
                 };
                 if !fits {
-                    issue(rule.line, format!("{key}.range"), format!("a {} range does not fit column {} ({})", if matches!(lo, Bound::Number(_)) { "number" } else { "date" }, col.name, col.declared));
+                    issue(
+                        rule.line,
+                        format!("{key}.range"),
+                        format!(
+                            "a {} range does not fit column {} ({})",
+                            if matches!(lo, Bound::Number(_)) { "number" } else { "date" },
+                            col.name,
+                            col.declared
+                        ),
+                    );
                 }
             }
             let texty = matches!(col.ty, ColumnType::Text | ColumnType::Date | ColumnType::Timestamp);
             if (rule.format.is_some() || rule.mechanical) && !texty {
-                issue(rule.line, format!("{key}.format"), format!("a text format does not fit column {} ({})", col.name, col.declared));
+                issue(
+                    rule.line,
+                    format!("{key}.format"),
+                    format!("a text format does not fit column {} ({})", col.name, col.declared),
+                );
             }
             if !rule.allow_blank && !col.nullable && rule.only_if_empty && col.ty != ColumnType::Text {
-                issue(rule.line, format!("{key}.only_if_empty"), format!("column {} is NOT NULL and not text, so it is never empty", col.name));
+                issue(
+                    rule.line,
+                    format!("{key}.only_if_empty"),
+                    format!("column {} is NOT NULL and not text, so it is never empty", col.name),
+                );
             }
         }
     }

@@ -4,8 +4,8 @@
 
 mod check;
 mod clock;
-mod review;
 mod revert;
+mod review;
 mod state;
 mod tokens;
 mod verify;
@@ -88,6 +88,10 @@ impl Engine {
             .action(action)
             .filter(|a| a.table == table)
             .or_else(|| self.policy.actions.iter().find(|a| a.table == table))
-            .ok_or_else(|| EngineError::Invalid(format!("no action in the policy names table {table}; add it back to revert or verify its changes")))
+            .ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "no action in the policy names table {table}; add it back to revert or verify its changes"
+                ))
+            })
     }
 }

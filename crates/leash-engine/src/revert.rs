@@ -54,12 +54,21 @@ pub struct RevertReport {
 type Overlay = HashMap<(String, String), Option<Record>>;
 
 impl Engine {
-    pub async fn revert(&self, by: &Caller, req: &RevertRequest, mut progress: impl FnMut(usize, usize)) -> Result<RevertReport> {
+    pub async fn revert(
+        &self,
+        by: &Caller,
+        req: &RevertRequest,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<RevertReport> {
         by.require(Role::Reviewer, "reverting")?;
         let mut selected = self.select(&req.selector).await?;
         selected.reverse(); // newest first
         let run_id = format!("revert-{}", self.clock().id());
-        let mut report = RevertReport { dry_run: req.dry_run, revert_run_id: (!req.dry_run).then(|| run_id.clone()), ..Default::default() };
+        let mut report = RevertReport {
+            dry_run: req.dry_run,
+            revert_run_id: (!req.dry_run).then(|| run_id.clone()),
+            ..Default::default()
+        };
         let mut overlay = Overlay::new();
         let total = selected.len();
         for (i, change) in selected.into_iter().enumerate() {
@@ -99,7 +108,15 @@ impl Engine {
         Ok(changes)
     }
 
-    async fn revert_one(&self, by: &Caller, change: &Change, req: &RevertRequest, run_id: &str, overlay: &mut Overlay, report: &mut RevertReport) -> Result<()> {
+    async fn revert_one(
+        &self,
+        by: &Caller,
+        change: &Change,
+        req: &RevertRequest,
+        run_id: &str,
+        overlay: &mut Overlay,
+        report: &mut RevertReport,
+    ) -> Result<()> {
         let action = self.key_column(&change.action, &change.table_name)?;
         let table = self.schema(&change.table_name)?;
         let key_col = action.key.clone();
@@ -209,8 +226,12 @@ fn conflicts_of(change: &Change, current: Option<&Record>, key_col: &str) -> Vec
     };
     match (change.op, current) {
         (Op::Delete, None) => Vec::new(),
-        (Op::Delete, Some(_)) => vec![conflict(key_col, &Value::String("(no row)".into()), Value::String(change.record_key.clone()))],
-        (_, None) => change.fields.iter().map(|f| conflict(&f.field, &f.new, Value::String("(no row)".into()))).collect(),
+        (Op::Delete, Some(_)) => {
+            vec![conflict(key_col, &Value::String("(no row)".into()), Value::String(change.record_key.clone()))]
+        }
+        (_, None) => {
+            change.fields.iter().map(|f| conflict(&f.field, &f.new, Value::String("(no row)".into()))).collect()
+        }
         (_, Some(rec)) => change
             .fields
             .iter()
@@ -227,13 +248,26 @@ fn conflicts_of(change: &Change, current: Option<&Record>, key_col: &str) -> Vec
 fn undo_fields(change: &Change, current: Option<&Record>, key_col: &str) -> Vec<FieldChange> {
     let now = |field: &str| current.and_then(|r| r.get(field)).cloned().unwrap_or(Value::Null);
     match change.op {
-        Op::Update => change.fields.iter().map(|f| FieldChange { field: f.field.clone(), old: now(&f.field), new: f.old.clone() }).collect(),
+        Op::Update => change
+            .fields
+            .iter()
+            .map(|f| FieldChange { field: f.field.clone(), old: now(&f.field), new: f.old.clone() })
+            .collect(),
         // Undoing an insert deletes the row; the journal keeps its content.
         Op::Insert => match current {
-            Some(rec) => rec.iter().filter(|(k, _)| *k != key_col).map(|(k, v)| FieldChange { field: k.clone(), old: v.clone(), new: Value::Null }).collect(),
+            Some(rec) => rec
+                .iter()
+                .filter(|(k, _)| *k != key_col)
+                .map(|(k, v)| FieldChange { field: k.clone(), old: v.clone(), new: Value::Null })
+                .collect(),
             None => Vec::new(),
         },
-        Op::Delete => change.fields.iter().filter(|f| f.field != key_col).map(|f| FieldChange { field: f.field.clone(), old: Value::Null, new: f.old.clone() }).collect(),
+        Op::Delete => change
+            .fields
+            .iter()
+            .filter(|f| f.field != key_col)
+            .map(|f| FieldChange { field: f.field.clone(), old: Value::Null, new: f.old.clone() })
+            .collect(),
     }
 }
 

@@ -23,15 +23,28 @@ impl Engine {
         Ok(self.store().proposals(&filter).await?)
     }
 
-    pub async fn approve(&self, reviewer: &Caller, id: &str, edits: serde_json::Map<String, Value>, note: Option<&str>) -> Result<CallResult> {
+    pub async fn approve(
+        &self,
+        reviewer: &Caller,
+        id: &str,
+        edits: serde_json::Map<String, Value>,
+        note: Option<&str>,
+    ) -> Result<CallResult> {
         reviewer.require(Role::Reviewer, "approving")?;
         let mut tx = self.store().begin().await?;
-        let mut proposal = tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
+        let mut proposal =
+            tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
         if !proposal.status.is_open() {
-            return Ok(CallResult::rejected(Code::Conflict, format!("proposal {id} is already {}; nothing to approve", proposal.status.as_str())));
+            return Ok(CallResult::rejected(
+                Code::Conflict,
+                format!("proposal {id} is already {}; nothing to approve", proposal.status.as_str()),
+            ));
         }
         let Some(action) = self.policy().action(&proposal.action) else {
-            return Ok(CallResult::rejected(Code::UnknownAction, format!("the policy no longer has action {}; reject the proposal", proposal.action)));
+            return Ok(CallResult::rejected(
+                Code::UnknownAction,
+                format!("the policy no longer has action {}; reject the proposal", proposal.action),
+            ));
         };
         if let Some(r) = paused(tx.as_mut(), &action.name).await? {
             return Ok(r.into());
@@ -47,8 +60,9 @@ impl Engine {
                 None => Some("the record no longer exists".to_string()),
                 Some(rec) => proposal.fields.iter().find_map(|f| {
                     let now = rec.get(&f.field).cloned().unwrap_or(Value::Null);
-                    (!same_value(&now, &f.old))
-                        .then(|| format!("{} was `{}` when proposed and is now `{}`", f.field, display(&f.old), display(&now)))
+                    (!same_value(&now, &f.old)).then(|| {
+                        format!("{} was `{}` when proposed and is now `{}`", f.field, display(&f.old), display(&now))
+                    })
                 }),
             };
             if let Some(why) = moved {
@@ -79,7 +93,9 @@ impl Engine {
         let mut edits = edits;
         for (field, value) in edits.iter_mut() {
             if action.field(field).is_none() {
-                return Ok(Refusal::new(Code::FieldNotAllowed, format!("{} may not write `{field}`", action.name)).into());
+                return Ok(
+                    Refusal::new(Code::FieldNotAllowed, format!("{} may not write `{field}`", action.name)).into()
+                );
             }
             call.set.insert(field.clone(), value.clone());
         }
@@ -94,7 +110,8 @@ impl Engine {
         let row = call.set.clone();
         let record_for_rules = record.clone().unwrap_or(row);
         let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &call).await?;
-        let inputs = Inputs { record: Some(&record_for_rules), duplicates: &duplicates, watch_active: false, approved: true };
+        let inputs =
+            Inputs { record: Some(&record_for_rules), duplicates: &duplicates, watch_active: false, approved: true };
         let decision = decide(action, &call, &inputs);
         let now = self.clock().stamp();
         proposal.reviewer = Some(reviewer.name.clone());
@@ -129,7 +146,8 @@ impl Engine {
                     reverts: None,
                     watch,
                 };
-                let change = match self.write_change(tx.as_mut(), action, table, key.as_deref(), &fields, &prov).await? {
+                let change = match self.write_change(tx.as_mut(), action, table, key.as_deref(), &fields, &prov).await?
+                {
                     Ok(c) => c,
                     Err(r) => return Ok(r.into()),
                 };
@@ -159,7 +177,8 @@ impl Engine {
             return Err(EngineError::Invalid("say why with --note; the agent and the report learn from it".into()));
         }
         let mut tx = self.store().begin().await?;
-        let mut proposal = tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
+        let mut proposal =
+            tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
         if !proposal.status.is_open() {
             return Err(EngineError::Invalid(format!("proposal {id} is already {}", proposal.status.as_str())));
         }

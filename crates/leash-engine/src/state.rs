@@ -13,7 +13,8 @@ impl Engine {
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid("say why with --reason; whoever resumes needs to know".into()));
         }
-        let pause = Pause { scope, kind: "pause".into(), reason: reason.into(), by: by.name.clone(), at: self.clock().stamp() };
+        let pause =
+            Pause { scope, kind: "pause".into(), reason: reason.into(), by: by.name.clone(), at: self.clock().stamp() };
         let mut tx = self.store().begin().await?;
         tx.set_pause(&pause).await?;
         self.emit(tx.as_mut(), "action.paused", &serde_json::to_value(&pause).unwrap_or_default()).await?;

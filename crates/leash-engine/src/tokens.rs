@@ -74,7 +74,8 @@ pub fn token_hash(token: &str) -> String {
 }
 
 fn caller_of(row: TokenRow) -> Result<Caller> {
-    let role = Role::parse(&row.role).ok_or_else(|| EngineError::Invalid(format!("token {} has unknown role {}", row.name, row.role)))?;
+    let role = Role::parse(&row.role)
+        .ok_or_else(|| EngineError::Invalid(format!("token {} has unknown role {}", row.name, row.role)))?;
     Ok(Caller { name: row.name, role, actions: row.actions })
 }
 
@@ -94,7 +95,13 @@ impl Engine {
         let mut secret = [0u8; 24];
         getrandom::fill(&mut secret).map_err(|e| EngineError::Invalid(format!("no randomness: {e}")))?;
         let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
-        let row = TokenRow { name: name.to_string(), role: role.as_str().to_string(), actions, created_at: self.clock().stamp(), revoked_at: None };
+        let row = TokenRow {
+            name: name.to_string(),
+            role: role.as_str().to_string(),
+            actions,
+            created_at: self.clock().stamp(),
+            revoked_at: None,
+        };
         let mut tx = self.store().begin().await?;
         tx.save_token(&row, &token_hash(&token)).await?;
         tx.commit().await?;

@@ -127,7 +127,10 @@ fn check_chain<'a>(rows: &'a [Change], breaks: &mut Vec<ChainBreak>) -> Option<V
     let before = breaks.len();
     for c in rows {
         if c.compute_hash() != c.hash {
-            breaks.push(broken(c, "the row's content does not match its hash: it was altered after it was written".into()));
+            breaks.push(broken(
+                c,
+                "the row's content does not match its hash: it was altered after it was written".into(),
+            ));
         }
     }
     let mut next: HashMap<Option<&str>, &Change> = HashMap::new();
@@ -147,7 +150,10 @@ fn check_chain<'a>(rows: &'a [Change], breaks: &mut Vec<ChainBreak>) -> Option<V
     }
     if ordered.len() != rows.len() {
         for c in rows.iter().filter(|c| !ordered.iter().any(|o| o.id == c.id)) {
-            breaks.push(broken(c, "the row is not reachable from the record's first change: a row before it is missing or altered".into()));
+            breaks.push(broken(
+                c,
+                "the row is not reachable from the record's first change: a row before it is missing or altered".into(),
+            ));
         }
     }
     (breaks.len() == before).then_some(ordered)

@@ -43,11 +43,18 @@ impl Engine {
 
     async fn call_inner(&self, caller: &Caller, action_name: &str, mut call: Call) -> Result<CallResult> {
         let Some(action) = self.policy().action(action_name) else {
-            let names: Vec<&str> = self.policy().actions.iter().filter(|a| caller.may_call(&a.name)).map(|a| a.name.as_str()).collect();
-            return Ok(refused(Code::UnknownAction, format!("there is no action `{action_name}`; available: {}", names.join(", "))));
+            let names: Vec<&str> =
+                self.policy().actions.iter().filter(|a| caller.may_call(&a.name)).map(|a| a.name.as_str()).collect();
+            return Ok(refused(
+                Code::UnknownAction,
+                format!("there is no action `{action_name}`; available: {}", names.join(", ")),
+            ));
         };
         if !caller.may_call(action_name) {
-            return Ok(refused(Code::NotPermitted, format!("{} may not use {action_name}; ask an admin to grant it", caller.name)));
+            return Ok(refused(
+                Code::NotPermitted,
+                format!("{} may not use {action_name}; ask an admin to grant it", caller.name),
+            ));
         }
         if let Err(r) = check_call(action, &call) {
             return Ok(r.into());
@@ -59,14 +66,18 @@ impl Engine {
         let now = self.clock().now();
         if let Some(window) = &action.limits.window {
             if !window.contains(now) {
-                return Ok(refused(Code::OutsideWindow, format!("{action_name} may only write during {}; try again then", window.source)));
+                return Ok(refused(
+                    Code::OutsideWindow,
+                    format!("{action_name} may only write during {}; try again then", window.source),
+                ));
             }
         }
 
         let mut tx = self.store().begin().await?;
         if let Some(key) = &call.idempotency_key {
             if let Some(first) = tx.idempotent_result(action_name, &caller.name, key).await? {
-                return serde_json::from_str(&first).map_err(|e| crate::EngineError::Invalid(format!("stored outcome unreadable: {e}")));
+                return serde_json::from_str(&first)
+                    .map_err(|e| crate::EngineError::Invalid(format!("stored outcome unreadable: {e}")));
             }
         }
         if let Some(r) = paused(tx.as_mut(), action_name).await? {
@@ -144,7 +155,8 @@ impl Engine {
                     change_id: None,
                 };
                 tx.insert_proposal(&proposal).await?;
-                self.emit(tx.as_mut(), "proposal.created", &serde_json::to_value(&proposal).unwrap_or_default()).await?;
+                self.emit(tx.as_mut(), "proposal.created", &serde_json::to_value(&proposal).unwrap_or_default())
+                    .await?;
                 let who = action.exception_approver.as_deref().unwrap_or("a reviewer");
                 CallResult {
                     outcome: if suggested { Outcome::Suggested } else { Outcome::PendingReview },
@@ -172,7 +184,14 @@ impl Engine {
         Ok(result)
     }
 
-    async fn remember(&self, tx: &mut dyn StoreTx, caller: &Caller, action: &str, call: &Call, result: &CallResult) -> Result<()> {
+    async fn remember(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        action: &str,
+        call: &Call,
+        result: &CallResult,
+    ) -> Result<()> {
         if let Some(key) = &call.idempotency_key {
             let text = serde_json::to_string(result).unwrap_or_default();
             tx.save_idempotent(action, &caller.name, key, &text, &self.clock().stamp()).await?;
@@ -181,7 +200,14 @@ impl Engine {
     }
 
     /// A rejection writes nothing but, with an idempotency key, its outcome.
-    async fn finish_rejected(&self, mut tx: Box<dyn StoreTx>, caller: &Caller, action: &str, call: &Call, r: Refusal) -> Result<CallResult> {
+    async fn finish_rejected(
+        &self,
+        mut tx: Box<dyn StoreTx>,
+        caller: &Caller,
+        action: &str,
+        call: &Call,
+        r: Refusal,
+    ) -> Result<CallResult> {
         let result = CallResult::from(r);
         if call.idempotency_key.is_some() {
             self.remember(tx.as_mut(), caller, action, call, &result).await?;
@@ -192,12 +218,21 @@ impl Engine {
 
     /// Counts this write against `per_run` and `per_hour`, inside the write's
     /// own transaction so a refused or failed write counts nothing.
-    async fn take_limits(&self, tx: &mut dyn StoreTx, action: &Action, run_id: Option<&str>, now: jiff::Timestamp) -> Result<Option<Refusal>> {
+    async fn take_limits(
+        &self,
+        tx: &mut dyn StoreTx,
+        action: &Action,
+        run_id: Option<&str>,
+        now: jiff::Timestamp,
+    ) -> Result<Option<Refusal>> {
         if let (Some(max), Some(run)) = (action.limits.per_run_max, run_id) {
             if tx.bump_counter(&format!("run:{}:{run}", action.name), 0, max).await?.is_none() {
                 return Ok(Some(Refusal::new(
                     Code::LimitRun,
-                    format!("run {run} has reached its cap of {max} records for {}; stop this run and report what is left", action.name),
+                    format!(
+                        "run {run} has reached its cap of {max} records for {}; stop this run and report what is left",
+                        action.name
+                    ),
                 )));
             }
         }
@@ -227,7 +262,10 @@ impl Engine {
         let (key, op) = match (action.kind, key) {
             (Kind::Update, Some(key)) => {
                 if !tx.update_record(table, &action.key, key, fields).await? {
-                    return Ok(Err(Refusal::new(Code::StaleRecord, "the record changed while this call ran; read it again and retry")));
+                    return Ok(Err(Refusal::new(
+                        Code::StaleRecord,
+                        "the record changed while this call ran; read it again and retry",
+                    )));
                 }
                 (key.to_string(), Op::Update)
             }
@@ -299,9 +337,15 @@ pub(crate) async fn paused(tx: &mut dyn StoreTx, action: &str) -> Result<Option<
     let Some(p) = pauses.iter().find(|p| p.scope == action).or(pauses.first()) else { return Ok(None) };
     let whole = if p.scope == ALL_SCOPE { "all actions are" } else { "this action is" };
     Ok(Some(if p.kind == "breaker" {
-        Refusal::new(Code::BreakerTripped, format!("{whole} stopped by the breaker ({}); a person must review and `leash resume {action}`", p.reason))
+        Refusal::new(
+            Code::BreakerTripped,
+            format!("{whole} stopped by the breaker ({}); a person must review and `leash resume {action}`", p.reason),
+        )
     } else {
-        Refusal::new(Code::Paused, format!("{whole} paused by {} ({}); do not retry until it is resumed", p.by, p.reason))
+        Refusal::new(
+            Code::Paused,
+            format!("{whole} paused by {} ({}); do not retry until it is resumed", p.by, p.reason),
+        )
     }))
 }
 
@@ -312,7 +356,10 @@ pub(crate) fn coerce_call(action: &Action, table: &TableSchema, call: &mut Call)
             return Err(Refusal::new(Code::InvalidInput, format!("{} has no column `{field}`", action.table)));
         };
         coerce(value, col.ty).ok_or_else(|| {
-            Refusal::new(Code::InvalidInput, format!("{field}: `{}` cannot be stored in a {:?} column", display(value), col.ty).to_lowercase())
+            Refusal::new(
+                Code::InvalidInput,
+                format!("{field}: `{}` cannot be stored in a {:?} column", display(value), col.ty).to_lowercase(),
+            )
         })
     };
     for (field, value) in call.set.iter_mut() {
@@ -344,4 +391,3 @@ pub(crate) async fn find_duplicates(
     }
     Ok(out)
 }
-

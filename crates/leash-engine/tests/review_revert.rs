@@ -25,7 +25,10 @@ async fn approval_with_edit_applies_and_journals_approver_and_edit() {
     assert_eq!(r.outcome, Outcome::Applied, "{r:?}");
     assert_eq!(f.get("tickets", "1", "status").await, json!("pending"));
     let c = &f.changes().await[0];
-    assert_eq!((c.actor.as_str(), c.approver.as_deref(), c.proposal_id.as_deref()), ("assistant", Some("lead"), Some(id.as_str())));
+    assert_eq!(
+        (c.actor.as_str(), c.approver.as_deref(), c.proposal_id.as_deref()),
+        ("assistant", Some("lead"), Some(id.as_str()))
+    );
     let p = f.store.proposal(&id).await.unwrap().unwrap();
     assert_eq!(p.status, ProposalStatus::Accepted);
     assert_eq!(p.edited.unwrap().get("status"), Some(&json!("pending")));
@@ -124,7 +127,15 @@ async fn revert_skips_field_changed_since_and_reports_conflict_unless_forced() {
     assert_eq!(r.conflicts[0].field, "status");
     assert_eq!((r.conflicts[0].expected.clone(), r.conflicts[0].current.clone()), (json!("solved"), json!("pending")));
     assert_eq!(f.get("tickets", "1", "status").await, json!("pending"));
-    let forced = f.engine.revert(&reviewer(), &RevertRequest { selector: Selector::Ids(vec![first]), dry_run: false, force: true }, |_, _| {}).await.unwrap();
+    let forced = f
+        .engine
+        .revert(
+            &reviewer(),
+            &RevertRequest { selector: Selector::Ids(vec![first]), dry_run: false, force: true },
+            |_, _| {},
+        )
+        .await
+        .unwrap();
     assert_eq!(forced.reverted.len(), 1);
     assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
 }
@@ -138,7 +149,8 @@ async fn a_revert_is_a_journaled_change_that_can_itself_be_reverted() {
     let row = f.store.change(&undo_id).await.unwrap().unwrap();
     assert_eq!(row.reverts.as_deref(), Some(id.as_str()));
     assert_eq!(f.store.change(&id).await.unwrap().unwrap().reverted_by.as_deref(), Some(undo_id.as_str()));
-    let redo = f.engine.revert(&reviewer(), &req(Selector::Run(undo.revert_run_id.unwrap()), false), |_, _| {}).await.unwrap();
+    let redo =
+        f.engine.revert(&reviewer(), &req(Selector::Run(undo.revert_run_id.unwrap()), false), |_, _| {}).await.unwrap();
     assert_eq!(redo.reverted, vec![undo_id]);
     assert_eq!(f.get("tickets", "1", "status").await, json!("solved"));
     assert!(f.engine.verify().await.unwrap().ok);
@@ -157,7 +169,10 @@ async fn revert_of_append_deletes_exactly_the_inserted_row_and_keeps_its_content
     assert_eq!(f.get("notes", &keep_key, "body").await, json!("keep me"));
     let undo = f.store.change(&r.revert_change_ids[0]).await.unwrap().unwrap();
     assert_eq!(undo.op, Op::Delete);
-    assert!(undo.fields.iter().any(|x| x.field == "body" && x.old == json!("wrong ticket")), "journal keeps the content");
+    assert!(
+        undo.fields.iter().any(|x| x.field == "body" && x.old == json!("wrong ticket")),
+        "journal keeps the content"
+    );
     // And the deletion can be undone: the row comes back with its key.
     f.engine.revert(&reviewer(), &req(Selector::Ids(vec![undo.id]), false), |_, _| {}).await.unwrap();
     assert_eq!(f.get("notes", &bad_key, "body").await, json!("wrong ticket"));
@@ -174,7 +189,11 @@ async fn revert_by_action_and_time_by_actor_and_by_proposal() {
     let r = f.engine.revert(&reviewer(), &req(by_action, false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted.len(), 1);
     assert_eq!(f.get("customers", "1", "zip").await, json!("11222"), "other actions untouched");
-    let before = Selector::Action { action: "fix_customer".into(), since: "2020-01-01T00:00:00.000000Z".into(), until: Some(since) };
+    let before = Selector::Action {
+        action: "fix_customer".into(),
+        since: "2020-01-01T00:00:00.000000Z".into(),
+        until: Some(since),
+    };
     assert!(f.engine.revert(&reviewer(), &req(before, false), |_, _| {}).await.unwrap().reverted.is_empty());
     let r = f.engine.revert(&reviewer(), &req(Selector::Actor("assistant".into()), false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted.len(), 1);
@@ -185,7 +204,10 @@ async fn revert_by_action_and_time_by_actor_and_by_proposal() {
     let r = f.engine.revert(&reviewer(), &req(Selector::Proposal(id), false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted.len(), 1);
     assert_eq!(f.get("tickets", "4", "status").await, json!("pending"));
-    assert!(f.engine.revert(&agent(), &req(Selector::Actor("x".into()), true), |_, _| {}).await.is_err(), "agents cannot revert");
+    assert!(
+        f.engine.revert(&agent(), &req(Selector::Actor("x".into()), true), |_, _| {}).await.is_err(),
+        "agents cannot revert"
+    );
 }
 
 #[tokio::test]
@@ -200,7 +222,10 @@ async fn verify_finds_drift_and_tampered_journal_rows() {
     let v = f.engine.verify().await.unwrap();
     assert!(!v.ok);
     assert_eq!(v.drift.len(), 1);
-    assert_eq!((v.drift[0].record_key.as_str(), v.drift[0].journal.clone(), v.drift[0].current.clone()), ("4", json!("solved"), json!("open")));
+    assert_eq!(
+        (v.drift[0].record_key.as_str(), v.drift[0].journal.clone(), v.drift[0].current.clone()),
+        ("4", json!("solved"), json!("open"))
+    );
 
     // The journal refuses edits; someone with the database drops the guard.
     let blocked = f.store.execute_script(&["UPDATE leash_changes SET fields = '[]' WHERE record_key = '1'"]).await;
@@ -208,7 +233,10 @@ async fn verify_finds_drift_and_tampered_journal_rows() {
     let deleting = f.store.execute_script(&["DELETE FROM leash_changes"]).await;
     assert!(deleting.is_err(), "journal rows are never deleted");
     f.store
-        .execute_script(&["DROP TRIGGER leash_changes_no_rewrite", "UPDATE leash_changes SET fields = replace(fields, 'solved', 'open') WHERE record_key = '1'"])
+        .execute_script(&[
+            "DROP TRIGGER leash_changes_no_rewrite",
+            "UPDATE leash_changes SET fields = replace(fields, 'solved', 'open') WHERE record_key = '1'",
+        ])
         .await
         .unwrap();
     let v = f.engine.verify().await.unwrap();

@@ -65,7 +65,10 @@ async fn unknown_token_name_is_not_permitted() {
     let admin = Caller::local("admin");
     f.engine.create_token(&admin, "bot", Role::Agent, vec!["set_status".into()]).await.unwrap();
     let bot = f.engine.caller_named("bot").await.unwrap();
-    rejected(&f.engine.call(&bot, "add_note", call(None, &[("ticket_id", "1"), ("body", "x")])).await.unwrap(), Code::NotPermitted);
+    rejected(
+        &f.engine.call(&bot, "add_note", call(None, &[("ticket_id", "1"), ("body", "x")])).await.unwrap(),
+        Code::NotPermitted,
+    );
     f.engine.revoke_token(&admin, "bot").await.unwrap();
     assert!(f.engine.caller_named("bot").await.is_err());
 }
@@ -94,7 +97,10 @@ async fn field_the_action_does_not_list_is_refused() {
 async fn value_outside_closed_set_and_sql_in_value_change_nothing() {
     let f = sqlite().await;
     rejected(&f.call("set_status", Some("1"), &[("status", "urgent")]).await, Code::ValueNotAllowed);
-    rejected(&f.call("set_status", Some("1"), &[("status", "'; DROP TABLE customers; --")]).await, Code::ValueNotAllowed);
+    rejected(
+        &f.call("set_status", Some("1"), &[("status", "'; DROP TABLE customers; --")]).await,
+        Code::ValueNotAllowed,
+    );
     // A field without a closed set stores SQL text as plain text: bound, never run.
     let r = f.call("add_note", None, &[("ticket_id", "1"), ("body", "'; DROP TABLE customers; --")]).await;
     assert_eq!(r.outcome, Outcome::Applied, "{r:?}");
@@ -184,7 +190,10 @@ async fn per_hour_cap_refuses_then_resets_next_hour() {
         .await
         .unwrap()
         .with_clock(Clock::fixed("2026-11-25T16:00:00Z".parse().unwrap()));
-    assert_eq!(later.call(&agent(), "adjust_invoice", call(Some("1"), &[("seats", "8")])).await.unwrap().outcome, Outcome::Applied);
+    assert_eq!(
+        later.call(&agent(), "adjust_invoice", call(Some("1"), &[("seats", "8")])).await.unwrap().outcome,
+        Outcome::Applied
+    );
 }
 
 #[tokio::test]

@@ -65,7 +65,10 @@ impl Dialect {
     pub fn select_column(self, col: &str, ty: ColumnType) -> String {
         let q = self.quote(col);
         match (self, ty) {
-            (Dialect::Postgres, ColumnType::Numeric | ColumnType::Date | ColumnType::Timestamp | ColumnType::Json | ColumnType::Text) => {
+            (
+                Dialect::Postgres,
+                ColumnType::Numeric | ColumnType::Date | ColumnType::Timestamp | ColumnType::Json | ColumnType::Text,
+            ) => {
                 format!("CAST({q} AS TEXT) AS {q}")
             }
             (Dialect::Mysql, ColumnType::Numeric | ColumnType::Date | ColumnType::Timestamp | ColumnType::Json) => {

@@ -133,13 +133,38 @@ pub trait StoreTx: Send {
     /// Loads and locks the record (`FOR UPDATE` where the store has it).
     async fn lock_record(&mut self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
     /// The key of a record other than `except_key` whose `column` equals `value`.
-    async fn find_other(&mut self, table: &TableSchema, key_col: &str, except_key: Option<&str>, column: &str, value: &Value) -> Result<Option<String>>;
+    async fn find_other(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        except_key: Option<&str>,
+        column: &str,
+        value: &Value,
+    ) -> Result<Option<String>>;
     /// Compare-and-set: writes `new` only where every field still holds `old`.
-    async fn update_record(&mut self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<bool>;
+    async fn update_record(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: &str,
+        fields: &[FieldChange],
+    ) -> Result<bool>;
     /// Inserts a row and returns its key. `key` given: insert with that key.
-    async fn insert_record(&mut self, table: &TableSchema, key_col: &str, key: Option<&str>, row: &[FieldChange]) -> Result<String>;
+    async fn insert_record(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: Option<&str>,
+        row: &[FieldChange],
+    ) -> Result<String>;
     /// Deletes the row only if every field still holds `old`.
-    async fn delete_record(&mut self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<bool>;
+    async fn delete_record(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: &str,
+        fields: &[FieldChange],
+    ) -> Result<bool>;
 
     async fn chain_head(&mut self, table: &str, key: &str) -> Result<Option<String>>;
     async fn insert_change(&mut self, change: &Change) -> Result<()>;

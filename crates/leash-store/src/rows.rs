@@ -25,7 +25,9 @@ pub fn value_at(row: &AnyRow, idx: usize) -> Result<Value> {
     Ok(match kind {
         AnyTypeInfoKind::Null => Value::Null,
         AnyTypeInfoKind::Bool => Value::Bool(row.try_get::<bool, _>(idx)?),
-        AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt => Value::from(row.try_get::<i64, _>(idx)?),
+        AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt => {
+            Value::from(row.try_get::<i64, _>(idx)?)
+        }
         AnyTypeInfoKind::Real | AnyTypeInfoKind::Double => {
             let f = row.try_get::<f64, _>(idx)?;
             serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
@@ -75,7 +77,11 @@ fn string(row: &AnyRow, col: &str) -> Result<String> {
 }
 
 fn opt_f64(row: &AnyRow, col: &str) -> Result<Option<f64>> {
-    let idx = row.columns().iter().position(|c| sqlx::Column::name(c) == col).ok_or_else(|| corrupt(col, "missing column"))?;
+    let idx = row
+        .columns()
+        .iter()
+        .position(|c| sqlx::Column::name(c) == col)
+        .ok_or_else(|| corrupt(col, "missing column"))?;
     Ok(value_at(row, idx)?.as_f64())
 }
 

@@ -222,11 +222,14 @@ impl Store for SqlStore {
             "CREATE TABLE IF NOT EXISTS leash_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )
         .await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut *tx).await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut *tx).await?;
         let current = current.unwrap_or(0);
         for m in migrations::for_dialect(self.dialect).iter().filter(|m| m.version > current) {
             for statement in m.statements {
-                tx.execute(*statement).await.map_err(|e| StoreError::Database(format!("migration {}: {e}", m.version)))?;
+                tx.execute(*statement)
+                    .await
+                    .map_err(|e| StoreError::Database(format!("migration {}: {e}", m.version)))?;
             }
             let mut q = self.q("INSERT INTO leash_migrations (version, name, applied_at) VALUES (");
             q.int(m.version).push(", ").text(m.name).push(", ").text(&jiff::Timestamp::now().to_string()).push(")");
@@ -409,7 +412,14 @@ impl StoreTx for SqlTx {
         self.one(q).await?.map(|row| record_from_row(&row, table)).transpose()
     }
 
-    async fn find_other(&mut self, table: &TableSchema, key_col: &str, except_key: Option<&str>, column: &str, value: &Value) -> Result<Option<String>> {
+    async fn find_other(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        except_key: Option<&str>,
+        column: &str,
+        value: &Value,
+    ) -> Result<Option<String>> {
         let key_expr = self.dialect.select_column(key_col, ColumnType::Text);
         let mut q = self.q(&format!("SELECT {key_expr} FROM "));
         q.ident(&table.name).push(" WHERE ").ident(column).push(" = ");
@@ -425,7 +435,13 @@ impl StoreTx for SqlTx {
         })
     }
 
-    async fn update_record(&mut self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<bool> {
+    async fn update_record(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: &str,
+        fields: &[FieldChange],
+    ) -> Result<bool> {
         debug_assert!(!fields.is_empty(), "an update with no fields");
         let mut q = self.q("UPDATE ");
         q.ident(&table.name).push(" SET ");
@@ -444,7 +460,13 @@ impl StoreTx for SqlTx {
         Ok(n == 1)
     }
 
-    async fn insert_record(&mut self, table: &TableSchema, key_col: &str, key: Option<&str>, row: &[FieldChange]) -> Result<String> {
+    async fn insert_record(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: Option<&str>,
+        row: &[FieldChange],
+    ) -> Result<String> {
         let mut q = self.q("INSERT INTO ");
         q.ident(&table.name).push(" (");
         let mut cols: Vec<&str> = row.iter().map(|f| f.field.as_str()).filter(|c| *c != key_col).collect();
@@ -476,7 +498,13 @@ impl StoreTx for SqlTx {
         Ok(leash_core::value::display(&value_at(&row, 0)?))
     }
 
-    async fn delete_record(&mut self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<bool> {
+    async fn delete_record(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: &str,
+        fields: &[FieldChange],
+    ) -> Result<bool> {
         let mut q = self.q("DELETE FROM ");
         q.ident(&table.name).push(" WHERE ").ident(key_col).push(" = ");
         bind_key(&mut q, table, key_col, key);
@@ -504,7 +532,12 @@ impl StoreTx for SqlTx {
         q.text(&c.id).push(", ").text(&c.at).push(", ").text(&c.action).push(", ").text(&c.policy_hash).push(", ");
         q.text(&c.table_name).push(", ").text(&c.record_key).push(", ").text(c.op.as_str()).push(", ");
         q.text(&json_text(&c.fields)).push(", ").text(&c.actor).push(", ").opt_text(c.approver.as_deref()).push(", ");
-        q.opt_text(c.reason.as_deref()).push(", ").opt_text(c.evidence.as_deref()).push(", ").opt_float(c.confidence).push(", ");
+        q.opt_text(c.reason.as_deref())
+            .push(", ")
+            .opt_text(c.evidence.as_deref())
+            .push(", ")
+            .opt_float(c.confidence)
+            .push(", ");
         q.opt_text(c.run_id.as_deref()).push(", ").opt_text(c.proposal_id.as_deref()).push(", ");
         q.opt_text(c.reverts.as_deref()).push(", ").opt_text(c.reverted_by.as_deref()).push(", ");
         q.int(c.watch as i64).push(", ").text(c.prev_hash.as_deref().unwrap_or("")).push(", ").text(&c.hash).push(")");
@@ -526,11 +559,28 @@ impl StoreTx for SqlTx {
 
     async fn insert_proposal(&mut self, p: &Proposal) -> Result<()> {
         let mut q = self.q(&format!("INSERT INTO leash_proposals ({PROPOSAL_COLUMNS}) VALUES ("));
-        q.text(&p.id).push(", ").text(&p.created_at).push(", ").text(&p.action).push(", ").text(&p.table_name).push(", ");
+        q.text(&p.id)
+            .push(", ")
+            .text(&p.created_at)
+            .push(", ")
+            .text(&p.action)
+            .push(", ")
+            .text(&p.table_name)
+            .push(", ");
         q.opt_text(p.record_key.as_deref()).push(", ").text(&json_text(&p.fields)).push(", ");
-        q.text(&json_text(&p.reasons)).push(", ").text(&json_text(&p.notes)).push(", ").text(p.status.as_str()).push(", ");
+        q.text(&json_text(&p.reasons))
+            .push(", ")
+            .text(&json_text(&p.notes))
+            .push(", ")
+            .text(p.status.as_str())
+            .push(", ");
         q.text(&p.actor).push(", ").opt_text(p.reason.as_deref()).push(", ").opt_text(p.evidence.as_deref()).push(", ");
-        q.opt_float(p.confidence).push(", ").opt_text(p.run_id.as_deref()).push(", ").opt_text(p.reviewer.as_deref()).push(", ");
+        q.opt_float(p.confidence)
+            .push(", ")
+            .opt_text(p.run_id.as_deref())
+            .push(", ")
+            .opt_text(p.reviewer.as_deref())
+            .push(", ");
         q.opt_text(p.decided_at.as_deref()).push(", ").opt_text(p.review_note.as_deref()).push(", ");
         q.opt_text(p.edited.as_ref().map(json_text).as_deref()).push(", ").opt_text(p.change_id.as_deref()).push(")");
         self.exec(q).await?;
@@ -546,7 +596,10 @@ impl StoreTx for SqlTx {
     async fn update_proposal(&mut self, p: &Proposal) -> Result<()> {
         let mut q = self.q("UPDATE leash_proposals SET status = ");
         q.text(p.status.as_str()).push(", reviewer = ").opt_text(p.reviewer.as_deref());
-        q.push(", decided_at = ").opt_text(p.decided_at.as_deref()).push(", review_note = ").opt_text(p.review_note.as_deref());
+        q.push(", decided_at = ")
+            .opt_text(p.decided_at.as_deref())
+            .push(", review_note = ")
+            .opt_text(p.review_note.as_deref());
         q.push(", edited = ").opt_text(p.edited.as_ref().map(json_text).as_deref());
         q.push(", change_id = ").opt_text(p.change_id.as_deref()).push(" WHERE id = ").text(&p.id);
         self.exec(q).await?;
@@ -564,10 +617,28 @@ impl StoreTx for SqlTx {
         q.text(&p.scope);
         self.exec(q).await?;
         let mut q = self.q("INSERT INTO leash_state (scope, kind, reason, by_name, at) VALUES (");
-        q.text(&p.scope).push(", ").text(&p.kind).push(", ").text(&p.reason).push(", ").text(&p.by).push(", ").text(&p.at).push(")");
+        q.text(&p.scope)
+            .push(", ")
+            .text(&p.kind)
+            .push(", ")
+            .text(&p.reason)
+            .push(", ")
+            .text(&p.by)
+            .push(", ")
+            .text(&p.at)
+            .push(")");
         self.exec(q).await?;
         let mut q = self.q("INSERT INTO leash_state_log (scope, event, reason, by_name, at) VALUES (");
-        q.text(&p.scope).push(", ").text(&p.kind).push(", ").text(&p.reason).push(", ").text(&p.by).push(", ").text(&p.at).push(")");
+        q.text(&p.scope)
+            .push(", ")
+            .text(&p.kind)
+            .push(", ")
+            .text(&p.reason)
+            .push(", ")
+            .text(&p.by)
+            .push(", ")
+            .text(&p.at)
+            .push(")");
         self.exec(q).await?;
         Ok(())
     }
@@ -609,7 +680,16 @@ impl StoreTx for SqlTx {
 
     async fn save_idempotent(&mut self, action: &str, actor: &str, key: &str, result: &str, at: &str) -> Result<()> {
         let mut q = self.q("INSERT INTO leash_idempotency (action, actor, key, result, at) VALUES (");
-        q.text(action).push(", ").text(actor).push(", ").text(key).push(", ").text(result).push(", ").text(at).push(")");
+        q.text(action)
+            .push(", ")
+            .text(actor)
+            .push(", ")
+            .text(key)
+            .push(", ")
+            .text(result)
+            .push(", ")
+            .text(at)
+            .push(")");
         self.exec(q).await?;
         Ok(())
     }

@@ -72,7 +72,11 @@ pub fn mechanical_flags(format: Format, field: &str, old: &str, new: &str) -> Ve
             format.as_str(),
             format.as_str()
         )),
-        (Err(why), _) => not_mechanical(format!("{field}: the current value `{old}` cannot be read as a {}: {why}", format.as_str())),
-        (_, Err(why)) => not_mechanical(format!("{field}: the new value `{new}` cannot be read as a {}: {why}", format.as_str())),
+        (Err(why), _) => {
+            not_mechanical(format!("{field}: the current value `{old}` cannot be read as a {}: {why}", format.as_str()))
+        }
+        (_, Err(why)) => {
+            not_mechanical(format!("{field}: the new value `{new}` cannot be read as a {}: {why}", format.as_str()))
+        }
     }
 }

@@ -24,13 +24,40 @@ impl std::fmt::Display for PolicyError {
 
 const TOP_KEYS: &[&str] = &["database", "actions", "webhooks", "rollout"];
 const ACTION_KEYS: &[&str] = &[
-    "name", "summary", "table", "key", "kind", "mode", "risk", "rollback_minutes", "owner",
-    "exception_approver", "minutes_saved", "read", "requires", "when", "locked_if", "review_if",
-    "review_note", "fields", "limits", "review", "breaker",
+    "name",
+    "summary",
+    "table",
+    "key",
+    "kind",
+    "mode",
+    "risk",
+    "rollback_minutes",
+    "owner",
+    "exception_approver",
+    "minutes_saved",
+    "read",
+    "requires",
+    "when",
+    "locked_if",
+    "review_if",
+    "review_note",
+    "fields",
+    "limits",
+    "review",
+    "breaker",
 ];
 const FIELD_KEYS: &[&str] = &[
-    "one_of", "range", "only_if_empty", "pattern", "max_len", "change", "format", "sensitive",
-    "unique", "from", "allow_blank",
+    "one_of",
+    "range",
+    "only_if_empty",
+    "pattern",
+    "max_len",
+    "change",
+    "format",
+    "sensitive",
+    "unique",
+    "from",
+    "allow_blank",
 ];
 pub const NAME_MAX: usize = 64;
 
@@ -150,7 +177,10 @@ impl Walker<'_> {
         if is_identifier(&s) {
             Some(s)
         } else {
-            self.error(at, format!("`{s}` is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most {NAME_MAX} characters)"));
+            self.error(
+                at,
+                format!("`{s}` is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most {NAME_MAX} characters)"),
+            );
             None
         }
     }
@@ -289,7 +319,10 @@ fn parse_webhooks(w: &mut Walker, item: &Item, at: &At) -> Vec<Webhook> {
                     events = w.string_list(item, &at).unwrap_or_default();
                     for e in &events {
                         if !WEBHOOK_EVENTS.contains(&e.as_str()) {
-                            w.error(&at, format!("unknown event `{e}`; expected one of: {}", WEBHOOK_EVENTS.join(", ")));
+                            w.error(
+                                &at,
+                                format!("unknown event `{e}`; expected one of: {}", WEBHOOK_EVENTS.join(", ")),
+                            );
                         }
                     }
                 }
@@ -297,7 +330,9 @@ fn parse_webhooks(w: &mut Walker, item: &Item, at: &At) -> Vec<Webhook> {
             }
         }
         match url {
-            Some(u) if u.starts_with("http://") || u.starts_with("https://") => out.push(Webhook { url: u, events, secret }),
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                out.push(Webhook { url: u, events, secret })
+            }
             Some(u) => w.error(&at.child("url", None), format!("`{u}` is not an http(s) URL")),
             None => w.error(&at, "missing required key `url`"),
         }
@@ -374,10 +409,12 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
                     w.error(&at, format!("`{s}` is not a valid action name; use [a-z][a-z0-9_]*"));
                 }
             }
-            "summary" => summary = w.string(item, &at).filter(|s| !s.trim().is_empty()).or_else(|| {
-                w.error(&at, "the summary must say in one sentence what the action does");
-                None
-            }),
+            "summary" => {
+                summary = w.string(item, &at).filter(|s| !s.trim().is_empty()).or_else(|| {
+                    w.error(&at, "the summary must say in one sentence what the action does");
+                    None
+                })
+            }
             "table" => tbl = w.identifier(item, &at),
             "key" => key = w.identifier(item, &at),
             "kind" => action.kind = w.choice(item, &at, Kind::NAMES, Kind::parse).unwrap_or(Kind::Update),
@@ -425,7 +462,10 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
     let summary = required(w, summary, at, "summary", "say in one sentence what the action does");
     let tbl = required(w, tbl, at, "table", "name the table the action writes");
     if table.get("fields").is_none() {
-        w.error(&at.child("fields", None), "missing [actions.fields.<column>]; an action must list the fields it may write");
+        w.error(
+            &at.child("fields", None),
+            "missing [actions.fields.<column>]; an action must list the fields it may write",
+        );
     }
     let key = match (key, action.kind) {
         (Some(k), _) => Some(k),
@@ -503,7 +543,9 @@ fn parse_field(w: &mut Walker, name: &str, table: &dyn TableLike, at: &At) -> Fi
                 change_at = Some(at.clone());
                 match w.string(item, &at).as_deref() {
                     Some("mechanical") => rule.mechanical = true,
-                    Some(other) => w.error(&at, format!("`{other}` is not a change kind; the only one is \"mechanical\"")),
+                    Some(other) => {
+                        w.error(&at, format!("`{other}` is not a change kind; the only one is \"mechanical\""))
+                    }
                     None => {}
                 }
             }
@@ -642,7 +684,9 @@ fn definition_hash(table: &toml_edit::Table) -> String {
         match v {
             toml_edit::Value::String(s) => Value::String(s.value().clone()),
             toml_edit::Value::Integer(i) => Value::from(*i.value()),
-            toml_edit::Value::Float(f) => serde_json::Number::from_f64(*f.value()).map(Value::Number).unwrap_or(Value::Null),
+            toml_edit::Value::Float(f) => {
+                serde_json::Number::from_f64(*f.value()).map(Value::Number).unwrap_or(Value::Null)
+            }
             toml_edit::Value::Boolean(b) => Value::Bool(*b.value()),
             toml_edit::Value::Datetime(d) => Value::String(d.value().to_string()),
             toml_edit::Value::Array(a) => Value::Array(a.iter().map(value_json).collect()),

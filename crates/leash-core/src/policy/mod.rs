@@ -184,8 +184,7 @@ pub struct Webhook {
     pub secret: Option<String>,
 }
 
-pub const WEBHOOK_EVENTS: &[&str] =
-    &["change.applied", "change.reverted", "proposal.created", "action.paused"];
+pub const WEBHOOK_EVENTS: &[&str] = &["change.applied", "change.reverted", "proposal.created", "action.paused"];
 
 /// Thresholds an action must meet to earn its next stage.
 #[derive(Debug, Clone)]

@@ -70,7 +70,8 @@ impl Window {
         if start >= end {
             return Err("the window must end after it starts on the same day".into());
         }
-        let tz = TimeZone::get(tz).map_err(|_| format!("unknown time zone `{tz}`; use an IANA name like Europe/Berlin"))?;
+        let tz =
+            TimeZone::get(tz).map_err(|_| format!("unknown time zone `{tz}`; use an IANA name like Europe/Berlin"))?;
         Ok(Window { source: source.to_string(), days, start, end, tz })
     }
 

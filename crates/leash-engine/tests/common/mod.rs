@@ -176,7 +176,10 @@ pub fn reviewer() -> Caller {
 pub fn call(key: Option<&str>, set: &[(&str, &str)]) -> Call {
     Call {
         key: key.map(|k| Value::String(k.into())),
-        set: set.iter().map(|(k, v)| (k.to_string(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) })).collect(),
+        set: set
+            .iter()
+            .map(|(k, v)| (k.to_string(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) }))
+            .collect(),
         reason: Some("test".into()),
         evidence: Some("seen in test".into()),
         confidence: Some(0.99),

@@ -1,0 +1,186 @@
+//! The `leash` binary as a user runs it: exit statuses, JSON shapes, errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn leash(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leash"))
+        .current_dir(dir)
+        .env_remove("LEASH_DATABASE_URL")
+        .env("USER", "tester")
+        .args(args)
+        .output()
+        .expect("the leash binary runs")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn demo_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leash(dir.path(), &["init", "--demo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+#[test]
+fn call_exit_status_is_0_when_decided_2_when_rejected_1_on_error() {
+    let dir = demo_dir();
+    let ok = leash(dir.path(), &["call", "set_ticket_status", "--key", "1", "--set", "status=needs_reply", "--json"]);
+    assert_eq!(ok.status.code(), Some(0));
+    let r = json(&ok);
+    assert_eq!(r["outcome"], "applied");
+    for key in ["outcome", "change_id", "proposal_id", "code", "message", "reasons", "notes", "fields"] {
+        assert!(r.get(key).is_some(), "result lacks {key}: {r}");
+    }
+    assert_eq!(r["fields"][0]["old"], "open");
+
+    let bad = leash(dir.path(), &["call", "set_ticket_status", "--key", "1", "--set", "status=nope", "--json"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(json(&bad)["code"], "value_not_allowed");
+
+    let review =
+        leash(dir.path(), &["call", "adjust_invoice", "--key", "1", "--set", "amount=1", "--reason", "r", "--json"]);
+    assert_eq!(review.status.code(), Some(0), "pending_review is a decision");
+    assert_eq!(json(&review)["outcome"], "pending_review");
+
+    let usage = leash(dir.path(), &["call"]);
+    assert_eq!(usage.status.code(), Some(1));
+    let no_db =
+        leash(dir.path(), &["call", "set_ticket_status", "--key", "1", "--set", "status=open", "--db", "oracle://x"]);
+    assert_eq!(no_db.status.code(), Some(1));
+    let stranger = leash(
+        dir.path(),
+        &["call", "set_ticket_status", "--key", "1", "--set", "status=open", "--as", "stranger", "--json"],
+    );
+    assert_eq!(stranger.status.code(), Some(2));
+    assert_eq!(json(&stranger)["code"], "not_permitted");
+}
+
+#[test]
+fn check_prints_every_policy_error_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("leash.toml"),
+        "[[actions]]\nname = \"x\"\nsummary = \"s\"\ntable = \"t\"\nkey = \"id\"\nmood = \"happy\"\n  [actions.fields.a]\n  max_len = -1\n",
+    )
+    .unwrap();
+    let out = leash(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("leash.toml:6: actions.x.mood: unknown key"), "{err}");
+    assert!(err.contains("leash.toml:8: actions.x.fields.a.max_len"), "{err}");
+}
+
+#[test]
+fn check_reports_tables_and_columns_missing_from_the_database() {
+    let dir = demo_dir();
+    let policy = std::fs::read_to_string(dir.path().join("leash.toml")).unwrap();
+    let policy = policy
+        .replace("[actions.fields.priority]", "[actions.fields.priorty]")
+        .replace("table = \"invoices\"", "table = \"invoice\"");
+    std::fs::write(dir.path().join("leash.toml"), policy).unwrap();
+    let out = leash(dir.path(), &["check", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = json(&out);
+    let errors = r["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["key"] == "actions.fill_ticket_priority.fields.priorty" && e["line"].as_u64() > Some(0)),
+        "{r}"
+    );
+    assert!(errors.iter().any(|e| e["key"] == "actions.adjust_invoice.table"), "{r}");
+}
+
+#[test]
+fn queue_approve_log_revert_and_verify_speak_the_documented_json() {
+    let dir = demo_dir();
+    let p = json(&leash(
+        dir.path(),
+        &["call", "adjust_invoice", "--key", "1", "--set", "amount=1", "--reason", "r", "--json"],
+    ));
+    let q = json(&leash(dir.path(), &["queue", "--json"]));
+    let first = &q["proposals"][0];
+    for key in ["id", "action", "record_key", "fields", "reasons", "notes", "status", "created_at"] {
+        assert!(first.get(key).is_some(), "proposal lacks {key}");
+    }
+    assert_eq!(first["id"], p["proposal_id"]);
+    let id = first["id"].as_str().unwrap();
+    let approved = leash(dir.path(), &["approve", id, "--set", "amount=2", "--by", "lead", "--json"]);
+    assert_eq!(approved.status.code(), Some(0), "{}", String::from_utf8_lossy(&approved.stderr));
+    assert_eq!(json(&approved)["outcome"], "applied");
+
+    for i in 1..=3 {
+        let key = i.to_string();
+        leash(dir.path(), &["call", "set_ticket_status", "--key", &key, "--set", "status=solved", "--run", "r1"]);
+    }
+    let log = json(&leash(dir.path(), &["log", "--json", "--run", "r1"]));
+    let changes = log["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "ticket 3 is closed: {log}");
+    for key in [
+        "id",
+        "at",
+        "action",
+        "record_key",
+        "fields",
+        "actor",
+        "approver",
+        "reason",
+        "run_id",
+        "reverts",
+        "reverted_by",
+    ] {
+        assert!(changes[0].get(key).is_some(), "log row lacks {key}");
+    }
+    assert!(changes[0]["at"].as_str() < changes[1]["at"].as_str(), "--json is oldest first");
+
+    let dry = json(&leash(dir.path(), &["revert", "--run", "r1", "--dry-run", "--json"]));
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["reverted"].as_array().unwrap().len(), 2);
+    for key in ["dry_run", "reverted", "conflicts", "skipped"] {
+        assert!(dry.get(key).is_some());
+    }
+    let done = json(&leash(dir.path(), &["revert", "--run", "r1", "--json"]));
+    assert_eq!(done["reverted"].as_array().unwrap().len(), 2);
+    let v = leash(dir.path(), &["verify", "--json"]);
+    assert_eq!(v.status.code(), Some(0));
+    let v = json(&v);
+    assert_eq!(v["ok"], true);
+    for key in ["ok", "checked", "chain_breaks", "drift"] {
+        assert!(v.get(key).is_some());
+    }
+}
+
+#[test]
+fn pause_from_one_process_stops_the_next_call_of_another() {
+    let dir = demo_dir();
+    let out = leash(dir.path(), &["pause", "set_ticket_status", "--reason", "checking a bad batch"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = leash(dir.path(), &["call", "set_ticket_status", "--key", "1", "--set", "status=solved", "--json"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert_eq!(json(&r)["code"], "paused");
+    leash(dir.path(), &["resume", "set_ticket_status"]);
+    let r = leash(dir.path(), &["call", "set_ticket_status", "--key", "1", "--set", "status=solved", "--json"]);
+    assert_eq!(json(&r)["outcome"], "applied");
+}
+
+#[test]
+fn demo_runs_end_to_end_and_reverts_the_bad_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leash(dir.path(), &["demo", "--dir", "d", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json(&out);
+    assert_eq!(r["batch"], 50);
+    assert_eq!(r["reverted"], 50);
+    assert_eq!(r["verify_ok"], true);
+    assert!(r["applied"].as_u64().unwrap() > 50);
+    assert!(r["rejected"].as_u64().unwrap() >= 5);
+    assert!(r["pending_review"].as_u64().unwrap() >= 3);
+    let v = leash(&dir.path().join("d"), &["verify"]);
+    assert!(v.status.success());
+}
