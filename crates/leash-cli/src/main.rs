@@ -16,7 +16,21 @@ pub const EXIT_DECIDED: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_REJECTED: u8 = 2;
 
+/// The CEL parser panics on some malformed expressions; leash catches that
+/// and reports a policy error, so the panic's own message is only noise.
+fn quiet_parser_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let from_parser =
+            info.location().is_some_and(|l| l.file().contains("antlr4rust") || l.file().contains("cel-parser"));
+        if !from_parser {
+            default(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_parser_panics();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
