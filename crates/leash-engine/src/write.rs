@@ -226,7 +226,7 @@ impl Engine {
         now: jiff::Timestamp,
     ) -> Result<Option<Refusal>> {
         if let (Some(max), Some(run)) = (action.limits.per_run_max, run_id) {
-            if tx.bump_counter(&format!("run:{}:{run}", action.name), 0, max).await?.is_none() {
+            if !tx.bump_counter(&format!("run:{}:{run}", action.name), 0, max).await? {
                 return Ok(Some(Refusal::new(
                     Code::LimitRun,
                     format!(
@@ -238,7 +238,7 @@ impl Engine {
         }
         if let Some(max) = action.limits.per_hour_max {
             let hour = now.as_second().div_euclid(3600) * 3600;
-            if tx.bump_counter(&format!("hour:{}", action.name), hour, max).await?.is_none() {
+            if !tx.bump_counter(&format!("hour:{}", action.name), hour, max).await? {
                 return Ok(Some(Refusal::new(
                     Code::LimitHour,
                     format!("{} has made {max} changes this hour, its cap; wait for the next hour", action.name),

@@ -8,9 +8,8 @@ use serde_json::json;
 
 const STATUSES: [&str; 4] = ["open", "needs_reply", "pending", "solved"];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_calls_on_one_record_lose_no_update_and_chain_old_values() {
-    let f = sqlite().await;
+async fn racing_calls_on_one_record_lose_no_update_and_chain_old_values(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let mut tasks = Vec::new();
     for i in 0..32 {
         let engine = f.engine.clone();
@@ -35,9 +34,8 @@ async fn racing_calls_on_one_record_lose_no_update_and_chain_old_values() {
     assert!(f.engine.verify().await.unwrap().ok);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_calls_that_expect_the_same_value_let_exactly_one_win() {
-    let f = sqlite().await;
+async fn racing_calls_that_expect_the_same_value_let_exactly_one_win(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let mut tasks = Vec::new();
     for i in 0..16 {
         let engine = f.engine.clone();
@@ -59,9 +57,8 @@ async fn racing_calls_that_expect_the_same_value_let_exactly_one_win() {
     assert_eq!(f.changes().await.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_run_never_exceeds_its_cap() {
-    let f = sqlite().await;
+async fn concurrent_run_never_exceeds_its_cap(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let mut tasks = Vec::new();
     for i in 100..250 {
         let engine = f.engine.clone();
@@ -83,3 +80,9 @@ async fn concurrent_run_never_exceeds_its_cap() {
     assert_eq!((applied, capped), (100, 50));
     assert_eq!(f.changes().await.len(), 100);
 }
+
+conformance!(
+    racing_calls_on_one_record_lose_no_update_and_chain_old_values,
+    racing_calls_that_expect_the_same_value_let_exactly_one_win,
+    concurrent_run_never_exceeds_its_cap,
+);

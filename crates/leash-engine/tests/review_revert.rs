@@ -16,9 +16,8 @@ fn req(selector: Selector, dry_run: bool) -> RevertRequest {
     RevertRequest { selector, dry_run, force: false }
 }
 
-#[tokio::test]
-async fn approval_with_edit_applies_and_journals_approver_and_edit() {
-    let f = sqlite().await;
+async fn approval_with_edit_applies_and_journals_approver_and_edit(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let p = f.call("review_status", Some("1"), &[("status", "solved")]).await;
     let id = p.proposal_id.unwrap();
     let r = f.engine.approve(&reviewer(), &id, edits(&[("status", "pending")]), Some("not solved yet")).await.unwrap();
@@ -38,9 +37,8 @@ async fn approval_with_edit_applies_and_journals_approver_and_edit() {
     assert_eq!(again.code, Some(Code::Conflict));
 }
 
-#[tokio::test]
-async fn approval_still_enforces_hard_rules_on_edits() {
-    let f = sqlite().await;
+async fn approval_still_enforces_hard_rules_on_edits(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let id = f.call("review_status", Some("1"), &[("status", "solved")]).await.proposal_id.unwrap();
     let r = f.engine.approve(&reviewer(), &id, edits(&[("status", "bogus")]), None).await.unwrap();
     assert_eq!(r.code, Some(Code::ValueNotAllowed));
@@ -49,9 +47,8 @@ async fn approval_still_enforces_hard_rules_on_edits() {
     assert!(f.store.proposal(&id).await.unwrap().unwrap().status.is_open(), "a refused approval leaves it open");
 }
 
-#[tokio::test]
-async fn approving_after_the_record_changed_is_stale_and_overwrites_nothing() {
-    let f = sqlite().await;
+async fn approving_after_the_record_changed_is_stale_and_overwrites_nothing(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let id = f.call("review_status", Some("1"), &[("status", "solved")]).await.proposal_id.unwrap();
     assert_eq!(f.call("set_status", Some("1"), &[("status", "pending")]).await.outcome, Outcome::Applied);
     let r = f.engine.approve(&reviewer(), &id, Default::default(), None).await.unwrap();
@@ -60,9 +57,8 @@ async fn approving_after_the_record_changed_is_stale_and_overwrites_nothing() {
     assert_eq!(f.store.proposal(&id).await.unwrap().unwrap().status, ProposalStatus::Stale);
 }
 
-#[tokio::test]
-async fn reject_records_reviewer_and_note_and_agents_cannot_review() {
-    let f = sqlite().await;
+async fn reject_records_reviewer_and_note_and_agents_cannot_review(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let id = f.call("review_status", Some("1"), &[("status", "solved")]).await.proposal_id.unwrap();
     assert!(f.engine.approve(&agent(), &id, Default::default(), None).await.is_err());
     assert!(f.engine.reject(&reviewer(), &id, " ").await.is_err(), "a rejection needs a note");
@@ -72,12 +68,9 @@ async fn reject_records_reviewer_and_note_and_agents_cannot_review() {
     assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
 }
 
-#[tokio::test]
-async fn approved_append_proposal_inserts_the_row() {
-    let f = sqlite().await;
+async fn approved_append_proposal_inserts_the_row(kind: Kind) {
     let policy = POLICY.replace("kind = \"append\"\nmode = \"direct\"", "kind = \"append\"\nmode = \"review\"");
-    let f2 = sqlite_with(&policy, leash_engine::Clock::system()).await;
-    drop(f);
+    let Some(f2) = fixture_with(kind, &policy, leash_engine::Clock::system()).await else { return };
     let id = f2.call("add_note", None, &[("ticket_id", "1"), ("body", "hello")]).await.proposal_id.unwrap();
     let r = f2.engine.approve(&reviewer(), &id, Default::default(), None).await.unwrap();
     assert_eq!(r.outcome, Outcome::Applied, "{r:?}");
@@ -86,9 +79,8 @@ async fn approved_append_proposal_inserts_the_row() {
     assert_eq!(f2.get("notes", &c.record_key, "body").await, json!("hello"));
 }
 
-#[tokio::test]
-async fn batch_revert_by_run_restores_every_record_newest_first() {
-    let f = sqlite().await;
+async fn batch_revert_by_run_restores_every_record_newest_first(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     for i in 100..150 {
         let mut c = call(Some(&i.to_string()), &[("status", "solved")]);
         c.run_id = Some("bad".into());
@@ -116,9 +108,8 @@ async fn batch_revert_by_run_restores_every_record_newest_first() {
     assert_eq!((again.reverted.len(), again.skipped), (0, 51));
 }
 
-#[tokio::test]
-async fn revert_skips_field_changed_since_and_reports_conflict_unless_forced() {
-    let f = sqlite().await;
+async fn revert_skips_field_changed_since_and_reports_conflict_unless_forced(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let first = f.call("set_status", Some("1"), &[("status", "solved")]).await.change_id.unwrap();
     f.store.execute_script(&["UPDATE tickets SET status = 'pending' WHERE id = 1"]).await.unwrap();
     let r = f.engine.revert(&reviewer(), &req(Selector::Ids(vec![first.clone()]), false), |_, _| {}).await.unwrap();
@@ -140,9 +131,8 @@ async fn revert_skips_field_changed_since_and_reports_conflict_unless_forced() {
     assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
 }
 
-#[tokio::test]
-async fn a_revert_is_a_journaled_change_that_can_itself_be_reverted() {
-    let f = sqlite().await;
+async fn a_revert_is_a_journaled_change_that_can_itself_be_reverted(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let id = f.call("set_status", Some("1"), &[("status", "solved")]).await.change_id.unwrap();
     let undo = f.engine.revert(&reviewer(), &req(Selector::Ids(vec![id.clone()]), false), |_, _| {}).await.unwrap();
     let undo_id = undo.revert_change_ids[0].clone();
@@ -156,9 +146,8 @@ async fn a_revert_is_a_journaled_change_that_can_itself_be_reverted() {
     assert!(f.engine.verify().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn revert_of_append_deletes_exactly_the_inserted_row_and_keeps_its_content() {
-    let f = sqlite().await;
+async fn revert_of_append_deletes_exactly_the_inserted_row_and_keeps_its_content(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let keep = f.call("add_note", None, &[("ticket_id", "1"), ("body", "keep me")]).await;
     let bad = f.call("add_note", None, &[("ticket_id", "1"), ("body", "wrong ticket")]).await.change_id.unwrap();
     let r = f.engine.revert(&reviewer(), &req(Selector::Ids(vec![bad.clone()]), false), |_, _| {}).await.unwrap();
@@ -179,9 +168,8 @@ async fn revert_of_append_deletes_exactly_the_inserted_row_and_keeps_its_content
     assert!(f.engine.verify().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn revert_by_action_and_time_by_actor_and_by_proposal() {
-    let f = sqlite().await;
+async fn revert_by_action_and_time_by_actor_and_by_proposal(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     f.call("set_status", Some("1"), &[("status", "solved")]).await;
     f.call("fix_customer", Some("1"), &[("zip", "11222")]).await;
     let since = parse_time("2026-11-25", f.engine.clock().now()).unwrap();
@@ -210,9 +198,8 @@ async fn revert_by_action_and_time_by_actor_and_by_proposal() {
     );
 }
 
-#[tokio::test]
-async fn verify_finds_drift_and_tampered_journal_rows() {
-    let f = sqlite().await;
+async fn verify_finds_drift_and_tampered_journal_rows(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     f.call("set_status", Some("1"), &[("status", "solved")]).await;
     f.call("set_status", Some("1"), &[("status", "pending")]).await;
     f.call("set_status", Some("4"), &[("status", "solved")]).await;
@@ -232,29 +219,37 @@ async fn verify_finds_drift_and_tampered_journal_rows() {
     assert!(blocked.is_err(), "journal rows are never rewritten");
     let deleting = f.store.execute_script(&["DELETE FROM leash_changes"]).await;
     assert!(deleting.is_err(), "journal rows are never deleted");
+    drop_journal_guard(&f).await;
     f.store
-        .execute_script(&[
-            "DROP TRIGGER leash_changes_no_rewrite",
-            "UPDATE leash_changes SET fields = replace(fields, 'solved', 'open') WHERE record_key = '1'",
-        ])
+        .execute_script(&["UPDATE leash_changes SET fields = replace(fields, 'solved', 'open') WHERE record_key = '1'"])
         .await
         .unwrap();
     let v = f.engine.verify().await.unwrap();
     assert!(v.chain_breaks.iter().any(|b| b.record_key == "1"), "{v:?}");
 }
 
-#[tokio::test]
-async fn journal_failure_leaves_the_record_unchanged() {
-    let f = sqlite().await;
+async fn journal_failure_leaves_the_record_unchanged(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     // Make the journal insert fail for one record, after the UPDATE ran.
-    f.store
-        .execute_script(&["CREATE TRIGGER fail_journal BEFORE INSERT ON leash_changes WHEN NEW.record_key = '4'
-            BEGIN SELECT RAISE(ABORT, 'injected failure'); END"])
-        .await
-        .unwrap();
+    fail_journal_for(&f, "4").await;
     let err = f.engine.call(&agent(), "set_status", call(Some("4"), &[("status", "solved")])).await;
     assert!(err.is_err(), "{err:?}");
     assert_eq!(f.get("tickets", "4", "status").await, json!("pending"), "no change without its journal row");
     assert!(f.changes().await.is_empty());
     assert_eq!(f.call("set_status", Some("1"), &[("status", "solved")]).await.outcome, Outcome::Applied);
 }
+
+conformance!(
+    approval_with_edit_applies_and_journals_approver_and_edit,
+    approval_still_enforces_hard_rules_on_edits,
+    approving_after_the_record_changed_is_stale_and_overwrites_nothing,
+    reject_records_reviewer_and_note_and_agents_cannot_review,
+    approved_append_proposal_inserts_the_row,
+    batch_revert_by_run_restores_every_record_newest_first,
+    revert_skips_field_changed_since_and_reports_conflict_unless_forced,
+    a_revert_is_a_journaled_change_that_can_itself_be_reverted,
+    revert_of_append_deletes_exactly_the_inserted_row_and_keeps_its_content,
+    revert_by_action_and_time_by_actor_and_by_proposal,
+    verify_finds_drift_and_tampered_journal_rows,
+    journal_failure_leaves_the_record_unchanged,
+);

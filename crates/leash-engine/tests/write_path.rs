@@ -24,9 +24,8 @@ fn review(r: &CallResult, reason: ReviewReason) {
     assert!(!r.notes.is_empty(), "a person must get a note: {r:?}");
 }
 
-#[tokio::test]
-async fn applied_change_writes_record_and_journal_row_with_old_and_new() {
-    let f = sqlite().await;
+async fn applied_change_writes_record_and_journal_row_with_old_and_new(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let r = f.call("set_status", Some("1"), &[("status", "needs_reply")]).await;
     assert_eq!(r.outcome, Outcome::Applied, "{r:?}");
     assert_eq!(f.get("tickets", "1", "status").await, json!("needs_reply"));
@@ -39,17 +38,15 @@ async fn applied_change_writes_record_and_journal_row_with_old_and_new() {
     assert_eq!(c.policy_hash, f.engine.policy().action("set_status").unwrap().hash);
 }
 
-#[tokio::test]
-async fn same_value_is_unchanged_and_writes_nothing() {
-    let f = sqlite().await;
+async fn same_value_is_unchanged_and_writes_nothing(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let r = f.call("set_status", Some("1"), &[("status", "open")]).await;
     assert_eq!(r.outcome, Outcome::Unchanged);
     assert!(f.changes().await.is_empty());
 }
 
-#[tokio::test]
-async fn unknown_action_and_unpermitted_agent_are_refused() {
-    let f = sqlite().await;
+async fn unknown_action_and_unpermitted_agent_are_refused(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     rejected(&f.call("drop_everything", Some("1"), &[("status", "open")]).await, Code::UnknownAction);
     let narrow = Caller { name: "narrow".into(), role: Role::Agent, actions: vec!["add_note".into()] };
     let r = f.engine.call(&narrow, "set_status", call(Some("1"), &[("status", "solved")])).await.unwrap();
@@ -57,9 +54,8 @@ async fn unknown_action_and_unpermitted_agent_are_refused() {
     assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
 }
 
-#[tokio::test]
-async fn unknown_token_name_is_not_permitted() {
-    let f = sqlite().await;
+async fn unknown_token_name_is_not_permitted(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let err = f.engine.caller_named("ghost").await.unwrap_err();
     assert!(matches!(err, leash_engine::EngineError::Forbidden(_)), "{err}");
     let admin = Caller::local("admin");
@@ -73,9 +69,8 @@ async fn unknown_token_name_is_not_permitted() {
     assert!(f.engine.caller_named("bot").await.is_err());
 }
 
-#[tokio::test]
-async fn malformed_calls_are_invalid_input() {
-    let f = sqlite().await;
+async fn malformed_calls_are_invalid_input(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     rejected(&f.call("set_status", Some("1"), &[]).await, Code::InvalidInput);
     rejected(&f.call("set_status", None, &[("status", "open")]).await, Code::InvalidInput);
     rejected(&f.call("adjust_invoice", Some("1"), &[("seats", "many")]).await, Code::InvalidInput);
@@ -86,16 +81,14 @@ async fn malformed_calls_are_invalid_input() {
     assert!(f.changes().await.is_empty());
 }
 
-#[tokio::test]
-async fn field_the_action_does_not_list_is_refused() {
-    let f = sqlite().await;
+async fn field_the_action_does_not_list_is_refused(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     rejected(&f.call("set_status", Some("1"), &[("locked", "false")]).await, Code::FieldNotAllowed);
     assert_eq!(f.get("tickets", "2", "locked").await, json!(true));
 }
 
-#[tokio::test]
-async fn value_outside_closed_set_and_sql_in_value_change_nothing() {
-    let f = sqlite().await;
+async fn value_outside_closed_set_and_sql_in_value_change_nothing(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     rejected(&f.call("set_status", Some("1"), &[("status", "urgent")]).await, Code::ValueNotAllowed);
     rejected(
         &f.call("set_status", Some("1"), &[("status", "'; DROP TABLE customers; --")]).await,
@@ -109,9 +102,8 @@ async fn value_outside_closed_set_and_sql_in_value_change_nothing() {
     assert_eq!(f.get("notes", &key, "body").await, json!("'; DROP TABLE customers; --"));
 }
 
-#[tokio::test]
-async fn numbers_and_dates_outside_their_range_are_refused() {
-    let f = sqlite().await;
+async fn numbers_and_dates_outside_their_range_are_refused(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     rejected(&f.call("adjust_invoice", Some("1"), &[("seats", "51")]).await, Code::OutOfRange);
     rejected(&f.call("adjust_invoice", Some("1"), &[("due_date", "2031-01-01")]).await, Code::OutOfRange);
     let r = f.call("adjust_invoice", Some("1"), &[("seats", "50")]).await;
@@ -119,9 +111,8 @@ async fn numbers_and_dates_outside_their_range_are_refused() {
     assert_eq!(f.get("invoices", "1", "seats").await, json!(50));
 }
 
-#[tokio::test]
-async fn pattern_length_and_required_context_are_enforced() {
-    let f = sqlite().await;
+async fn pattern_length_and_required_context_are_enforced(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     rejected(&f.call("fix_customer", Some("1"), &[("zip", "1121")]).await, Code::PatternMismatch);
     rejected(&f.call("fix_customer", Some("1"), &[("name", "Ann Lee With A Very Long Name")]).await, Code::TooLong);
     let mut no_reason = call(Some("1"), &[("zip", "11222")]);
@@ -132,9 +123,8 @@ async fn pattern_length_and_required_context_are_enforced() {
     rejected(&f.engine.call(&agent(), "copy_region", no_evidence).await.unwrap(), Code::MissingRequired);
 }
 
-#[tokio::test]
-async fn blank_fields_are_filled_but_never_overwritten_or_blanked() {
-    let f = sqlite().await;
+async fn blank_fields_are_filled_but_never_overwritten_or_blanked(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     assert_eq!(f.call("fix_customer", Some("1"), &[("nickname", "Annie")]).await.outcome, Outcome::Applied);
     rejected(&f.call("fix_customer", Some("2"), &[("nickname", "Rob")]).await, Code::NotEmpty);
     rejected(&f.call("fix_customer", Some("2"), &[("email", "")]).await, Code::WouldBlank);
@@ -144,17 +134,15 @@ async fn blank_fields_are_filled_but_never_overwritten_or_blanked() {
     assert_eq!(f.get("customers", "2", "nickname").await, json!("Bobby"));
 }
 
-#[tokio::test]
-async fn missing_key_locked_record_and_false_condition_are_refused() {
-    let f = sqlite().await;
+async fn missing_key_locked_record_and_false_condition_are_refused(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     rejected(&f.call("set_status", Some("9999"), &[("status", "open")]).await, Code::RecordNotFound);
     rejected(&f.call("set_status", Some("2"), &[("status", "solved")]).await, Code::RecordLocked);
     rejected(&f.call("set_status", Some("3"), &[("status", "open")]).await, Code::ConditionFalse);
 }
 
-#[tokio::test]
-async fn expect_that_no_longer_holds_is_stale_record() {
-    let f = sqlite().await;
+async fn expect_that_no_longer_holds_is_stale_record(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let mut c = call(Some("1"), &[("status", "solved")]);
     c.expect = Some(serde_json::from_value(json!({"status": "pending"})).unwrap());
     rejected(&f.engine.call(&agent(), "set_status", c.clone()).await.unwrap(), Code::StaleRecord);
@@ -162,9 +150,8 @@ async fn expect_that_no_longer_holds_is_stale_record() {
     assert_eq!(f.engine.call(&agent(), "set_status", c).await.unwrap().outcome, Outcome::Applied);
 }
 
-#[tokio::test]
-async fn the_101st_record_of_a_run_capped_at_100_is_refused() {
-    let f = sqlite().await;
+async fn the_101st_record_of_a_run_capped_at_100_is_refused(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     for i in 100..200 {
         let mut c = call(Some(&i.to_string()), &[("status", "pending")]);
         c.run_id = Some("nightly".into());
@@ -178,9 +165,8 @@ async fn the_101st_record_of_a_run_capped_at_100_is_refused() {
     assert_eq!(f.engine.call(&agent(), "set_status", c).await.unwrap().outcome, Outcome::Applied);
 }
 
-#[tokio::test]
-async fn per_hour_cap_refuses_then_resets_next_hour() {
-    let f = sqlite().await;
+async fn per_hour_cap_refuses_then_resets_next_hour(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     for key in ["1", "2", "3"] {
         assert_eq!(f.call("adjust_invoice", Some(key), &[("seats", "7")]).await.outcome, Outcome::Applied);
     }
@@ -196,18 +182,16 @@ async fn per_hour_cap_refuses_then_resets_next_hour() {
     );
 }
 
-#[tokio::test]
-async fn write_outside_the_window_is_refused() {
+async fn write_outside_the_window_is_refused(kind: Kind) {
     // Saturday 2026-11-28 15:00 UTC = 10:00 in New York, but a weekend.
-    let f = sqlite_with(POLICY, Clock::fixed("2026-11-28T15:00:00Z".parse().unwrap())).await;
+    let Some(f) = fixture_with(kind, POLICY, Clock::fixed("2026-11-28T15:00:00Z".parse().unwrap())).await else { return };
     rejected(&f.call("office_hours_status", Some("1"), &[("status", "solved")]).await, Code::OutsideWindow);
-    let weekday = sqlite().await;
+    let Some(weekday) = fixture(kind).await else { return };
     assert_eq!(weekday.call("office_hours_status", Some("1"), &[("status", "solved")]).await.outcome, Outcome::Applied);
 }
 
-#[tokio::test]
-async fn pause_stops_calls_until_resumed() {
-    let f = sqlite().await;
+async fn pause_stops_calls_until_resumed(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let admin = Caller::local("ops");
     f.engine.pause(&admin, Some("set_status"), "bad batch").await.unwrap();
     rejected(&f.call("set_status", Some("1"), &[("status", "solved")]).await, Code::Paused);
@@ -221,9 +205,8 @@ async fn pause_stops_calls_until_resumed() {
     assert!(matches!(err, leash_engine::EngineError::Forbidden(_)));
 }
 
-#[tokio::test]
-async fn review_reasons_each_reach_the_queue_with_a_note() {
-    let f = sqlite().await;
+async fn review_reasons_each_reach_the_queue_with_a_note(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     review(&f.call("review_status", Some("1"), &[("status", "solved")]).await, ReviewReason::ModeReview);
     review(&f.call("fix_customer", Some("1"), &[("name", "Anne Lee")]).await, ReviewReason::NotMechanical);
     review(&f.call("adjust_invoice", Some("1"), &[("amount", "150")]).await, ReviewReason::SensitiveField);
@@ -240,18 +223,16 @@ async fn review_reasons_each_reach_the_queue_with_a_note() {
     assert_eq!(f.get("customers", "1", "name").await, json!("ann lee"));
 }
 
-#[tokio::test]
-async fn mechanical_rewrite_lands_and_from_rule_allows_only_its_value() {
-    let f = sqlite().await;
+async fn mechanical_rewrite_lands_and_from_rule_allows_only_its_value(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     assert_eq!(f.call("fix_customer", Some("1"), &[("email", "Ann@example.com")]).await.outcome, Outcome::Applied);
     assert_eq!(f.call("fix_customer", Some("1"), &[("name", "Ann  Lee")]).await.outcome, Outcome::Applied);
     rejected(&f.call("copy_region", Some("1"), &[("region", "CA")]).await, Code::ValueNotAllowed);
     assert_eq!(f.call("copy_region", Some("1"), &[("region", "NY")]).await.outcome, Outcome::Applied);
 }
 
-#[tokio::test]
-async fn retry_with_idempotency_key_returns_first_outcome_and_writes_once() {
-    let f = sqlite().await;
+async fn retry_with_idempotency_key_returns_first_outcome_and_writes_once(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     let mut c = call(Some("1"), &[("status", "solved")]);
     c.idempotency_key = Some("c-1-1".into());
     let first = f.engine.call(&agent(), "set_status", c.clone()).await.unwrap();
@@ -266,9 +247,8 @@ async fn retry_with_idempotency_key_returns_first_outcome_and_writes_once() {
     assert_eq!(f.engine.call(&agent(), "set_status", bad).await.unwrap(), r1);
 }
 
-#[tokio::test]
-async fn duplicate_names_old_records_and_conflicting_values_are_handled_per_record() {
-    let f = sqlite().await;
+async fn duplicate_names_old_records_and_conflicting_values_are_handled_per_record(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
     // Two customers share a name; the key picks exactly one.
     assert_eq!(f.call("fix_customer", Some("5"), &[("name", "jon smith")]).await.outcome, Outcome::Applied);
     assert_eq!(f.get("customers", "4", "name").await, json!("Jon Smith"));
@@ -276,3 +256,26 @@ async fn duplicate_names_old_records_and_conflicting_values_are_handled_per_reco
     rejected(&f.call("fix_customer", Some("2"), &[("zip", "97202"), ("nickname", "Rob")]).await, Code::NotEmpty);
     assert_eq!(f.get("customers", "2", "zip").await, json!("97201"));
 }
+
+conformance!(
+    applied_change_writes_record_and_journal_row_with_old_and_new,
+    same_value_is_unchanged_and_writes_nothing,
+    unknown_action_and_unpermitted_agent_are_refused,
+    unknown_token_name_is_not_permitted,
+    malformed_calls_are_invalid_input,
+    field_the_action_does_not_list_is_refused,
+    value_outside_closed_set_and_sql_in_value_change_nothing,
+    numbers_and_dates_outside_their_range_are_refused,
+    pattern_length_and_required_context_are_enforced,
+    blank_fields_are_filled_but_never_overwritten_or_blanked,
+    missing_key_locked_record_and_false_condition_are_refused,
+    expect_that_no_longer_holds_is_stale_record,
+    the_101st_record_of_a_run_capped_at_100_is_refused,
+    per_hour_cap_refuses_then_resets_next_hour,
+    write_outside_the_window_is_refused,
+    pause_stops_calls_until_resumed,
+    review_reasons_each_reach_the_queue_with_a_note,
+    mechanical_rewrite_lands_and_from_rule_allows_only_its_value,
+    retry_with_idempotency_key_returns_first_outcome_and_writes_once,
+    duplicate_names_old_records_and_conflicting_values_are_handled_per_record,
+);

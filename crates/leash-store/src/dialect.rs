@@ -71,9 +71,10 @@ impl Dialect {
             ) => {
                 format!("CAST({q} AS TEXT) AS {q}")
             }
-            (Dialect::Mysql, ColumnType::Numeric | ColumnType::Date | ColumnType::Timestamp | ColumnType::Json) => {
-                format!("CAST({q} AS CHAR) AS {q}")
-            }
+            // MySQL reports TINYINT, MEDIUMINT and TEXT in forms the generic
+            // driver cannot map; cast to ones it can.
+            (Dialect::Mysql, ColumnType::Integer | ColumnType::Boolean) => format!("CAST({q} AS SIGNED) AS {q}"),
+            (Dialect::Mysql, _) => format!("CAST({q} AS CHAR) AS {q}"),
             // Unary plus keeps the stored value but drops the declared type
             // (BOOLEAN, DATE, …) that the generic driver cannot map.
             (Dialect::Sqlite, _) => format!("+{q} AS {q}"),

@@ -181,9 +181,9 @@ pub trait StoreTx: Send {
     /// Clears a pause or breaker; returns whether one was set.
     async fn clear_pause(&mut self, scope: &str, by: &str, at: &str, reason: &str) -> Result<bool>;
 
-    /// Adds one to a counter unless it has reached `max`; the new count, or
-    /// `None` at the cap. Atomic across processes.
-    async fn bump_counter(&mut self, name: &str, window_start: i64, max: u32) -> Result<Option<u64>>;
+    /// Adds one to a counter unless it has reached `max`; false at the cap.
+    /// Atomic across processes.
+    async fn bump_counter(&mut self, name: &str, window_start: i64, max: u32) -> Result<bool>;
     async fn idempotent_result(&mut self, action: &str, actor: &str, key: &str) -> Result<Option<String>>;
     async fn save_idempotent(&mut self, action: &str, actor: &str, key: &str, result: &str, at: &str) -> Result<()>;
     async fn touch_run(&mut self, run_id: &str, actor: &str, action: &str, at: &str) -> Result<()>;

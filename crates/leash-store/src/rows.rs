@@ -68,21 +68,31 @@ pub fn record_from_row(row: &AnyRow, table: &TableSchema) -> Result<Record> {
     Ok(record)
 }
 
-fn opt_string(row: &AnyRow, col: &str) -> Result<Option<String>> {
-    Ok(row.try_get::<Option<String>, _>(col)?)
-}
-
-fn string(row: &AnyRow, col: &str) -> Result<String> {
-    Ok(row.try_get::<String, _>(col)?)
-}
-
-fn opt_f64(row: &AnyRow, col: &str) -> Result<Option<f64>> {
+fn column_value(row: &AnyRow, col: &str) -> Result<Value> {
     let idx = row
         .columns()
         .iter()
         .position(|c| sqlx::Column::name(c) == col)
         .ok_or_else(|| corrupt(col, "missing column"))?;
-    Ok(value_at(row, idx)?.as_f64())
+    value_at(row, idx)
+}
+
+/// Text whether the driver reports it as text or, as MySQL does for TEXT
+/// columns, as bytes.
+fn opt_string(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    Ok(match column_value(row, col)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}
+
+fn string(row: &AnyRow, col: &str) -> Result<String> {
+    opt_string(row, col)?.ok_or_else(|| corrupt(col, "unexpected NULL"))
+}
+
+fn opt_f64(row: &AnyRow, col: &str) -> Result<Option<f64>> {
+    Ok(column_value(row, col)?.as_f64())
 }
 
 fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
@@ -91,7 +101,6 @@ fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
 
 pub fn change_from_row(row: &AnyRow) -> Result<Change> {
     let op = string(row, "op")?;
-    let watch_idx = row.columns().iter().position(|c| sqlx::Column::name(c) == "watch").unwrap_or(17);
     let prev_hash = string(row, "prev_hash")?;
     Ok(Change {
         id: string(row, "id")?,
@@ -111,7 +120,7 @@ pub fn change_from_row(row: &AnyRow) -> Result<Change> {
         proposal_id: opt_string(row, "proposal_id")?,
         reverts: opt_string(row, "reverts")?,
         reverted_by: opt_string(row, "reverted_by")?,
-        watch: matches!(typed(value_at(row, watch_idx)?, ColumnType::Boolean), Value::Bool(true)),
+        watch: matches!(typed(column_value(row, "watch")?, ColumnType::Boolean), Value::Bool(true)),
         prev_hash: (!prev_hash.is_empty()).then_some(prev_hash),
         hash: string(row, "hash")?,
     })

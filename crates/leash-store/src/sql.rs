@@ -114,24 +114,46 @@ fn normalize_url(url: &str, dialect: Dialect) -> String {
 }
 
 impl SqlStore {
+    async fn apply_migrations(&self, conn: &mut sqlx::pool::PoolConnection<Any>) -> Result<()> {
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS leash_migrations (version BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at VARCHAR(32) NOT NULL)",
+        )
+        .await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut **conn).await?;
+        let current = current.unwrap_or(0);
+        for m in migrations::for_dialect(self.dialect).iter().filter(|m| m.version > current) {
+            for statement in m.statements {
+                conn.execute(*statement).await.map_err(|e| StoreError::Database(format!("migration {}: {e}", m.version)))?;
+            }
+            let mut q = self.q("INSERT INTO leash_migrations (version, name, applied_at) VALUES (");
+            q.int(m.version).push(", ").text(m.name).push(", ").text(&jiff::Timestamp::now().to_string()).push(")");
+            let (sql, args) = q.build();
+            sqlx::query_with(&sql, args).execute(&mut **conn).await?;
+        }
+        Ok(())
+    }
+
     pub async fn connect(url: &str) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
-        if dialect != Dialect::Sqlite {
-            return Err(StoreError::Invalid(format!(
-                "the {} store is not built yet; use a sqlite:// database for now",
-                dialect.name()
-            )));
-        }
         let pool = AnyPoolOptions::new()
             .max_connections(POOL_CONNECTIONS_MAX)
             .acquire_timeout(Duration::from_millis(BUSY_TIMEOUT_MS * 3))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str()).await?;
+                    match dialect {
+                        Dialect::Sqlite => {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str()).await?;
+                        }
+                        // Each statement sees the latest commit, as on PostgreSQL;
+                        // REPEATABLE READ would read a stale chain head after
+                        // waiting for a record lock.
+                        Dialect::Mysql => {
+                            conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").await?;
+                        }
+                        Dialect::Postgres => {}
                     }
                     Ok(())
                 })
@@ -153,6 +175,58 @@ impl SqlStore {
 
     fn q(&self, sql: &str) -> Query {
         Query::new(self.dialect, sql)
+    }
+
+    async fn postgres_schema(&self, table: &str) -> Result<Option<TableSchema>> {
+        let mut q = self.q(
+            "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(is_nullable AS TEXT) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ",
+        );
+        q.text(table).push(" ORDER BY ordinal_position");
+        let columns = self.schema_columns(q).await?;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let mut q = self.q(
+            "SELECT CAST(a.attname AS TEXT) FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+             WHERE i.indisunique AND i.indnatts = 1 AND c.relname = ",
+        );
+        q.text(table);
+        let unique_columns = self.fetch_all(q).await?.iter().map(|r| text_at(r, 0)).collect::<Result<_>>()?;
+        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns }))
+    }
+
+    async fn mysql_schema(&self, table: &str) -> Result<Option<TableSchema>> {
+        let mut q = self.q(
+            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ",
+        );
+        q.text(table).push(" ORDER BY ORDINAL_POSITION");
+        let columns = self.schema_columns(q).await?;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let mut q = self.q(
+            "SELECT CAST(MIN(COLUMN_NAME) AS CHAR) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 AND TABLE_NAME = ",
+        );
+        q.text(table).push(" GROUP BY INDEX_NAME HAVING COUNT(*) = 1");
+        let unique_columns = self.fetch_all(q).await?.iter().map(|r| text_at(r, 0)).collect::<Result<_>>()?;
+        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns }))
+    }
+
+    /// Rows of (name, declared type, "YES"/"NO" nullable).
+    async fn schema_columns(&self, q: Query) -> Result<Vec<Column>> {
+        let mut columns = Vec::new();
+        for row in self.fetch_all(q).await? {
+            let (name, declared) = (text_at(&row, 0)?, text_at(&row, 1)?);
+            let nullable = text_at(&row, 2)? == "YES";
+            columns.push(Column { ty: column_type(&declared), name, declared, nullable });
+        }
+        Ok(columns)
     }
 
     async fn sqlite_schema(&self, table: &str) -> Result<Option<TableSchema>> {
@@ -189,6 +263,10 @@ impl SqlStore {
     }
 }
 
+fn text_at(row: &AnyRow, idx: usize) -> Result<String> {
+    Ok(leash_core::value::display(&value_at(row, idx)?))
+}
+
 fn select_record(dialect: Dialect, table: &TableSchema, key_col: &str) -> Query {
     let cols: Vec<String> = table.columns.iter().map(|c| dialect.select_column(&c.name, c.ty)).collect();
     let mut q = Query::new(dialect, &format!("SELECT {} FROM ", cols.join(", ")));
@@ -217,33 +295,33 @@ impl Store for SqlStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
-        tx.execute(
-            "CREATE TABLE IF NOT EXISTS leash_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
-        )
-        .await?;
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut *tx).await?;
-        let current = current.unwrap_or(0);
-        for m in migrations::for_dialect(self.dialect).iter().filter(|m| m.version > current) {
-            for statement in m.statements {
-                tx.execute(*statement)
-                    .await
-                    .map_err(|e| StoreError::Database(format!("migration {}: {e}", m.version)))?;
+        // One migrator at a time across processes: SQLite's write lock, an
+        // advisory lock on PostgreSQL, a named lock on MySQL (whose DDL
+        // commits implicitly, so a transaction would not hold it).
+        let mut conn = self.pool.acquire().await?;
+        match self.dialect {
+            Dialect::Sqlite => conn.execute("BEGIN IMMEDIATE").await.map(drop)?,
+            Dialect::Postgres => {
+                conn.execute("BEGIN").await?;
+                conn.execute("SELECT pg_advisory_xact_lock(7418265)").await.map(drop)?
             }
-            let mut q = self.q("INSERT INTO leash_migrations (version, name, applied_at) VALUES (");
-            q.int(m.version).push(", ").text(m.name).push(", ").text(&jiff::Timestamp::now().to_string()).push(")");
-            let (sql, args) = q.build();
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            Dialect::Mysql => conn.execute("DO GET_LOCK('leash_migrate', 60)").await.map(drop)?,
         }
-        tx.commit().await?;
-        Ok(())
+        let result = self.apply_migrations(&mut conn).await;
+        let end = match (self.dialect, &result) {
+            (Dialect::Mysql, _) => "DO RELEASE_LOCK('leash_migrate')",
+            (_, Ok(())) => "COMMIT",
+            (_, Err(_)) => "ROLLBACK",
+        };
+        conn.execute(end).await?;
+        result
     }
 
     async fn table_schema(&self, table: &str) -> Result<Option<TableSchema>> {
         match self.dialect {
             Dialect::Sqlite => self.sqlite_schema(table).await,
-            _ => Err(StoreError::Invalid("schema introspection is only built for SQLite".into())),
+            Dialect::Postgres => self.postgres_schema(table).await,
+            Dialect::Mysql => self.mysql_schema(table).await,
         }
     }
 
@@ -429,10 +507,7 @@ impl StoreTx for SqlTx {
             bind_key(&mut q, table, key_col, k);
         }
         q.push(" LIMIT 1");
-        Ok(match self.one(q).await? {
-            Some(row) => Some(leash_core::value::display(&value_at(&row, 0)?)),
-            None => None,
-        })
+        self.one(q).await?.map(|row| text_at(&row, 0)).transpose()
     }
 
     async fn update_record(
@@ -492,10 +567,20 @@ impl StoreTx for SqlTx {
             first = false;
             q.value(&f.new, col_type(table, &f.field));
         }
+        q.push(")");
+        if self.dialect == Dialect::Mysql {
+            self.exec(q).await?;
+            if let Some(k) = key {
+                return Ok(k.to_string());
+            }
+            let row = self.one(Query::new(self.dialect, "SELECT CAST(LAST_INSERT_ID() AS SIGNED)")).await?;
+            let row = row.ok_or_else(|| StoreError::Database("insert returned no key".into()))?;
+            return text_at(&row, 0);
+        }
         let key_expr = self.dialect.select_column(key_col, key_type(table, key_col));
-        q.push(&format!(") RETURNING {key_expr}"));
+        q.push(&format!(" RETURNING {key_expr}"));
         let row = self.one(q).await?.ok_or_else(|| StoreError::Database("insert returned no key".into()))?;
-        Ok(leash_core::value::display(&value_at(&row, 0)?))
+        text_at(&row, 0)
     }
 
     async fn delete_record(
@@ -520,10 +605,7 @@ impl StoreTx for SqlTx {
     async fn chain_head(&mut self, table: &str, key: &str) -> Result<Option<String>> {
         let mut q = self.q("SELECT hash FROM leash_changes WHERE table_name = ");
         q.text(table).push(" AND record_key = ").text(key).push(" ORDER BY seq DESC LIMIT 1");
-        Ok(match self.one(q).await? {
-            Some(row) => Some(row.try_get::<String, _>(0)?),
-            None => None,
-        })
+        self.one(q).await?.map(|row| text_at(&row, 0)).transpose()
     }
 
     async fn insert_change(&mut self, c: &Change) -> Result<()> {
@@ -653,33 +735,32 @@ impl StoreTx for SqlTx {
         Ok(cleared)
     }
 
-    async fn bump_counter(&mut self, name: &str, window_start: i64, max: u32) -> Result<Option<u64>> {
-        // One statement, so the check and the increment cannot be split by
-        // another writer; the row lock holds it until commit.
+    async fn bump_counter(&mut self, name: &str, window_start: i64, max: u32) -> Result<bool> {
         let mut q = self.q("INSERT INTO leash_limits (name, window_start, count) VALUES (");
-        q.text(name).push(", ").int(window_start).push(", 1) ON CONFLICT (name, window_start) DO UPDATE SET count = leash_limits.count + 1 WHERE leash_limits.count < ");
-        q.int(max as i64).push(" RETURNING count");
-        Ok(match self.one(q).await? {
-            Some(row) => {
-                let n = row.try_get::<i64, _>(0)? as u64;
-                debug_assert!(n <= max as u64, "counter {name} passed its cap");
-                Some(n)
-            }
-            None => None,
-        })
+        q.text(name).push(", ").int(window_start).push(", 0)");
+        // MySQL: take the row's exclusive lock now; a shared lock from
+        // INSERT IGNORE would deadlock two writers upgrading it.
+        q.push(match self.dialect {
+            Dialect::Mysql => " ON DUPLICATE KEY UPDATE count = count",
+            _ => " ON CONFLICT (name, window_start) DO NOTHING",
+        });
+        self.exec(q).await?;
+        // The row lock taken here is held to commit, and the WHERE is
+        // re-checked against the latest committed count, so N processes
+        // together never pass the cap.
+        let mut q = self.q("UPDATE leash_limits SET count = count + 1 WHERE name = ");
+        q.text(name).push(" AND window_start = ").int(window_start).push(" AND count < ").int(max as i64);
+        Ok(self.exec(q).await? == 1)
     }
 
     async fn idempotent_result(&mut self, action: &str, actor: &str, key: &str) -> Result<Option<String>> {
         let mut q = self.q("SELECT result FROM leash_idempotency WHERE action = ");
-        q.text(action).push(" AND actor = ").text(actor).push(" AND key = ").text(key);
-        Ok(match self.one(q).await? {
-            Some(row) => Some(row.try_get::<String, _>(0)?),
-            None => None,
-        })
+        q.text(action).push(" AND actor = ").text(actor).push(" AND idem_key = ").text(key);
+        self.one(q).await?.map(|row| text_at(&row, 0)).transpose()
     }
 
     async fn save_idempotent(&mut self, action: &str, actor: &str, key: &str, result: &str, at: &str) -> Result<()> {
-        let mut q = self.q("INSERT INTO leash_idempotency (action, actor, key, result, at) VALUES (");
+        let mut q = self.q("INSERT INTO leash_idempotency (action, actor, idem_key, result, at) VALUES (");
         q.text(action)
             .push(", ")
             .text(actor)
@@ -697,7 +778,10 @@ impl StoreTx for SqlTx {
     async fn touch_run(&mut self, run_id: &str, actor: &str, action: &str, at: &str) -> Result<()> {
         let mut q = self.q("INSERT INTO leash_runs (run_id, actor, action, started_at, last_at) VALUES (");
         q.text(run_id).push(", ").text(actor).push(", ").text(action).push(", ").text(at).push(", ").text(at);
-        q.push(") ON CONFLICT (run_id) DO UPDATE SET last_at = ").text(at).push(", calls = leash_runs.calls + 1");
+        match self.dialect {
+            Dialect::Mysql => q.push(") ON DUPLICATE KEY UPDATE last_at = ").text(at).push(", calls = calls + 1"),
+            _ => q.push(") ON CONFLICT (run_id) DO UPDATE SET last_at = ").text(at).push(", calls = leash_runs.calls + 1"),
+        };
         self.exec(q).await?;
         Ok(())
     }

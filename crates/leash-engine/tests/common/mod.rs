@@ -118,51 +118,181 @@ mode = "direct"
   max_len = 200
 "#;
 
-pub const SCHEMA: &[&str] = &[
-    "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status TEXT NOT NULL, locked BOOLEAN NOT NULL DEFAULT 0)",
-    "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, zip TEXT, nickname TEXT, phone TEXT, state TEXT, region TEXT, vip BOOLEAN NOT NULL DEFAULT 0)",
-    "CREATE TABLE invoices (id INTEGER PRIMARY KEY, due_date DATE NOT NULL, amount NUMERIC NOT NULL, seats INTEGER)",
-    "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL, body TEXT NOT NULL)",
-];
+/// Which store a conformance test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+fn schema(kind: Kind) -> Vec<String> {
+    let serial = match kind {
+        Kind::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Kind::Postgres => "BIGSERIAL PRIMARY KEY",
+        Kind::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
+    };
+    vec![
+        "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status VARCHAR(40) NOT NULL, locked BOOLEAN NOT NULL DEFAULT FALSE)".into(),
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(100), email VARCHAR(100), zip VARCHAR(10), nickname VARCHAR(40),
+            phone VARCHAR(40), state VARCHAR(2), region VARCHAR(2), vip BOOLEAN NOT NULL DEFAULT FALSE)".into(),
+        "CREATE TABLE invoices (id INTEGER PRIMARY KEY, due_date DATE NOT NULL, amount NUMERIC(12,2) NOT NULL, seats INTEGER)".into(),
+        format!("CREATE TABLE notes (id {serial}, ticket_id INTEGER NOT NULL, body TEXT NOT NULL)"),
+    ]
+}
 
 pub fn rows() -> Vec<String> {
     let mut out = vec![
-        "INSERT INTO tickets (id, status, locked) VALUES (1, 'open', 0), (2, 'open', 1), (3, 'closed', 0), (4, 'pending', 0)".to_string(),
+        "INSERT INTO tickets (id, status, locked) VALUES (1, 'open', FALSE), (2, 'open', TRUE), (3, 'closed', FALSE), (4, 'pending', FALSE)".to_string(),
         "INSERT INTO customers (id, name, email, zip, nickname, phone, state, region, vip) VALUES
-            (1, 'ann lee', 'Ann@EXAMPLE.com', '11211', NULL, '555', 'NY', NULL, 0),
-            (2, 'Bob Stone', 'bob@stone.test', '97201', 'Bobby', NULL, 'OR', NULL, 0),
-            (3, 'Dana Wu', 'DANA@WU.TEST', '10022', NULL, NULL, NULL, NULL, 1),
-            (4, 'Jon Smith', 'jon@smith.test', '90028', NULL, NULL, 'CA', NULL, 0),
-            (5, 'Jon Smith', 'jon2@smith.test', '90028', NULL, NULL, 'CA', NULL, 0)".to_string(),
+            (1, 'ann lee', 'Ann@EXAMPLE.com', '11211', NULL, '555', 'NY', NULL, FALSE),
+            (2, 'Bob Stone', 'bob@stone.test', '97201', 'Bobby', NULL, 'OR', NULL, FALSE),
+            (3, 'Dana Wu', 'DANA@WU.TEST', '10022', NULL, NULL, NULL, NULL, TRUE),
+            (4, 'Jon Smith', 'jon@smith.test', '90028', NULL, NULL, 'CA', NULL, FALSE),
+            (5, 'Jon Smith', 'jon2@smith.test', '90028', NULL, NULL, 'CA', NULL, FALSE)".to_string(),
         "INSERT INTO invoices (id, due_date, amount, seats) VALUES (1, '2026-12-01', 100, 5), (2, '2026-12-02', 200, 5), (3, '2026-12-03', 300, 5)".to_string(),
     ];
-    let many: Vec<String> = (100..400).map(|i| format!("({i}, 'open', 0)")).collect();
+    let many: Vec<String> = (100..400).map(|i| format!("({i}, 'open', FALSE)")).collect();
     out.push(format!("INSERT INTO tickets (id, status, locked) VALUES {}", many.join(", ")));
     out
 }
 
+/// A database of its own for one test: a SQLite file, a PostgreSQL schema or
+/// a MySQL database, dropped when the fixture is.
 pub struct Fixture {
+    pub kind: Kind,
     pub engine: Arc<Engine>,
     pub store: Arc<dyn Store>,
     pub url: String,
-    _dir: tempfile::TempDir,
+    cleanup: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
 }
 
-pub async fn sqlite() -> Fixture {
-    sqlite_with(POLICY, Clock::fixed("2026-11-25T15:00:00Z".parse().unwrap())).await
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let Some((admin_url, statement)) = self.cleanup.take() else { return };
+        // Drop runs inside the test's runtime; clean up from a thread of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = leash_store::open(&admin_url).await {
+                    let _ = admin.execute_script(&[statement.as_str()]).await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
-pub async fn sqlite_with(policy: &str, clock: Clock) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("shop.db").display());
+/// The server URL for a store, or `None` (a skip) when it is not configured.
+/// Under CI=true a missing URL is a failure, not a skip.
+pub fn server_url(kind: Kind) -> Option<String> {
+    let var = match kind {
+        Kind::Sqlite => return Some(String::new()),
+        Kind::Postgres => "LEASH_TEST_POSTGRES_URL",
+        Kind::Mysql => "LEASH_TEST_MYSQL_URL",
+    };
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} is not set; CI must run every store"),
+        _ => {
+            eprintln!("skipped: {var} is not set, so the {kind:?} store is not tested here");
+            None
+        }
+    }
+}
+
+/// Opens a fresh, empty database of the given kind; returns the URL the
+/// engine should use and the cleanup to run.
+pub async fn fresh_database(kind: Kind) -> Option<(String, Option<(String, String)>, Option<tempfile::TempDir>)> {
+    let admin_url = server_url(kind)?;
+    let name = format!("leash_t_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let connect_failed = |e: leash_store::StoreError| -> ! { panic!("{kind:?} test server at {admin_url} unreachable: {e}") };
+    match kind {
+        Kind::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("shop.db").display());
+            Some((url, None, Some(dir)))
+        }
+        Kind::Postgres => {
+            let admin = leash_store::open(&admin_url).await.unwrap_or_else(|e| connect_failed(e));
+            admin.execute_script(&[&format!("CREATE SCHEMA {name}")]).await.unwrap();
+            let sep = if admin_url.contains('?') { '&' } else { '?' };
+            let url = format!("{admin_url}{sep}options=-c%20search_path%3D{name}");
+            Some((url, Some((admin_url.clone(), format!("DROP SCHEMA {name} CASCADE"))), None))
+        }
+        Kind::Mysql => {
+            let admin = leash_store::open(&admin_url).await.unwrap_or_else(|e| connect_failed(e));
+            admin.execute_script(&[&format!("CREATE DATABASE {name}")]).await.unwrap();
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin_url.clone());
+            Some((format!("{base}/{name}"), Some((admin_url.clone(), format!("DROP DATABASE {name}"))), None))
+        }
+    }
+}
+
+pub async fn fixture(kind: Kind) -> Option<Fixture> {
+    fixture_with(kind, POLICY, Clock::fixed("2026-11-25T15:00:00Z".parse().unwrap())).await
+}
+
+pub async fn fixture_with(kind: Kind, policy: &str, clock: Clock) -> Option<Fixture> {
+    let (url, cleanup, dir) = fresh_database(kind).await?;
     let store: Arc<dyn Store> = Arc::from(leash_store::open(&url).await.unwrap());
-    store.execute_script(SCHEMA).await.unwrap();
-    let rows = rows();
-    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
-    store.execute_script(&rows).await.unwrap();
+    let mut statements = schema(kind);
+    statements.extend(rows());
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    store.execute_script(&statements).await.unwrap();
     let policy = parse_policy("test.toml", policy).unwrap();
     let engine = Engine::open(policy, store.clone()).await.unwrap().with_clock(clock);
-    Fixture { engine: Arc::new(engine), store, url, _dir: dir }
+    Some(Fixture { kind, engine: Arc::new(engine), store, url, cleanup, _dir: dir })
+}
+
+/// Makes the journal insert fail for one record key, after the record's UPDATE.
+pub async fn fail_journal_for(f: &Fixture, key: &str) {
+    let statements: Vec<String> = match f.kind {
+        Kind::Sqlite => vec![format!(
+            "CREATE TRIGGER fail_journal BEFORE INSERT ON leash_changes WHEN NEW.record_key = '{key}'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )],
+        Kind::Postgres => vec![
+            format!("CREATE FUNCTION fail_journal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                IF NEW.record_key = '{key}' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$"),
+            "CREATE TRIGGER fail_journal BEFORE INSERT ON leash_changes FOR EACH ROW EXECUTE FUNCTION fail_journal()".into(),
+        ],
+        Kind::Mysql => vec![format!(
+            "CREATE TRIGGER fail_journal BEFORE INSERT ON leash_changes FOR EACH ROW
+             BEGIN IF NEW.record_key = '{key}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; END IF; END"
+        )],
+    };
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    f.store.execute_script(&statements).await.unwrap();
+}
+
+/// Removes the journal's guard against rewrites, as someone with the database could.
+pub async fn drop_journal_guard(f: &Fixture) {
+    let statement = match f.kind {
+        Kind::Sqlite | Kind::Mysql => "DROP TRIGGER leash_changes_no_rewrite",
+        Kind::Postgres => "DROP TRIGGER leash_changes_guard ON leash_changes",
+    };
+    f.store.execute_script(&[statement]).await.unwrap();
+}
+
+/// Runs each named `async fn(Kind)` test on SQLite, PostgreSQL and MySQL.
+#[macro_export]
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { super::$name($crate::common::Kind::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { super::$name($crate::common::Kind::Postgres).await } )*
+        }
+        mod mysql {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+               async fn $name() { super::$name($crate::common::Kind::Mysql).await } )*
+        }
+    };
 }
 
 pub fn agent() -> Caller {
