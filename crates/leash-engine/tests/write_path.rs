@@ -184,7 +184,9 @@ async fn per_hour_cap_refuses_then_resets_next_hour(kind: Kind) {
 
 async fn write_outside_the_window_is_refused(kind: Kind) {
     // Saturday 2026-11-28 15:00 UTC = 10:00 in New York, but a weekend.
-    let Some(f) = fixture_with(kind, POLICY, Clock::fixed("2026-11-28T15:00:00Z".parse().unwrap())).await else { return };
+    let Some(f) = fixture_with(kind, POLICY, Clock::fixed("2026-11-28T15:00:00Z".parse().unwrap())).await else {
+        return;
+    };
     rejected(&f.call("office_hours_status", Some("1"), &[("status", "solved")]).await, Code::OutsideWindow);
     let Some(weekday) = fixture(kind).await else { return };
     assert_eq!(weekday.call("office_hours_status", Some("1"), &[("status", "solved")]).await.outcome, Outcome::Applied);

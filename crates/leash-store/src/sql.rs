@@ -119,11 +119,14 @@ impl SqlStore {
             "CREATE TABLE IF NOT EXISTS leash_migrations (version BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at VARCHAR(32) NOT NULL)",
         )
         .await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut **conn).await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut **conn).await?;
         let current = current.unwrap_or(0);
         for m in migrations::for_dialect(self.dialect).iter().filter(|m| m.version > current) {
             for statement in m.statements {
-                conn.execute(*statement).await.map_err(|e| StoreError::Database(format!("migration {}: {e}", m.version)))?;
+                conn.execute(*statement)
+                    .await
+                    .map_err(|e| StoreError::Database(format!("migration {}: {e}", m.version)))?;
             }
             let mut q = self.q("INSERT INTO leash_migrations (version, name, applied_at) VALUES (");
             q.int(m.version).push(", ").text(m.name).push(", ").text(&jiff::Timestamp::now().to_string()).push(")");
@@ -187,13 +190,11 @@ impl SqlStore {
         if columns.is_empty() {
             return Ok(None);
         }
-        let mut q = self.q(
-            "SELECT CAST(a.attname AS TEXT) FROM pg_index i \
+        let mut q = self.q("SELECT CAST(a.attname AS TEXT) FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() \
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
-             WHERE i.indisunique AND i.indnatts = 1 AND c.relname = ",
-        );
+             WHERE i.indisunique AND i.indnatts = 1 AND c.relname = ");
         q.text(table);
         let unique_columns = self.fetch_all(q).await?.iter().map(|r| text_at(r, 0)).collect::<Result<_>>()?;
         Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns }))
@@ -209,10 +210,8 @@ impl SqlStore {
         if columns.is_empty() {
             return Ok(None);
         }
-        let mut q = self.q(
-            "SELECT CAST(MIN(COLUMN_NAME) AS CHAR) FROM information_schema.STATISTICS \
-             WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 AND TABLE_NAME = ",
-        );
+        let mut q = self.q("SELECT CAST(MIN(COLUMN_NAME) AS CHAR) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 AND TABLE_NAME = ");
         q.text(table).push(" GROUP BY INDEX_NAME HAVING COUNT(*) = 1");
         let unique_columns = self.fetch_all(q).await?.iter().map(|r| text_at(r, 0)).collect::<Result<_>>()?;
         Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns }))
@@ -780,7 +779,10 @@ impl StoreTx for SqlTx {
         q.text(run_id).push(", ").text(actor).push(", ").text(action).push(", ").text(at).push(", ").text(at);
         match self.dialect {
             Dialect::Mysql => q.push(") ON DUPLICATE KEY UPDATE last_at = ").text(at).push(", calls = calls + 1"),
-            _ => q.push(") ON CONFLICT (run_id) DO UPDATE SET last_at = ").text(at).push(", calls = leash_runs.calls + 1"),
+            _ => q
+                .push(") ON CONFLICT (run_id) DO UPDATE SET last_at = ")
+                .text(at)
+                .push(", calls = leash_runs.calls + 1"),
         };
         self.exec(q).await?;
         Ok(())

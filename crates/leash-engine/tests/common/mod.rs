@@ -207,7 +207,8 @@ pub fn server_url(kind: Kind) -> Option<String> {
 pub async fn fresh_database(kind: Kind) -> Option<(String, Option<(String, String)>, Option<tempfile::TempDir>)> {
     let admin_url = server_url(kind)?;
     let name = format!("leash_t_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let connect_failed = |e: leash_store::StoreError| -> ! { panic!("{kind:?} test server at {admin_url} unreachable: {e}") };
+    let connect_failed =
+        |e: leash_store::StoreError| -> ! { panic!("{kind:?} test server at {admin_url} unreachable: {e}") };
     match kind {
         Kind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
