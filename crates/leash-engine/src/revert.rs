@@ -99,7 +99,12 @@ impl Engine {
             Selector::Actor(actor) => filter.actor = Some(actor.clone()),
             Selector::Proposal(p) => filter.proposal_id = Some(p.clone()),
         }
-        let changes = self.store().changes(&filter).await?;
+        let mut changes = self.store().changes(&filter).await?;
+        // "Everything this action or actor did" means the changes themselves,
+        // not earlier reverts of them: undoing those would re-apply the mistake.
+        if matches!(selector, Selector::Action { .. } | Selector::Actor(_) | Selector::Proposal(_)) {
+            changes.retain(|c| c.reverts.is_none());
+        }
         if let Selector::Ids(ids) = selector {
             if let Some(missing) = ids.iter().find(|id| !changes.iter().any(|c| &c.id == *id)) {
                 return Err(EngineError::NotFound(format!("change {missing}")));

@@ -174,8 +174,12 @@ async fn revert_by_action_and_time_by_actor_and_by_proposal(kind: Kind) {
     f.call("fix_customer", Some("1"), &[("zip", "11222")]).await;
     let since = parse_time("2026-11-25", f.engine.clock().now()).unwrap();
     let by_action = Selector::Action { action: "set_status".into(), since: since.clone(), until: None };
-    let r = f.engine.revert(&reviewer(), &req(by_action, false), |_, _| {}).await.unwrap();
+    let r = f.engine.revert(&reviewer(), &req(by_action.clone(), false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted.len(), 1);
+    // Asking again does not undo the revert (which would re-apply the change).
+    let again = f.engine.revert(&reviewer(), &req(by_action, false), |_, _| {}).await.unwrap();
+    assert_eq!((again.reverted.len(), again.skipped), (0, 1));
+    assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
     assert_eq!(f.get("customers", "1", "zip").await, json!("11222"), "other actions untouched");
     let before = Selector::Action {
         action: "fix_customer".into(),
