@@ -152,6 +152,8 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         None,
     )
     .await?;
+    let fields = [("address", "125 Main St, Apt 4B"), ("city", "Brooklyn")];
+    d.call("fix_address_format", Some("1"), &fields, "standard form; `brookln` is a typo", None).await?;
 
     if !json {
         stage(2, "Anything a person should see waits in the review queue, with a note");
@@ -160,8 +162,8 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     d.call("fix_contact_format", Some("5"), &[("name", "John Smith")], "looks like a typo", None).await?;
     let money =
         d.call("adjust_invoice", Some("3"), &[("amount", "99.00")], "customer says the price was 99", None).await?;
-    let address =
-        d.call("fix_address_format", Some("1"), &[("address", "125 Main St, Apt 4B")], "standard form", None).await?;
+    d.call("fix_address_format", Some("2"), &[("address", "18 Market St")], "standard form", None).await?;
+    let dropped = d.call("fix_address_format", Some("5"), &[("address", "77 Sunset Blvd")], "shorter", None).await?;
 
     if !json {
         stage(3, "Bad calls are refused with a stable code and what to do instead");
@@ -181,12 +183,13 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         stage(4, "A reviewer works the queue");
     }
     let reviewer = Caller { name: "support-lead".into(), role: Role::Reviewer, actions: Vec::new() };
-    if let Some(id) = &address.proposal_id {
+    if let Some(id) = &dropped.proposal_id {
         let mut edits = serde_json::Map::new();
-        edits.insert("address".into(), Value::String("125 Main St Apt 4B".into()));
+        edits.insert("address".into(), Value::String("77 Sunset Blvd, Apt 3".into()));
         let r = d.engine.approve(&reviewer, id, edits, Some("kept the apartment")).await?;
         if !json {
-            println!("   ✔ support-lead approved the address with an edit: {}", crate::output::fields_line(&r.fields));
+            let change = crate::output::fields_line(&r.fields);
+            println!("   ✔ support-lead approved the address with the apartment put back: {change}");
         }
     }
     if let Some(id) = &money.proposal_id {

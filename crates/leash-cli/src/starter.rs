@@ -60,6 +60,9 @@ locked_if = "record.locked == true"
   change = "mechanical"
   format = "us_address"
   max_len = 200
+  [actions.fields.city]
+  change = "mechanical"
+  format = "us_address"
   [actions.fields.state]
   one_of = ["AL","AK","AZ","AR","CA","CO","CT","DE","DC","FL","GA","HI","ID","IL","IN","IA","KS","KY","LA","ME","MD","MA","MI","MN","MS","MO","MT","NE","NV","NH","NJ","NM","NY","NC","ND","OH","OK","OR","PA","RI","SC","SD","TN","TX","UT","VT","VA","WA","WV","WI","WY"]
   [actions.fields.zip]

@@ -7,7 +7,7 @@ use crate::call::{Call, FieldChange, Refusal};
 use crate::codes::{Code, ReviewReason};
 use crate::format::Flag;
 use crate::policy::{Action, Kind, Mode};
-use crate::rules::{check_field, FieldContext};
+use crate::rules::{address_flags, check_field, FieldContext};
 use crate::value::{display, same_value, Record, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +156,7 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     if changes.is_empty() {
         return Decision::Unchanged;
     }
+    flags.extend(address_flags(action, record, &changes));
     if let Some(review_if) = &action.review_if {
         match review_if.eval_bool(record) {
             Ok(false) => {}

@@ -1,9 +1,11 @@
 //! Field rules (DESIGN §1): the one place where a single field's new value is
 //! checked. Hard rules refuse the call; soft rules flag it for a person.
 
+use crate::call::FieldChange;
 use crate::call::Refusal;
 use crate::codes::{Code, ReviewReason};
-use crate::format::{self, Flag};
+use crate::format::{self, address, Flag, Format};
+use crate::policy::Action;
 use crate::policy::{Bound, FieldRule};
 use crate::value::{display, is_blank, same_value, Record, Value};
 
@@ -68,8 +70,9 @@ pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext
                     reason: ReviewReason::NotMechanical,
                     note: format!("{f} was blank, so `{}` is new information, not a rewrite", display(new)),
                 });
-            } else {
-                flags.extend(format::mechanical_flags(fmt, f, &display(old), &display(new)));
+            } else if fmt != Format::UsAddress {
+                // Addresses are judged whole, across their fields: `address_flags`.
+                flags.extend(format::mechanical_flags(fmt, f, &display(old), &display(new), rule.date_order));
             }
         }
     }
@@ -107,7 +110,7 @@ fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
     if let Some((lo, hi)) = &rule.range {
         let inside = match (lo, hi) {
             (Bound::Number(lo), Bound::Number(hi)) => number_of(new).map(|n| *lo <= n && n <= *hi),
-            (Bound::Date(lo), Bound::Date(hi)) => format::canonical(format::Format::Date, &text)
+            (Bound::Date(lo), Bound::Date(hi)) => format::canonical_date(&text, rule.date_order)
                 .ok()
                 .and_then(|d| d.parse::<jiff::civil::Date>().ok())
                 .map(|d| *lo <= d && d <= *hi),
@@ -138,7 +141,7 @@ fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
         }
     }
     if let (Some(fmt), false) = (rule.format, rule.mechanical) {
-        if let Err(why) = format::canonical(fmt, &text) {
+        if let Err(why) = format::canonical_with(fmt, &text, rule.date_order) {
             return Err(Refusal::new(
                 Code::PatternMismatch,
                 format!("{f}: `{text}` is not a valid {}: {why}", fmt.as_str()),
@@ -154,4 +157,99 @@ fn number_of(v: &Value) -> Option<f64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// Which part of an address a column holds, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AddressPart {
+    Street,
+    Unit,
+    City,
+    State,
+    Zip,
+}
+
+fn address_part(column: &str) -> AddressPart {
+    let c = column.to_ascii_lowercase();
+    if c.contains("city") || c.contains("town") {
+        AddressPart::City
+    } else if c.contains("state") || c.contains("province") {
+        AddressPart::State
+    } else if c.contains("zip") || c.contains("postal") {
+        AddressPart::Zip
+    } else if ["unit", "apt", "suite", "line2", "address2", "secondary"].iter().any(|n| c.contains(n)) {
+        AddressPart::Unit
+    } else {
+        AddressPart::Street
+    }
+}
+
+/// The columns that make up the record's address: the action's `us_address`
+/// fields, plus `city`/`state`/`zip`-named columns of the record when the
+/// street field does not carry them itself.
+fn address_columns<'a>(action: &'a Action, record: &'a Record) -> Vec<(AddressPart, &'a str)> {
+    let mut cols: Vec<(AddressPart, &str)> = action
+        .fields
+        .iter()
+        .filter(|f| f.mechanical && f.format == Some(Format::UsAddress))
+        .map(|f| (address_part(&f.name), f.name.as_str()))
+        .collect();
+    if cols.is_empty() {
+        return cols;
+    }
+    for col in record.keys() {
+        let part = address_part(col);
+        if part != AddressPart::Street && !cols.iter().any(|(p, _)| *p == part) {
+            let named =
+                matches!(col.as_str(), "city" | "state" | "zip" | "zip_code" | "zipcode" | "postal_code" | "unit");
+            if named {
+                cols.push((part, col.as_str()));
+            }
+        }
+    }
+    cols
+}
+
+fn assemble(cols: &[(AddressPart, &str)], value: &dyn Fn(&str) -> Option<String>) -> String {
+    let get = |part: AddressPart| -> Vec<String> {
+        cols.iter().filter(|(p, _)| *p == part).filter_map(|(_, c)| value(c)).filter(|v| !v.trim().is_empty()).collect()
+    };
+    let street = get(AddressPart::Street).join(" ");
+    // A street field that already ends in a ZIP is a whole single-line address.
+    let single_line = street
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .next_back()
+        .is_some_and(|w| w.len() == 5 || w.len() == 9)
+        && street.contains(',');
+    if single_line {
+        return street;
+    }
+    let mut parts = vec![street];
+    parts.extend(get(AddressPart::Unit));
+    parts.extend(get(AddressPart::City));
+    let tail: Vec<String> = get(AddressPart::State).into_iter().chain(get(AddressPart::Zip)).collect();
+    if !tail.is_empty() {
+        parts.push(tail.join(" "));
+    }
+    parts.join(", ")
+}
+
+/// The whole-address check for `change = "mechanical"`, `format = "us_address"`:
+/// the record's address before and after the call must be the same place.
+pub fn address_flags(action: &Action, record: &Record, changes: &[FieldChange]) -> Vec<Flag> {
+    let cols = address_columns(action, record);
+    if cols.is_empty() || !changes.iter().any(|c| cols.iter().any(|(_, col)| *col == c.field)) {
+        return Vec::new();
+    }
+    let old = |col: &str| record.get(col).filter(|v| !v.is_null()).map(display);
+    let new = |col: &str| match changes.iter().find(|c| c.field == col) {
+        Some(c) => (!c.new.is_null()).then(|| display(&c.new)),
+        None => old(col),
+    };
+    let (before, after) = (assemble(&cols, &old), assemble(&cols, &new));
+    if before.trim().is_empty() {
+        return Vec::new();
+    }
+    address::compare("address", &before, &after)
 }

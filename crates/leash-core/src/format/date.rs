@@ -22,7 +22,7 @@ fn build(y: i64, m: i64, d: i64) -> Result<String, String> {
     Date::new(y, m, d).map(|d| d.to_string()).map_err(|_| format!("{y:04}-{m:02}-{d:02} is not a calendar date"))
 }
 
-pub fn canonical(value: &str) -> Result<String, String> {
+pub fn canonical(value: &str, order: Option<super::DateOrder>) -> Result<String, String> {
     let text = value.trim();
     let text = text.split(['T', ' ']).next().filter(|t| t.len() == 10 && t.as_bytes()[4] == b'-').unwrap_or(text);
     let words: Vec<&str> = text.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
@@ -47,11 +47,15 @@ pub fn canonical(value: &str) -> Result<String, String> {
     if c.len() != 4 {
         return Err(format!("`{value}` has no four-digit year"));
     }
-    match (a_n > 12, b_n > 12) {
-        (false, true) => build(c_n, a_n, b_n),
-        (true, false) => build(c_n, b_n, a_n),
+    match (a_n > 12, b_n > 12, order) {
+        (false, true, _) => build(c_n, a_n, b_n),
+        (true, false, _) => build(c_n, b_n, a_n),
         _ if a_n == b_n => build(c_n, a_n, b_n),
-        _ => Err(format!("`{value}` is ambiguous: day and month could be either way round")),
+        (false, false, Some(super::DateOrder::Mdy)) => build(c_n, a_n, b_n),
+        (false, false, Some(super::DateOrder::Dmy)) => build(c_n, b_n, a_n),
+        _ => Err(format!(
+            "`{value}` is ambiguous: day and month could be either way round (a policy can set date_order)"
+        )),
     }
 }
 
@@ -70,14 +74,16 @@ mod tests {
             "14 March 2026",
             "2026-03-14T10:00:00Z",
         ] {
-            assert_eq!(canonical(d).unwrap(), "2026-03-14", "{d}");
+            assert_eq!(canonical(d, None).unwrap(), "2026-03-14", "{d}");
         }
     }
 
     #[test]
     fn ambiguous_or_impossible_dates_are_refused() {
-        assert!(canonical("03/04/2025").unwrap_err().contains("ambiguous"));
-        assert!(canonical("2026-02-30").is_err());
-        assert!(canonical("soon").is_err());
+        assert!(canonical("03/04/2025", None).unwrap_err().contains("ambiguous"));
+        assert_eq!(canonical("03/04/2025", Some(super::super::DateOrder::Mdy)).unwrap(), "2025-03-04");
+        assert_eq!(canonical("03/04/2025", Some(super::super::DateOrder::Dmy)).unwrap(), "2025-04-03");
+        assert!(canonical("2026-02-30", None).is_err());
+        assert!(canonical("soon", None).is_err());
     }
 }

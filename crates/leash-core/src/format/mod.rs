@@ -1,7 +1,7 @@
 //! Formats for `change = "mechanical"`: each turns a value into a canonical
 //! form; two values written differently but meaning the same have equal forms.
 
-mod address;
+pub mod address;
 mod date;
 mod simple;
 
@@ -40,11 +40,47 @@ impl Format {
     }
 }
 
+/// How to read `03/04/2025`: a policy may name the order its data uses
+/// (`date_order = "mdy"`); without it such a date is ambiguous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateOrder {
+    Mdy,
+    Dmy,
+}
+
+impl DateOrder {
+    pub const NAMES: &'static [&'static str] = &["mdy", "dmy"];
+    pub fn parse(s: &str) -> Option<DateOrder> {
+        match s {
+            "mdy" => Some(DateOrder::Mdy),
+            "dmy" => Some(DateOrder::Dmy),
+            _ => None,
+        }
+    }
+}
+
 /// The canonical form of `value`, or why it cannot be read in this format.
 pub fn canonical(format: Format, value: &str) -> Result<String, String> {
+    canonical_with(format, value, None)
+}
+
+pub fn canonical_date(value: &str, order: Option<DateOrder>) -> Result<String, String> {
+    date::canonical(value, order)
+}
+
+/// A readable form for people: like `canonical`, but a name keeps its case rules.
+pub fn display_form(format: Format, value: &str) -> Result<String, String> {
+    match format {
+        Format::Name => Ok(simple::name_display(value)),
+        other => canonical(other, value),
+    }
+}
+
+pub fn canonical_with(format: Format, value: &str, order: Option<DateOrder>) -> Result<String, String> {
     match format {
         Format::UsAddress => address::canonical(value),
-        Format::Date => date::canonical(value),
+        Format::Date => date::canonical(value, order),
         Format::Phone => simple::phone(value),
         Format::Email => simple::email(value),
         Format::Text => Ok(simple::text(value)),
@@ -60,12 +96,12 @@ pub struct Flag {
 }
 
 /// Empty when `new` is the same value as `old`, written differently.
-pub fn mechanical_flags(format: Format, field: &str, old: &str, new: &str) -> Vec<Flag> {
+pub fn mechanical_flags(format: Format, field: &str, old: &str, new: &str, order: Option<DateOrder>) -> Vec<Flag> {
     if format == Format::UsAddress {
         return address::compare(field, old, new);
     }
     let not_mechanical = |note: String| vec![Flag { reason: ReviewReason::NotMechanical, note }];
-    match (canonical(format, old), canonical(format, new)) {
+    match (canonical_with(format, old, order), canonical_with(format, new, order)) {
         (Ok(a), Ok(b)) if a == b => Vec::new(),
         (Ok(a), Ok(b)) => not_mechanical(format!(
             "{field}: `{new}` is not `{old}` written differently ({} form `{b}` vs `{a}`); check it is the same {}",

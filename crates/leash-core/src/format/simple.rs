@@ -17,6 +17,45 @@ pub fn name(value: &str) -> String {
     tight.to_lowercase()
 }
 
+const NAME_PARTICLES: &[&str] =
+    &["van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "bin", "ibn"];
+
+/// A name in conventional case: `mary o'brien` → `Mary O'Brien`, `ronald mcdonald`
+/// → `Ronald McDonald`, `Anna van der Berg` keeps its particles. A name already
+/// in mixed case is left as written: its owner knows best.
+pub fn name_display(value: &str) -> String {
+    let spaced = collapse_spaces(value);
+    let mixed = spaced.chars().any(|c| c.is_lowercase()) && spaced.chars().any(|c| c.is_uppercase());
+    if mixed {
+        return spaced;
+    }
+    spaced
+        .split(' ')
+        .enumerate()
+        .map(|(i, w)| {
+            let lower = w.to_lowercase();
+            if i > 0 && NAME_PARTICLES.contains(&lower.as_str()) {
+                return lower;
+            }
+            let mut out = String::new();
+            let mut upper_next = true;
+            for c in lower.chars() {
+                out.extend(if upper_next { c.to_uppercase().collect::<Vec<_>>() } else { vec![c] });
+                upper_next = c == '-' || c == '\'';
+            }
+            match out.strip_prefix("Mc") {
+                Some(rest) if rest.len() > 1 => {
+                    let mut chars = rest.chars();
+                    let first = chars.next().map(|c| c.to_uppercase().to_string()).unwrap_or_default();
+                    format!("Mc{first}{}", chars.as_str())
+                }
+                _ => out,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// E.164; a number of 10 digits is taken as US (+1).
 pub fn phone(value: &str) -> Result<String, String> {
     let trimmed = value.trim();
@@ -83,5 +122,14 @@ mod tests {
         assert_eq!(name("  mary  o'brien "), name("Mary O'Brien"));
         assert_eq!(name("van der Berg"), name("Van Der  Berg"));
         assert_ne!(name("Jon Smith"), name("John Smith"));
+    }
+
+    #[test]
+    fn name_display_keeps_mc_o_and_particles_right() {
+        assert_eq!(name_display("mary  o'brien"), "Mary O'Brien");
+        assert_eq!(name_display("RONALD MCDONALD"), "Ronald McDonald");
+        assert_eq!(name_display("anna van der berg"), "Anna van der Berg");
+        assert_eq!(name_display("Anna van der Berg"), "Anna van der Berg");
+        assert_eq!(name_display("jean-luc picard"), "Jean-Luc Picard");
     }
 }

@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use sha2::{Digest, Sha256};
 use toml_edit::{Item, TableLike};
 
+use crate::format::DateOrder;
+
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,6 +49,7 @@ const ACTION_KEYS: &[&str] = &[
     "breaker",
 ];
 const FIELD_KEYS: &[&str] = &[
+    "date_order",
     "one_of",
     "range",
     "only_if_empty",
@@ -554,6 +557,7 @@ fn parse_field(w: &mut Walker, name: &str, table: &dyn TableLike, at: &At) -> Fi
             "unique" => rule.unique = w.boolean(item, &at).unwrap_or(false),
             "from" => rule.from = w.condition(item, &at),
             "allow_blank" => rule.allow_blank = w.boolean(item, &at).unwrap_or(false),
+            "date_order" => rule.date_order = w.choice(item, &at, DateOrder::NAMES, DateOrder::parse),
             _ => unreachable!("entries() filters unknown keys"),
         }
     }

@@ -140,6 +140,8 @@ pub struct FieldRule {
     pub unique: bool,
     pub from: Option<Condition>,
     pub allow_blank: bool,
+    /// How to read ambiguous dates like `03/04/2025` in this field.
+    pub date_order: Option<crate::format::DateOrder>,
 }
 
 /// One end of a `range`: numbers compare as numbers, dates as ISO dates.
