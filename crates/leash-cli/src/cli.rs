@@ -87,6 +87,23 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show a value's canonical form, or whether a rewrite is merely mechanical.
+    Normalize {
+        /// us_address, date, phone, email, name or text.
+        #[arg(long)]
+        format: String,
+        /// The value to canonicalize.
+        #[arg(conflicts_with_all = ["old", "new"], required_unless_present = "old")]
+        value: Option<String>,
+        /// The current value, to compare with --new.
+        #[arg(long, requires = "new")]
+        old: Option<String>,
+        #[arg(long, requires = "old")]
+        new: Option<String>,
+        /// For dates like 03/04/2025: mdy or dmy.
+        #[arg(long)]
+        date_order: Option<String>,
+    },
     /// Build a small shop database and run a simulated agent through leash.
     Demo {
         /// Where to put the demo's files (default: a new temporary folder).

@@ -20,6 +20,13 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Init { demo, force } => crate::starter::init(&cli.config, *demo, *force, cli.json).await,
         Command::Demo { dir } => crate::demo::run(dir.clone(), cli.json).await,
         Command::Check => check(&cli).await,
+        Command::Normalize { format, value, old, new, date_order } => crate::normalize::run(
+            &cli,
+            format,
+            value.as_deref(),
+            old.as_deref().zip(new.as_deref()),
+            date_order.as_deref(),
+        ),
         Command::Call(args) => call(&cli, args).await,
         Command::Queue => {
             let engine = open_engine(&cli).await?;

@@ -184,3 +184,80 @@ fn demo_runs_end_to_end_and_reverts_the_bad_batch() {
     let v = leash(&dir.path().join("d"), &["verify"]);
     assert!(v.status.success());
 }
+
+const ADDRESS_POLICY: &str = r#"
+[database]
+url = "sqlite://people.db"
+
+[[actions]]
+name = "fix_address"
+summary = "Rewrite a customer's address in standard form."
+table = "people"
+key = "id"
+mode = "direct"
+  [actions.fields.address]
+  change = "mechanical"
+  format = "us_address"
+"#;
+
+#[test]
+fn address_seed_cases_through_a_real_call() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("leash.toml"), ADDRESS_POLICY).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("people.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = leash_store::open(&url).await.unwrap();
+        store
+            .execute_script(&[
+                "CREATE TABLE people (id INTEGER PRIMARY KEY, address TEXT)",
+                "INSERT INTO people VALUES (1, '125 main st apt#4b, brookln ny 11211'), (2, '18 Market Street, Portland, ME 97201'),
+                    (3, '9 Elm St Unit 12B, Austin, TX 78701'), (4, '77 Sunset Blvd Apt 3, Los Angeles, CA 90028')",
+            ])
+            .await
+            .unwrap();
+    });
+    let cases = [
+        ("1", "125 Main St, Apt 4B, Brooklyn, NY 11211", "applied", None),
+        ("2", "18 Market St, Portland, ME 97201", "pending_review", Some("zip_state_mismatch")),
+        ("3", "9 Elm St Unit 12D, Austin, TX 78701", "pending_review", Some("unit_changed")),
+        ("4", "77 Sunset Blvd, Los Angeles, CA 90028", "pending_review", Some("unit_dropped")),
+    ];
+    for (key, new, outcome, reason) in cases {
+        let set = format!("address={new}");
+        let r = json(&leash(dir.path(), &["call", "fix_address", "--key", key, "--set", &set, "--json"]));
+        assert_eq!(r["outcome"], outcome, "{r}");
+        if let Some(reason) = reason {
+            assert!(r["reasons"].as_array().unwrap().iter().any(|x| x == reason), "{r}");
+            assert!(!r["notes"].as_array().unwrap().is_empty());
+        }
+    }
+}
+
+#[test]
+fn normalize_prints_the_canonical_form_and_a_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leash(dir.path(), &["normalize", "--format", "us_address", "125 main st apt#4b, brookln ny 11211"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("125 Main St, Apt 4B, Brookln, NY 11211"), "{text}");
+    assert!(text.contains("unit      Apt 4B"), "{text}");
+    let out = leash(
+        dir.path(),
+        &[
+            "normalize",
+            "--format",
+            "us_address",
+            "--old",
+            "9 Elm St Unit 12B, Austin TX 78701",
+            "--new",
+            "9 Elm St Unit 12D, Austin TX 78701",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let r = json(&out);
+    assert_eq!(r["mechanical"], false);
+    assert_eq!(r["reasons"][0], "unit_changed");
+    let out = leash(dir.path(), &["normalize", "--format", "phone", "(415) 555-0134"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "+14155550134");
+}

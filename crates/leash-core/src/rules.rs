@@ -218,8 +218,7 @@ fn assemble(cols: &[(AddressPart, &str)], value: &dyn Fn(&str) -> Option<String>
     // A street field that already ends in a ZIP is a whole single-line address.
     let single_line = street
         .split(|c: char| !c.is_ascii_digit())
-        .filter(|w| !w.is_empty())
-        .next_back()
+        .rfind(|w| !w.is_empty())
         .is_some_and(|w| w.len() == 5 || w.len() == 9)
         && street.contains(',');
     if single_line {
