@@ -16,6 +16,9 @@ pub struct Cli {
     /// Print exactly one JSON document on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Development only: run actions whose definition nobody approved (logged on every call).
+    #[arg(long, global = true)]
+    pub allow_unapproved: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -82,6 +85,25 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Record who approved the current definition of every action.
+    ApprovePolicy {
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The planning sheet: every action, its limits, owner, mode and approval.
+    Actions,
+    /// What each action did and whether it has earned its next stage.
+    Report {
+        /// 2026-11-01, an RFC 3339 time, or a span ago like 7d (adds a day-by-day table).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Run the policy's test cases (default: leash.test.toml beside the policy).
+    Test { file: Option<PathBuf> },
     /// Check the journal's hash chains and find records changed around leash.
     Verify,
     /// Manage API tokens.

@@ -78,6 +78,34 @@ pub async fn run(cli: Cli) -> Result<u8> {
             Ok(if report.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
         }
         Command::Token(cmd) => token(&cli, cmd).await,
+        Command::ApprovePolicy { by, note } => {
+            let engine = open_engine(&cli).await?;
+            let approved = engine.approve_policy(&Caller::local(by), note.as_deref()).await?;
+            emit(&cli, &serde_json::json!({"approved": approved}), || {
+                approved
+                    .iter()
+                    .map(|a| {
+                        let what = if a.newly_approved { "approved" } else { "already approved" };
+                        format!("{what}: {} ({})", a.action, &a.action_hash[..12])
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Actions => {
+            let engine = open_engine(&cli).await?;
+            let sheet = engine.actions_sheet().await?;
+            emit(&cli, &serde_json::json!({"actions": sheet}), || output::sheet(&sheet))
+        }
+        Command::Report { since, until } => {
+            let engine = open_engine(&cli).await?;
+            let now = engine.clock().now();
+            let time =
+                |t: &Option<String>| t.as_deref().map(|t| parse_time(t, now).map_err(|e| anyhow!(e))).transpose();
+            let report = engine.report(time(since)?, time(until)?).await?;
+            emit(&cli, &report, || output::report(&report))
+        }
+        Command::Test { file } => crate::policy_test::run(&cli, file.as_deref()).await,
     }
 }
 
@@ -170,7 +198,8 @@ pub async fn open_engine(cli: &Cli) -> Result<Engine> {
     let policy = load_policy(&cli.config)?;
     let url = database_url(cli, &policy)?;
     let store = leash_store::open(&url).await.with_context(|| format!("cannot open {url}"))?;
-    Ok(Engine::open(policy, Arc::from(store)).await?)
+    let engine = Engine::open(policy, Arc::from(store)).await?;
+    Ok(if cli.allow_unapproved { engine.allow_unapproved() } else { engine })
 }
 
 async fn check(cli: &Cli) -> Result<u8> {

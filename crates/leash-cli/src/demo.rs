@@ -125,7 +125,8 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     let policy =
         parse_policy(&config.display().to_string(), DEMO_POLICY).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
     let engine = Engine::open(policy, store).await?;
-    let admin = Caller::local("demo-admin");
+    let admin = Caller::local("ops-lead");
+    engine.approve_policy(&admin, Some("demo policy reviewed")).await?;
     engine.create_token(&admin, "assistant", Role::Agent, Vec::new()).await?;
     let agent = engine.caller_named("assistant").await?;
     let mut d = Demo { engine, agent, tally: Tally { applied: 0, review: 0, rejected: 0, unchanged: 0 }, quiet: json };

@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod normalize;
 mod output;
+mod policy_test;
 mod starter;
 
 use std::process::ExitCode;

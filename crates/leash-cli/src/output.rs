@@ -109,3 +109,103 @@ pub fn changes(list: &[Change]) -> String {
         .collect();
     table(&["ID", "AT (UTC)", "ACTION", "KEY", "CHANGE", "ACTOR", "APPROVER", "RUN", "UNDO"], &rows)
 }
+
+pub fn sheet(actions: &[leash_engine::ActionSheet]) -> String {
+    let rows: Vec<Vec<String>> = actions
+        .iter()
+        .map(|a| {
+            let limits = [a.per_run.map(|n| format!("{n}/run")), a.per_hour.map(|n| format!("{n}/h"))]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let approved = match (&a.approved_by, &a.approved_at) {
+                (Some(by), Some(at)) => format!("{by} {}", at.get(..10).unwrap_or(at)),
+                _ => "NOT APPROVED".into(),
+            };
+            vec![
+                a.name.clone(),
+                serde_json::to_value(a.mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                serde_json::to_value(a.risk).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                a.fields.join(","),
+                limits,
+                a.rollback_minutes.map(|m| format!("{m} min")).unwrap_or_default(),
+                a.owner.clone().unwrap_or_default(),
+                a.exception_approver.clone().unwrap_or_default(),
+                approved,
+                a.paused.as_ref().map(|p| format!("{} ({})", p.kind, clip(&p.reason, 30))).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let table = table(
+        &["ACTION", "MODE", "RISK", "FIELDS", "LIMITS", "ROLLBACK", "OWNER", "EXCEPTIONS", "APPROVED", "PAUSED"],
+        &rows,
+    );
+    let summaries: Vec<String> = actions.iter().map(|a| format!("  {}: {}", a.name, a.summary)).collect();
+    format!("{table}\n\n{}", summaries.join("\n"))
+}
+
+pub fn report(r: &leash_core::report::Report) -> String {
+    let rows: Vec<Vec<String>> = r
+        .actions
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                serde_json::to_value(a.mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                a.proposed.to_string(),
+                a.applied.to_string(),
+                a.pending.to_string(),
+                a.accepted.to_string(),
+                a.edited.to_string(),
+                a.rejected.to_string(),
+                a.reverted.to_string(),
+                format!("{:.1}%", a.reversal_rate * 100.0),
+                format!("{:.0}", a.minutes_saved),
+                if a.earned_next_stage { "yes".into() } else { "no".into() },
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "ACTION",
+            "MODE",
+            "PROPOSED",
+            "APPLIED",
+            "PENDING",
+            "ACCEPTED",
+            "EDITED",
+            "REJECTED",
+            "REVERTED",
+            "REVERSAL",
+            "MIN SAVED",
+            "EARNED",
+        ],
+        &rows,
+    );
+    out.push_str("\n");
+    for a in &r.actions {
+        out.push_str(&format!("\n  {}: {}", a.name, a.why));
+    }
+    for a in r.actions.iter().filter(|a| !a.days.is_empty()) {
+        let rows: Vec<Vec<String>> = a
+            .days
+            .iter()
+            .map(|d| {
+                vec![
+                    d.date.clone(),
+                    d.applied.to_string(),
+                    d.proposed.to_string(),
+                    d.rejected.to_string(),
+                    d.reverted.to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&format!(
+            "\n\n{} by day\n{}",
+            a.name,
+            table(&["DAY", "APPLIED", "PROPOSED", "REJECTED", "REVERTED"], &rows)
+        ));
+    }
+    out
+}

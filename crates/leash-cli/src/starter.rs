@@ -226,6 +226,57 @@ requires = ["reason"]
   max_len = 500
 "#;
 
+pub const STARTER_TESTS: &str = r#"# Policy tests: `leash test` runs each call on a throw-away copy of the table
+# and compares the outcome. Add a case for every rule you rely on.
+[[cases]]
+name = "a blank priority gets a suggestion"
+action = "tag_ticket"
+record = { id = 1, status = "open", priority = "" }
+call = { key = "1", set = { priority = "low" } }
+expect = { outcome = "suggested" }
+
+[[cases]]
+name = "a priority a person set is never overwritten"
+action = "tag_ticket"
+record = { id = 1, status = "open", priority = "high" }
+call = { key = "1", set = { priority = "low" } }
+expect = { outcome = "rejected", code = "not_empty" }
+
+[[cases]]
+name = "only the fixed priorities"
+action = "tag_ticket"
+record = { id = 1, status = "open", priority = "" }
+call = { key = "1", set = { priority = "urgent" } }
+expect = { outcome = "rejected", code = "value_not_allowed" }
+
+[[cases]]
+name = "an open ticket can be marked needs_reply"
+action = "mark_needs_reply"
+record = { id = 2, status = "open" }
+call = { key = "2", set = { status = "needs_reply" }, reason = "no reply for 26 h" }
+expect = { outcome = "suggested" }
+
+[[cases]]
+name = "a closed ticket is left alone"
+action = "mark_needs_reply"
+record = { id = 2, status = "closed" }
+call = { key = "2", set = { status = "needs_reply" }, reason = "customer waiting" }
+expect = { outcome = "rejected", code = "condition_false" }
+
+[[cases]]
+name = "needs_reply wants a reason"
+action = "mark_needs_reply"
+record = { id = 2, status = "open" }
+call = { key = "2", set = { status = "needs_reply" } }
+expect = { outcome = "rejected", code = "missing_required" }
+
+[[cases]]
+name = "an internal note is suggested"
+action = "add_internal_note"
+call = { set = { ticket_id = 1, body = "Called the courier." }, reason = "context for the next agent" }
+expect = { outcome = "suggested" }
+"#;
+
 pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<u8> {
     if config.exists() && !force {
         bail!("{} exists; pass --force to overwrite it", config.display());
@@ -233,6 +284,10 @@ pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<
     let dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let text = if demo { DEMO_POLICY } else { STARTER_POLICY };
     std::fs::write(config, text).with_context(|| format!("cannot write {}", config.display()))?;
+    let tests = dir.join(crate::policy_test::TEST_FILE);
+    if !demo && (force || !tests.exists()) {
+        std::fs::write(&tests, STARTER_TESTS).with_context(|| format!("cannot write {}", tests.display()))?;
+    }
     let mut db = None;
     if demo {
         let path = dir.join("shop.db");
@@ -251,7 +306,10 @@ pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<
         if let Some(db) = db {
             println!("wrote {} with demo customers, tickets and invoices", db.display());
         }
-        println!("next: leash check, then leash call … (see leash --help)");
+        if !demo {
+            println!("wrote {} (run it with: leash test)", tests.display());
+        }
+        println!("next: leash check, leash approve-policy --by YOU, then leash call … (see leash --help)");
     }
     Ok(EXIT_DECIDED)
 }

@@ -24,6 +24,8 @@ fn demo_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = leash(dir.path(), &["init", "--demo"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = leash(dir.path(), &["approve-policy", "--by", "lead"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     dir
 }
 
@@ -204,6 +206,7 @@ mode = "direct"
 fn address_seed_cases_through_a_real_call() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("leash.toml"), ADDRESS_POLICY).unwrap();
+    let approve = |dir: &Path| assert!(leash(dir, &["approve-policy", "--by", "lead"]).status.success());
     let url = format!("sqlite://{}", dir.path().join("people.db").display());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = leash_store::open(&url).await.unwrap();
@@ -216,6 +219,7 @@ fn address_seed_cases_through_a_real_call() {
             .await
             .unwrap();
     });
+    approve(dir.path());
     let cases = [
         ("1", "125 Main St, Apt 4B, Brooklyn, NY 11211", "applied", None),
         ("2", "18 Market St, Portland, ME 97201", "pending_review", Some("zip_state_mismatch")),

@@ -2,6 +2,7 @@
 //! decision for one call. No I/O and no async: everything here can be tested,
 //! fuzzed and benchmarked alone.
 
+pub mod breaker;
 pub mod call;
 pub mod codes;
 pub mod condition;
@@ -9,6 +10,7 @@ pub mod decide;
 pub mod format;
 pub mod journal;
 pub mod policy;
+pub mod report;
 pub mod rules;
 pub mod value;
 

@@ -4,8 +4,10 @@
 
 mod check;
 mod clock;
+mod policy_tests;
 mod revert;
 mod review;
+mod rollout;
 mod state;
 mod tokens;
 mod verify;
@@ -19,7 +21,9 @@ use leash_store::{Store, StoreError, TableSchema};
 
 pub use check::{check_schema, SchemaIssue};
 pub use clock::{parse_time, stamp, Clock};
+pub use policy_tests::{run_policy_tests, CaseResult};
 pub use revert::{Conflict, RevertReport, RevertRequest, Selector};
+pub use rollout::{ActionSheet, PolicyApproval};
 pub use tokens::{Caller, Role};
 pub use verify::{ChainBreak, Drift, VerifyReport};
 
@@ -44,6 +48,8 @@ pub struct Engine {
     store: Arc<dyn Store>,
     schemas: HashMap<String, TableSchema>,
     clock: Clock,
+    /// Refuse actions whose current definition nobody approved (`policy_unapproved`).
+    require_approval: bool,
 }
 
 impl Engine {
@@ -56,12 +62,18 @@ impl Engine {
         if !issues.is_empty() {
             return Err(EngineError::Schema(issues));
         }
-        Ok(Engine { policy: Arc::new(policy), store, schemas, clock: Clock::system() })
+        Ok(Engine { policy: Arc::new(policy), store, schemas, clock: Clock::system(), require_approval: true })
     }
 
     /// For tests and the demo: a clock that is not the wall clock.
     pub fn with_clock(mut self, clock: Clock) -> Engine {
         self.clock = clock;
+        self
+    }
+
+    /// Development only: run actions nobody approved, with a warning per call.
+    pub fn allow_unapproved(mut self) -> Engine {
+        self.require_approval = false;
         self
     }
 

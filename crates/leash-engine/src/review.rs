@@ -49,6 +49,9 @@ impl Engine {
         if let Some(r) = paused(tx.as_mut(), &action.name).await? {
             return Ok(r.into());
         }
+        if let Err(r) = self.check_approved(tx.as_mut(), action).await? {
+            return Ok(r.into());
+        }
         let table = self.schema(&action.table)?;
         let key = proposal.record_key.clone();
         let record = match (action.kind, &key) {

@@ -83,6 +83,10 @@ impl Engine {
         if let Some(r) = paused(tx.as_mut(), action_name).await? {
             return self.finish_rejected(tx, caller, action_name, &call, r).await;
         }
+        let watch_active = match self.check_approved(tx.as_mut(), action).await? {
+            Ok(watch) => watch,
+            Err(r) => return self.finish_rejected(tx, caller, action_name, &call, r).await,
+        };
 
         let key = call.key_text().ok().flatten();
         let record = match (action.kind, &key) {
@@ -90,7 +94,7 @@ impl Engine {
             _ => Some(call.set.clone()),
         };
         let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &call).await?;
-        let inputs = Inputs { record: record.as_ref(), duplicates: &duplicates, watch_active: false, approved: false };
+        let inputs = Inputs { record: record.as_ref(), duplicates: &duplicates, watch_active, approved: false };
         let decision = decide(action, &call, &inputs);
 
         let stamp = self.clock().stamp();
@@ -112,6 +116,14 @@ impl Engine {
                     let tx = self.store().begin().await?;
                     return self.finish_rejected(tx, caller, action_name, &call, r).await;
                 }
+                let signature = match self.breaker_gate(tx.as_mut(), action, &fields).await? {
+                    Ok(signature) => signature,
+                    Err(r) => {
+                        drop(tx);
+                        let tx = self.store().begin().await?;
+                        return self.finish_rejected(tx, caller, action_name, &call, r).await;
+                    }
+                };
                 let prov = Provenance {
                     actor: &caller.name,
                     approver: None,
@@ -124,7 +136,17 @@ impl Engine {
                     watch,
                 };
                 match self.write_change(tx.as_mut(), action, table, key.as_deref(), &fields, &prov).await? {
-                    Ok(change) => applied(change),
+                    Ok(change) => {
+                        let tripped = match &signature {
+                            Some(sig) => self.count_for_breaker(tx.as_mut(), action, &change, sig).await?,
+                            None => None,
+                        };
+                        let mut result = applied(change);
+                        if let Some(why) = tripped {
+                            result.message = format!("{} — this change tripped the breaker: {why}", result.message);
+                        }
+                        result
+                    }
                     Err(r) => {
                         drop(tx);
                         let tx = self.store().begin().await?;

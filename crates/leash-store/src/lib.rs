@@ -76,6 +76,9 @@ pub struct ChangeFilter {
 #[derive(Debug, Clone, Default)]
 pub struct ProposalFilter {
     pub statuses: Vec<ProposalStatus>,
+    /// On `created_at`.
+    pub since: Option<String>,
+    pub until: Option<String>,
     pub action: Option<String>,
     pub actor: Option<String>,
     pub limit: Option<u32>,
@@ -100,6 +103,17 @@ pub struct TokenRow {
     pub revoked_at: Option<String>,
 }
 
+/// One approval of one action's definition (`leash approve-policy`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Approval {
+    pub action: String,
+    pub action_hash: String,
+    pub policy_hash: String,
+    pub approved_by: String,
+    pub note: Option<String>,
+    pub at: String,
+}
+
 pub const ALL_SCOPE: &str = "*";
 
 /// Read access and the door into a transaction.
@@ -121,6 +135,8 @@ pub trait Store: Send + Sync {
     async fn pauses(&self) -> Result<Vec<Pause>>;
     async fn token(&self, name: &str) -> Result<Option<TokenRow>>;
     async fn tokens(&self) -> Result<Vec<TokenRow>>;
+    /// Every approval, oldest first.
+    async fn approvals(&self) -> Result<Vec<Approval>>;
     /// Runs trusted SQL statements (the demo's and tests' fixtures); never
     /// reachable from a call.
     async fn execute_script(&self, statements: &[&str]) -> Result<()>;
@@ -190,6 +206,23 @@ pub trait StoreTx: Send {
     async fn insert_outbox(&mut self, id: &str, event: &str, payload: &str, at: &str) -> Result<()>;
 
     async fn save_token(&mut self, token: &TokenRow, hash: &str) -> Result<()>;
+
+    async fn insert_approval(&mut self, approval: &Approval) -> Result<()>;
+    /// The latest approval of exactly this definition of an action.
+    async fn approval_for(&mut self, action: &str, action_hash: &str) -> Result<Option<Approval>>;
+    /// Records a change's breaker signature and returns the ids of the changes
+    /// with that signature at or after `since`, this one included.
+    async fn breaker_event(
+        &mut self,
+        action: &str,
+        signature: &str,
+        change_id: &str,
+        at: &str,
+        since: &str,
+    ) -> Result<Vec<String>>;
+    /// Forgets a signature's events once the breaker has tripped on them, so
+    /// counting starts afresh after a person resumes the action.
+    async fn clear_breaker(&mut self, action: &str, signature: &str) -> Result<()>;
     async fn revoke_token(&mut self, name: &str, at: &str) -> Result<bool>;
 
     async fn commit(self: Box<Self>) -> Result<()>;

@@ -9,11 +9,12 @@ pub struct Migration {
     pub statements: &'static [&'static str],
 }
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "journal, proposals, runs, state, approvals, tokens, outbox, limits, idempotency",
-    statements: &[
-        "CREATE TABLE leash_changes (
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "journal, proposals, runs, state, approvals, tokens, outbox, limits, idempotency",
+        statements: &[
+            "CREATE TABLE leash_changes (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             id TEXT NOT NULL UNIQUE,
             at TEXT NOT NULL,
@@ -36,20 +37,20 @@ const SQLITE: &[Migration] = &[Migration {
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL
         )",
-        // One successor per chain link: two writers that read the same head
-        // cannot both commit.
-        "CREATE UNIQUE INDEX leash_changes_chain ON leash_changes (table_name, record_key, prev_hash)",
-        "CREATE INDEX leash_changes_run ON leash_changes (run_id)",
-        "CREATE INDEX leash_changes_action_at ON leash_changes (action, at)",
-        "CREATE INDEX leash_changes_actor ON leash_changes (actor)",
-        "CREATE TRIGGER leash_changes_no_delete BEFORE DELETE ON leash_changes
+            // One successor per chain link: two writers that read the same head
+            // cannot both commit.
+            "CREATE UNIQUE INDEX leash_changes_chain ON leash_changes (table_name, record_key, prev_hash)",
+            "CREATE INDEX leash_changes_run ON leash_changes (run_id)",
+            "CREATE INDEX leash_changes_action_at ON leash_changes (action, at)",
+            "CREATE INDEX leash_changes_actor ON leash_changes (actor)",
+            "CREATE TRIGGER leash_changes_no_delete BEFORE DELETE ON leash_changes
             BEGIN SELECT RAISE(ABORT, 'leash_changes is append-only'); END",
-        "CREATE TRIGGER leash_changes_no_rewrite BEFORE UPDATE OF
+            "CREATE TRIGGER leash_changes_no_rewrite BEFORE UPDATE OF
             id, at, action, policy_hash, table_name, record_key, op, fields, actor, approver,
             reason, evidence, confidence, run_id, proposal_id, reverts, watch, prev_hash, hash
             ON leash_changes
             BEGIN SELECT RAISE(ABORT, 'leash_changes rows are never rewritten'); END",
-        "CREATE TABLE leash_proposals (
+            "CREATE TABLE leash_proposals (
             id TEXT PRIMARY KEY,
             created_at TEXT NOT NULL,
             action TEXT NOT NULL,
@@ -70,8 +71,8 @@ const SQLITE: &[Migration] = &[Migration {
             edited TEXT,
             change_id TEXT
         )",
-        "CREATE INDEX leash_proposals_status ON leash_proposals (status, created_at)",
-        "CREATE TABLE leash_runs (
+            "CREATE INDEX leash_proposals_status ON leash_proposals (status, created_at)",
+            "CREATE TABLE leash_runs (
             run_id TEXT PRIMARY KEY,
             actor TEXT NOT NULL,
             action TEXT NOT NULL,
@@ -79,14 +80,14 @@ const SQLITE: &[Migration] = &[Migration {
             last_at TEXT NOT NULL,
             calls INTEGER NOT NULL DEFAULT 1
         )",
-        "CREATE TABLE leash_state (
+            "CREATE TABLE leash_state (
             scope TEXT PRIMARY KEY,
             kind TEXT NOT NULL,
             reason TEXT NOT NULL,
             by_name TEXT NOT NULL,
             at TEXT NOT NULL
         )",
-        "CREATE TABLE leash_state_log (
+            "CREATE TABLE leash_state_log (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             scope TEXT NOT NULL,
             event TEXT NOT NULL,
@@ -94,7 +95,7 @@ const SQLITE: &[Migration] = &[Migration {
             by_name TEXT NOT NULL,
             at TEXT NOT NULL
         )",
-        "CREATE TABLE leash_policy_approvals (
+            "CREATE TABLE leash_policy_approvals (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             action TEXT NOT NULL,
             action_hash TEXT NOT NULL,
@@ -103,7 +104,7 @@ const SQLITE: &[Migration] = &[Migration {
             note TEXT,
             at TEXT NOT NULL
         )",
-        "CREATE TABLE leash_tokens (
+            "CREATE TABLE leash_tokens (
             name TEXT PRIMARY KEY,
             role TEXT NOT NULL,
             actions TEXT NOT NULL,
@@ -111,7 +112,7 @@ const SQLITE: &[Migration] = &[Migration {
             created_at TEXT NOT NULL,
             revoked_at TEXT
         )",
-        "CREATE TABLE leash_outbox (
+            "CREATE TABLE leash_outbox (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             id TEXT NOT NULL UNIQUE,
             event TEXT NOT NULL,
@@ -122,13 +123,13 @@ const SQLITE: &[Migration] = &[Migration {
             delivered_at TEXT,
             last_error TEXT
         )",
-        "CREATE TABLE leash_limits (
+            "CREATE TABLE leash_limits (
             name TEXT NOT NULL,
             window_start INTEGER NOT NULL,
             count INTEGER NOT NULL,
             PRIMARY KEY (name, window_start)
         )",
-        "CREATE TABLE leash_idempotency (
+            "CREATE TABLE leash_idempotency (
             action TEXT NOT NULL,
             actor TEXT NOT NULL,
             idem_key TEXT NOT NULL,
@@ -136,14 +137,31 @@ const SQLITE: &[Migration] = &[Migration {
             at TEXT NOT NULL,
             PRIMARY KEY (action, actor, idem_key)
         )",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "breaker events; approvals by action",
+        statements: &[
+            "CREATE TABLE leash_breaker_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            action TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            change_id TEXT NOT NULL,
+            at TEXT NOT NULL
+        )",
+            "CREATE INDEX leash_breaker_events_sig ON leash_breaker_events (action, signature, at)",
+            "CREATE INDEX leash_policy_approvals_action ON leash_policy_approvals (action, action_hash)",
+        ],
+    },
+];
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "journal, proposals, runs, state, approvals, tokens, outbox, limits, idempotency",
-    statements: &[
-        "CREATE TABLE leash_changes (
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "journal, proposals, runs, state, approvals, tokens, outbox, limits, idempotency",
+        statements: &[
+            "CREATE TABLE leash_changes (
             seq BIGSERIAL PRIMARY KEY,
             id TEXT NOT NULL UNIQUE,
             at TEXT NOT NULL,
@@ -166,12 +184,12 @@ const POSTGRES: &[Migration] = &[Migration {
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL
         )",
-        "CREATE UNIQUE INDEX leash_changes_chain ON leash_changes (table_name, record_key, prev_hash)",
-        "CREATE INDEX leash_changes_record ON leash_changes (table_name, record_key, seq)",
-        "CREATE INDEX leash_changes_run ON leash_changes (run_id)",
-        "CREATE INDEX leash_changes_action_at ON leash_changes (action, at)",
-        "CREATE INDEX leash_changes_actor ON leash_changes (actor)",
-        "CREATE FUNCTION leash_changes_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+            "CREATE UNIQUE INDEX leash_changes_chain ON leash_changes (table_name, record_key, prev_hash)",
+            "CREATE INDEX leash_changes_record ON leash_changes (table_name, record_key, seq)",
+            "CREATE INDEX leash_changes_run ON leash_changes (run_id)",
+            "CREATE INDEX leash_changes_action_at ON leash_changes (action, at)",
+            "CREATE INDEX leash_changes_actor ON leash_changes (actor)",
+            "CREATE FUNCTION leash_changes_guard() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'DELETE' THEN
                 RAISE EXCEPTION 'leash_changes is append-only';
@@ -187,9 +205,9 @@ const POSTGRES: &[Migration] = &[Migration {
             END IF;
             RETURN NEW;
         END $$",
-        "CREATE TRIGGER leash_changes_guard BEFORE UPDATE OR DELETE ON leash_changes
+            "CREATE TRIGGER leash_changes_guard BEFORE UPDATE OR DELETE ON leash_changes
             FOR EACH ROW EXECUTE FUNCTION leash_changes_guard()",
-        "CREATE TABLE leash_proposals (
+            "CREATE TABLE leash_proposals (
             id TEXT PRIMARY KEY,
             created_at TEXT NOT NULL,
             action TEXT NOT NULL,
@@ -210,8 +228,8 @@ const POSTGRES: &[Migration] = &[Migration {
             edited TEXT,
             change_id TEXT
         )",
-        "CREATE INDEX leash_proposals_status ON leash_proposals (status, created_at)",
-        "CREATE TABLE leash_runs (
+            "CREATE INDEX leash_proposals_status ON leash_proposals (status, created_at)",
+            "CREATE TABLE leash_runs (
             run_id TEXT PRIMARY KEY,
             actor TEXT NOT NULL,
             action TEXT NOT NULL,
@@ -219,14 +237,14 @@ const POSTGRES: &[Migration] = &[Migration {
             last_at TEXT NOT NULL,
             calls BIGINT NOT NULL DEFAULT 1
         )",
-        "CREATE TABLE leash_state (
+            "CREATE TABLE leash_state (
             scope TEXT PRIMARY KEY,
             kind TEXT NOT NULL,
             reason TEXT NOT NULL,
             by_name TEXT NOT NULL,
             at TEXT NOT NULL
         )",
-        "CREATE TABLE leash_state_log (
+            "CREATE TABLE leash_state_log (
             seq BIGSERIAL PRIMARY KEY,
             scope TEXT NOT NULL,
             event TEXT NOT NULL,
@@ -234,7 +252,7 @@ const POSTGRES: &[Migration] = &[Migration {
             by_name TEXT NOT NULL,
             at TEXT NOT NULL
         )",
-        "CREATE TABLE leash_policy_approvals (
+            "CREATE TABLE leash_policy_approvals (
             seq BIGSERIAL PRIMARY KEY,
             action TEXT NOT NULL,
             action_hash TEXT NOT NULL,
@@ -243,7 +261,7 @@ const POSTGRES: &[Migration] = &[Migration {
             note TEXT,
             at TEXT NOT NULL
         )",
-        "CREATE TABLE leash_tokens (
+            "CREATE TABLE leash_tokens (
             name TEXT PRIMARY KEY,
             role TEXT NOT NULL,
             actions TEXT NOT NULL,
@@ -251,7 +269,7 @@ const POSTGRES: &[Migration] = &[Migration {
             created_at TEXT NOT NULL,
             revoked_at TEXT
         )",
-        "CREATE TABLE leash_outbox (
+            "CREATE TABLE leash_outbox (
             seq BIGSERIAL PRIMARY KEY,
             id TEXT NOT NULL UNIQUE,
             event TEXT NOT NULL,
@@ -262,13 +280,13 @@ const POSTGRES: &[Migration] = &[Migration {
             delivered_at TEXT,
             last_error TEXT
         )",
-        "CREATE TABLE leash_limits (
+            "CREATE TABLE leash_limits (
             name TEXT NOT NULL,
             window_start BIGINT NOT NULL,
             count BIGINT NOT NULL,
             PRIMARY KEY (name, window_start)
         )",
-        "CREATE TABLE leash_idempotency (
+            "CREATE TABLE leash_idempotency (
             action TEXT NOT NULL,
             actor TEXT NOT NULL,
             idem_key TEXT NOT NULL,
@@ -276,8 +294,24 @@ const POSTGRES: &[Migration] = &[Migration {
             at TEXT NOT NULL,
             PRIMARY KEY (action, actor, idem_key)
         )",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "breaker events; approvals by action",
+        statements: &[
+            "CREATE TABLE leash_breaker_events (
+            seq BIGSERIAL PRIMARY KEY,
+            action TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            change_id TEXT NOT NULL,
+            at TEXT NOT NULL
+        )",
+            "CREATE INDEX leash_breaker_events_sig ON leash_breaker_events (action, signature, at)",
+            "CREATE INDEX leash_policy_approvals_action ON leash_policy_approvals (action, action_hash)",
+        ],
+    },
+];
 
 // MySQL/MariaDB: indexed text is VARCHAR (an index needs a length); each
 // table is InnoDB so row locks and transactions hold.
@@ -413,6 +447,20 @@ const MYSQL: &[Migration] = &[Migration {
             at VARCHAR(32) NOT NULL,
             PRIMARY KEY (action, actor, idem_key)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    ],
+}, Migration {
+    version: 2,
+    name: "breaker events; approvals by action",
+    statements: &[
+        "CREATE TABLE leash_breaker_events (
+            seq BIGINT AUTO_INCREMENT PRIMARY KEY,
+            action VARCHAR(64) NOT NULL,
+            signature VARCHAR(64) NOT NULL,
+            change_id VARCHAR(32) NOT NULL,
+            at VARCHAR(32) NOT NULL,
+            KEY leash_breaker_events_sig (action, signature, at)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        "CREATE INDEX leash_policy_approvals_action ON leash_policy_approvals (action, action_hash)",
     ],
 }];
 

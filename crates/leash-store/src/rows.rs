@@ -5,9 +5,10 @@ use leash_core::value::{ColumnType, Record, Value};
 use sqlx::any::{AnyRow, AnyTypeInfoKind};
 use sqlx::{Row, TypeInfo, ValueRef};
 
-use crate::{Pause, Result, StoreError, TableSchema, TokenRow};
+use crate::{Approval, Pause, Result, StoreError, TableSchema, TokenRow};
 
 pub const CHANGE_COLUMNS: &str = "id, at, action, policy_hash, table_name, record_key, op, fields, actor, approver, reason, evidence, confidence, run_id, proposal_id, reverts, reverted_by, watch, prev_hash, hash";
+pub const APPROVAL_COLUMNS: &str = "action, action_hash, policy_hash, approved_by, note, at";
 pub const PROPOSAL_COLUMNS: &str = "id, created_at, action, table_name, record_key, fields, reasons, notes, status, actor, reason, evidence, confidence, run_id, reviewer, decided_at, review_note, edited, change_id";
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -169,5 +170,16 @@ pub fn token_from_row(row: &AnyRow) -> Result<TokenRow> {
         actions: json(row, "actions")?,
         created_at: string(row, "created_at")?,
         revoked_at: opt_string(row, "revoked_at")?,
+    })
+}
+
+pub fn approval_from_row(row: &AnyRow) -> Result<Approval> {
+    Ok(Approval {
+        action: string(row, "action")?,
+        action_hash: string(row, "action_hash")?,
+        policy_hash: string(row, "policy_hash")?,
+        approved_by: string(row, "approved_by")?,
+        note: opt_string(row, "note")?,
+        at: string(row, "at")?,
     })
 }

@@ -396,6 +396,12 @@ impl Store for SqlStore {
         if let Some(a) = &f.actor {
             q.push(" AND actor = ").text(a);
         }
+        if let Some(t) = &f.since {
+            q.push(" AND created_at >= ").text(t);
+        }
+        if let Some(t) = &f.until {
+            q.push(" AND created_at < ").text(t);
+        }
         q.push(" ORDER BY created_at ASC, id ASC");
         if let Some(n) = f.limit {
             q.push(&format!(" LIMIT {n}"));
@@ -418,6 +424,11 @@ impl Store for SqlStore {
         let mut q = self.q("SELECT name, role, actions, created_at, revoked_at FROM leash_tokens WHERE name = ");
         q.text(name);
         self.fetch_optional(q).await?.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn approvals(&self) -> Result<Vec<Approval>> {
+        let q = self.q(&format!("SELECT {APPROVAL_COLUMNS} FROM leash_policy_approvals ORDER BY seq"));
+        self.fetch_all(q).await?.iter().map(approval_from_row).collect()
     }
 
     async fn execute_script(&self, statements: &[&str]) -> Result<()> {
@@ -799,6 +810,43 @@ impl StoreTx for SqlTx {
         let mut q = self.q("INSERT INTO leash_tokens (name, role, actions, hash, created_at) VALUES (");
         q.text(&t.name).push(", ").text(&t.role).push(", ").text(&json_text(&t.actions)).push(", ").text(hash);
         q.push(", ").text(&t.created_at).push(")");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn insert_approval(&mut self, a: &Approval) -> Result<()> {
+        let mut q = self.q(&format!("INSERT INTO leash_policy_approvals ({APPROVAL_COLUMNS}) VALUES ("));
+        q.text(&a.action).push(", ").text(&a.action_hash).push(", ").text(&a.policy_hash).push(", ");
+        q.text(&a.approved_by).push(", ").opt_text(a.note.as_deref()).push(", ").text(&a.at).push(")");
+        self.exec(q).await?;
+        Ok(())
+    }
+
+    async fn approval_for(&mut self, action: &str, action_hash: &str) -> Result<Option<Approval>> {
+        let mut q = self.q(&format!("SELECT {APPROVAL_COLUMNS} FROM leash_policy_approvals WHERE action = "));
+        q.text(action).push(" AND action_hash = ").text(action_hash).push(" ORDER BY seq DESC LIMIT 1");
+        self.one(q).await?.as_ref().map(approval_from_row).transpose()
+    }
+
+    async fn breaker_event(
+        &mut self,
+        action: &str,
+        signature: &str,
+        change_id: &str,
+        at: &str,
+        since: &str,
+    ) -> Result<Vec<String>> {
+        let mut q = self.q("INSERT INTO leash_breaker_events (action, signature, change_id, at) VALUES (");
+        q.text(action).push(", ").text(signature).push(", ").text(change_id).push(", ").text(at).push(")");
+        self.exec(q).await?;
+        let mut q = self.q("SELECT change_id FROM leash_breaker_events WHERE action = ");
+        q.text(action).push(" AND signature = ").text(signature).push(" AND at >= ").text(since).push(" ORDER BY seq");
+        self.all(q).await?.iter().map(|r| text_at(r, 0)).collect()
+    }
+
+    async fn clear_breaker(&mut self, action: &str, signature: &str) -> Result<()> {
+        let mut q = self.q("DELETE FROM leash_breaker_events WHERE action = ");
+        q.text(action).push(" AND signature = ").text(signature);
         self.exec(q).await?;
         Ok(())
     }

@@ -675,30 +675,33 @@ fn parse_breaker(w: &mut Walker, item: &Item, at: &At) -> Option<Breaker> {
     Some(Breaker { same_change_max: same, within_s: within })
 }
 
+/// A TOML item as JSON (datetimes as their text).
+pub(crate) fn item_json(item: &Item) -> Value {
+    match item {
+        Item::None => Value::Null,
+        Item::Value(v) => value_json(v),
+        Item::Table(t) => Value::Object(t.iter().map(|(k, v)| (k.to_string(), item_json(v))).collect()),
+        Item::ArrayOfTables(a) => Value::Array(a.iter().map(|t| item_json(&Item::Table(t.clone()))).collect()),
+    }
+}
+
+pub(crate) fn value_json(v: &toml_edit::Value) -> Value {
+    match v {
+        toml_edit::Value::String(s) => Value::String(s.value().clone()),
+        toml_edit::Value::Integer(i) => Value::from(*i.value()),
+        toml_edit::Value::Float(f) => {
+            serde_json::Number::from_f64(*f.value()).map(Value::Number).unwrap_or(Value::Null)
+        }
+        toml_edit::Value::Boolean(b) => Value::Bool(*b.value()),
+        toml_edit::Value::Datetime(d) => Value::String(d.value().to_string()),
+        toml_edit::Value::Array(a) => Value::Array(a.iter().map(value_json).collect()),
+        toml_edit::Value::InlineTable(t) => {
+            Value::Object(t.iter().map(|(k, v)| (k.to_string(), value_json(v))).collect())
+        }
+    }
+}
+
 fn definition_hash(table: &toml_edit::Table) -> String {
-    fn to_json(item: &Item) -> Value {
-        match item {
-            Item::None => Value::Null,
-            Item::Value(v) => value_json(v),
-            Item::Table(t) => Value::Object(t.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect()),
-            Item::ArrayOfTables(a) => Value::Array(a.iter().map(|t| to_json(&Item::Table(t.clone()))).collect()),
-        }
-    }
-    fn value_json(v: &toml_edit::Value) -> Value {
-        match v {
-            toml_edit::Value::String(s) => Value::String(s.value().clone()),
-            toml_edit::Value::Integer(i) => Value::from(*i.value()),
-            toml_edit::Value::Float(f) => {
-                serde_json::Number::from_f64(*f.value()).map(Value::Number).unwrap_or(Value::Null)
-            }
-            toml_edit::Value::Boolean(b) => Value::Bool(*b.value()),
-            toml_edit::Value::Datetime(d) => Value::String(d.value().to_string()),
-            toml_edit::Value::Array(a) => Value::Array(a.iter().map(value_json).collect()),
-            toml_edit::Value::InlineTable(t) => {
-                Value::Object(t.iter().map(|(k, v)| (k.to_string(), value_json(v))).collect())
-            }
-        }
-    }
-    let json = to_json(&Item::Table(table.clone()));
+    let json = item_json(&Item::Table(table.clone()));
     hex::encode(Sha256::digest(canonical_json(&json).as_bytes()))
 }

@@ -244,6 +244,7 @@ pub async fn fixture_with(kind: Kind, policy: &str, clock: Clock) -> Option<Fixt
     store.execute_script(&statements).await.unwrap();
     let policy = parse_policy("test.toml", policy).unwrap();
     let engine = Engine::open(policy, store.clone()).await.unwrap().with_clock(clock);
+    engine.approve_policy(&Caller::local("test-admin"), Some("fixture")).await.unwrap();
     Some(Fixture { kind, engine: Arc::new(engine), store, url, cleanup, _dir: dir })
 }
 

@@ -1,0 +1,152 @@
+//! `leash report`: what each action did in a period and whether it has
+//! earned its next rollout stage. Pure: the engine loads the rows.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::journal::{Change, Proposal, ProposalStatus};
+use crate::policy::{Mode, Policy};
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Day {
+    pub date: String,
+    pub applied: u64,
+    pub proposed: u64,
+    pub rejected: u64,
+    pub reverted: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ActionReport {
+    pub name: String,
+    pub mode: Mode,
+    pub proposed: u64,
+    pub applied: u64,
+    pub pending: u64,
+    pub accepted: u64,
+    pub edited: u64,
+    pub rejected: u64,
+    pub reverted: u64,
+    pub reversal_rate: f64,
+    pub minutes_saved: f64,
+    pub earned_next_stage: bool,
+    pub why: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<Day>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub actions: Vec<ActionReport>,
+}
+
+/// What the engine hands in: rows of the period, and revert rows of the
+/// rollout's revert-free window (which may reach before the period).
+pub struct ReportInputs<'a> {
+    pub changes: &'a [Change],
+    pub proposals: &'a [Proposal],
+    pub recent_reverts: &'a [Change],
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub by_day: bool,
+}
+
+fn next_stage(mode: Mode) -> Option<&'static str> {
+    match mode {
+        Mode::Suggest => Some("review"),
+        Mode::Review => Some("direct"),
+        Mode::Direct => None,
+    }
+}
+
+pub fn report(policy: &Policy, inputs: &ReportInputs) -> Report {
+    let r = &policy.rollout;
+    let actions = policy
+        .actions
+        .iter()
+        .map(|a| {
+            let applied: Vec<&Change> =
+                inputs.changes.iter().filter(|c| c.action == a.name && c.reverts.is_none()).collect();
+            let props: Vec<&Proposal> = inputs.proposals.iter().filter(|p| p.action == a.name).collect();
+            let count = |s: ProposalStatus| props.iter().filter(|p| p.status == s).count() as u64;
+            let accepted = count(ProposalStatus::Accepted);
+            let edited = props.iter().filter(|p| p.status == ProposalStatus::Accepted && p.edited.is_some()).count() as u64;
+            let rejected = count(ProposalStatus::Rejected);
+            let pending = props.iter().filter(|p| p.status.is_open()).count() as u64;
+            let reverted = applied.iter().filter(|c| c.reverted_by.is_some()).count() as u64;
+            let applied_n = applied.len() as u64;
+            let reversal_rate = if applied_n == 0 { 0.0 } else { reverted as f64 / applied_n as f64 };
+            let recent_reverts = inputs.recent_reverts.iter().filter(|c| c.action == a.name).count() as u64;
+            let reviewed = accepted + rejected;
+            let unedited_rate = if reviewed == 0 { 0.0 } else { (accepted - edited) as f64 / reviewed as f64 };
+            let (earned, why) = match next_stage(a.mode) {
+                None => (false, "already direct, the last stage; keep watching the reversal rate".to_string()),
+                Some(next) if reviewed < r.min_reviewed as u64 => {
+                    (false, format!("{reviewed} of {} reviewed proposals needed before {next}", r.min_reviewed))
+                }
+                Some(next) if unedited_rate < r.min_accepted_rate => (
+                    false,
+                    format!(
+                        "{:.0}% accepted unedited of {reviewed} reviewed; {next} needs {:.0}%",
+                        unedited_rate * 100.0,
+                        r.min_accepted_rate * 100.0
+                    ),
+                ),
+                Some(next) if recent_reverts > 0 => (
+                    false,
+                    format!("{recent_reverts} revert(s) in the last {} days; {next} needs none", r.revert_free_days),
+                ),
+                Some(next) => (
+                    true,
+                    format!(
+                        "{:.0}% of {reviewed} reviewed proposals accepted unedited and no reverts in {} days: ready for {next}",
+                        unedited_rate * 100.0,
+                        r.revert_free_days
+                    ),
+                ),
+            };
+            let days = if inputs.by_day { by_day(&applied, &props, inputs.changes, &a.name) } else { Vec::new() };
+            ActionReport {
+                name: a.name.clone(),
+                mode: a.mode,
+                proposed: props.len() as u64,
+                applied: applied_n,
+                pending,
+                accepted,
+                edited,
+                rejected,
+                reverted,
+                reversal_rate,
+                minutes_saved: (applied_n - reverted) as f64 * a.minutes_saved,
+                earned_next_stage: earned,
+                why,
+                days,
+            }
+        })
+        .collect();
+    Report { since: inputs.since.clone(), until: inputs.until.clone(), actions }
+}
+
+fn by_day(applied: &[&Change], props: &[&Proposal], all: &[Change], action: &str) -> Vec<Day> {
+    fn day<'d>(days: &'d mut BTreeMap<String, Day>, at: &str) -> &'d mut Day {
+        let date = at.get(..10).unwrap_or(at).to_string();
+        days.entry(date.clone()).or_insert_with(|| Day { date, ..Day::default() })
+    }
+    let mut days: BTreeMap<String, Day> = BTreeMap::new();
+    for c in applied {
+        day(&mut days, &c.at).applied += 1;
+    }
+    for p in props {
+        day(&mut days, &p.created_at).proposed += 1;
+        if p.status == ProposalStatus::Rejected {
+            day(&mut days, p.decided_at.as_deref().unwrap_or(&p.created_at)).rejected += 1;
+        }
+    }
+    for c in all.iter().filter(|c| c.action == action && c.reverts.is_some()) {
+        day(&mut days, &c.at).reverted += 1;
+    }
+    days.into_values().collect()
+}

@@ -1,0 +1,225 @@
+//! Earning wider access (DESIGN §5): policy approval, the watch window after
+//! an action goes direct, the breaker, the planning sheet and the report.
+
+use leash_core::breaker;
+use leash_core::call::{FieldChange, Refusal};
+use leash_core::codes::Code;
+use leash_core::journal::Change;
+use leash_core::policy::{Action, Kind, Mode, Risk};
+use leash_core::report::{report, Report, ReportInputs};
+use leash_store::{Approval, ChangeFilter, Pause, ProposalFilter, StoreTx};
+use serde::Serialize;
+
+use crate::clock::stamp;
+use crate::write::paused;
+use crate::{Caller, Engine, Result, Role};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyApproval {
+    pub action: String,
+    pub action_hash: String,
+    /// False when this exact definition was approved before.
+    pub newly_approved: bool,
+}
+
+/// One row of the planning sheet (`leash actions`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionSheet {
+    pub name: String,
+    pub summary: String,
+    pub table: String,
+    pub kind: Kind,
+    pub fields: Vec<String>,
+    pub risk: Risk,
+    pub rollback_minutes: Option<u32>,
+    pub owner: Option<String>,
+    pub exception_approver: Option<String>,
+    pub mode: Mode,
+    pub per_run: Option<u32>,
+    pub per_hour: Option<u32>,
+    pub window: Option<String>,
+    pub approved: bool,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
+    pub paused: Option<Pause>,
+}
+
+impl Engine {
+    /// Records who approved the current definition of every action.
+    pub async fn approve_policy(&self, by: &Caller, note: Option<&str>) -> Result<Vec<PolicyApproval>> {
+        by.require(Role::Admin, "approving the policy")?;
+        let mut tx = self.store().begin().await?;
+        let mut out = Vec::new();
+        for a in &self.policy().actions {
+            let known = tx.approval_for(&a.name, &a.hash).await?.is_some();
+            if !known {
+                let approval = Approval {
+                    action: a.name.clone(),
+                    action_hash: a.hash.clone(),
+                    policy_hash: self.policy().hash.clone(),
+                    approved_by: by.name.clone(),
+                    note: note.map(str::to_string),
+                    at: self.clock().stamp(),
+                };
+                tx.insert_approval(&approval).await?;
+            }
+            out.push(PolicyApproval { action: a.name.clone(), action_hash: a.hash.clone(), newly_approved: !known });
+        }
+        tx.commit().await?;
+        tracing::info!(by = %by.name, "approve-policy");
+        Ok(out)
+    }
+
+    /// The approval of this action's current definition, or the refusal.
+    /// Returns whether the watch window is open.
+    pub(crate) async fn check_approved(
+        &self,
+        tx: &mut dyn StoreTx,
+        action: &Action,
+    ) -> Result<std::result::Result<bool, Refusal>> {
+        let approval = tx.approval_for(&action.name, &action.hash).await?;
+        let Some(approval) = approval else {
+            if self.require_approval {
+                return Ok(Err(Refusal::new(
+                    Code::PolicyUnapproved,
+                    format!(
+                        "the current definition of {} was never approved; an admin reviews it and runs `leash approve-policy --by NAME`",
+                        action.name
+                    ),
+                )));
+            }
+            tracing::warn!(action = %action.name, "running an unapproved action (--allow-unapproved)");
+            return Ok(Ok(false));
+        };
+        let watch = match (action.mode, action.review.watch_s, approval.at.parse::<jiff::Timestamp>()) {
+            (Mode::Direct, Some(w), Ok(at)) => {
+                self.clock().now() < at.checked_add(jiff::SignedDuration::from_secs(w as i64)).unwrap_or(at)
+            }
+            _ => false,
+        };
+        Ok(Ok(watch))
+    }
+
+    /// Before a write: takes the lock on this change's breaker signature and,
+    /// holding it, re-reads the pause state, so a call that raced the Nth
+    /// identical change is refused rather than counted afresh. Returns the
+    /// signature to count once the write is done.
+    pub(crate) async fn breaker_gate(
+        &self,
+        tx: &mut dyn StoreTx,
+        action: &Action,
+        fields: &[FieldChange],
+    ) -> Result<std::result::Result<Option<String>, Refusal>> {
+        if action.breaker.is_none() {
+            return Ok(Ok(None));
+        }
+        let description = breaker::describe(fields);
+        let key = breaker::key(&description);
+        // The counter row serialises writers of one signature across processes.
+        tx.bump_counter(&format!("breaker:{}:{key}", action.name), 0, u32::MAX).await?;
+        if let Some(r) = paused(tx, &action.name).await? {
+            return Ok(Err(r));
+        }
+        Ok(Ok(Some(description)))
+    }
+
+    /// After a write: counts it under its signature and trips the breaker on
+    /// the Nth identical change inside the window. Returns a note when it tripped.
+    pub(crate) async fn count_for_breaker(
+        &self,
+        tx: &mut dyn StoreTx,
+        action: &Action,
+        change: &Change,
+        description: &str,
+    ) -> Result<Option<String>> {
+        let Some(b) = &action.breaker else { return Ok(None) };
+        let key = breaker::key(description);
+        let now = self.clock().now();
+        let since = stamp(now.checked_sub(jiff::SignedDuration::from_secs(b.within_s as i64)).unwrap_or(now));
+        let ids = tx.breaker_event(&action.name, &key, &change.id, &change.at, &since).await?;
+        debug_assert!(ids.len() as u32 <= b.same_change_max, "the breaker let a change past its trip");
+        if (ids.len() as u32) < b.same_change_max {
+            return Ok(None);
+        }
+        let command = format!("leash revert {}", ids.join(" "));
+        let reason = format!(
+            "{} identical changes ({description}) within {}s; a person reviews them, undoes them with `{command}`, then `leash resume {}`",
+            ids.len(),
+            b.within_s,
+            action.name
+        );
+        let pause = Pause {
+            scope: action.name.clone(),
+            kind: "breaker".into(),
+            reason: reason.clone(),
+            by: "breaker".into(),
+            at: self.clock().stamp(),
+        };
+        tx.set_pause(&pause).await?;
+        tx.clear_breaker(&action.name, &key).await?;
+        let event = serde_json::json!({"scope": pause.scope, "kind": "breaker", "reason": reason, "change_ids": ids, "revert_command": command});
+        self.emit(tx, "action.paused", &event).await?;
+        tracing::error!(action = %action.name, signature = %description, changes = ids.len(), revert = %command, "breaker tripped");
+        Ok(Some(reason))
+    }
+
+    /// The planning sheet: each action with its approval and pause state.
+    pub async fn actions_sheet(&self) -> Result<Vec<ActionSheet>> {
+        let approvals = self.store().approvals().await?;
+        let pauses = self.store().pauses().await?;
+        Ok(self
+            .policy()
+            .actions
+            .iter()
+            .map(|a| {
+                let approval = approvals.iter().rev().find(|p| p.action == a.name && p.action_hash == a.hash);
+                ActionSheet {
+                    name: a.name.clone(),
+                    summary: a.summary.clone(),
+                    table: a.table.clone(),
+                    kind: a.kind,
+                    fields: a.fields.iter().map(|f| f.name.clone()).collect(),
+                    risk: a.risk,
+                    rollback_minutes: a.rollback_minutes,
+                    owner: a.owner.clone(),
+                    exception_approver: a.exception_approver.clone(),
+                    mode: a.mode,
+                    per_run: a.limits.per_run_max,
+                    per_hour: a.limits.per_hour_max,
+                    window: a.limits.window.as_ref().map(|w| w.source.clone()),
+                    approved: approval.is_some(),
+                    approved_by: approval.map(|p| p.approved_by.clone()),
+                    approved_at: approval.map(|p| p.at.clone()),
+                    paused: pauses.iter().find(|p| p.scope == a.name || p.scope == leash_store::ALL_SCOPE).cloned(),
+                }
+            })
+            .collect())
+    }
+
+    /// Per action over `[since, until)`: counts, reversal rate, minutes saved
+    /// and whether it earned its next stage.
+    pub async fn report(&self, since: Option<String>, until: Option<String>) -> Result<Report> {
+        let changes = self
+            .store()
+            .changes(&ChangeFilter { since: since.clone(), until: until.clone(), ..ChangeFilter::default() })
+            .await?;
+        let proposals = self
+            .store()
+            .proposals(&ProposalFilter { since: since.clone(), until: until.clone(), ..ProposalFilter::default() })
+            .await?;
+        let now = self.clock().now();
+        let days = self.policy().rollout.revert_free_days as i64;
+        let cutoff = stamp(now.checked_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap_or(now));
+        let recent: Vec<Change> = self
+            .store()
+            .changes(&ChangeFilter { since: Some(cutoff), ..ChangeFilter::default() })
+            .await?
+            .into_iter()
+            .filter(|c| c.reverts.is_some())
+            .collect();
+        let by_day = since.is_some();
+        let inputs =
+            ReportInputs { changes: &changes, proposals: &proposals, recent_reverts: &recent, since, until, by_day };
+        Ok(report(self.policy(), &inputs))
+    }
+}
