@@ -183,7 +183,7 @@ pub fn report(r: &leash_core::report::Report) -> String {
         ],
         &rows,
     );
-    out.push_str("\n");
+    out.push('\n');
     for a in &r.actions {
         out.push_str(&format!("\n  {}: {}", a.name, a.why));
     }
