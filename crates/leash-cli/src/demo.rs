@@ -124,7 +124,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
 
     let policy =
         parse_policy(&config.display().to_string(), DEMO_POLICY).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
-    let engine = Engine::open(policy, store).await?;
+    let engine = Engine::open(policy, store.clone()).await?;
     let admin = Caller::local("ops-lead");
     engine.approve_policy(&admin, Some("demo policy reviewed")).await?;
     engine.create_token(&admin, "assistant", Role::Agent, Vec::new()).await?;
@@ -134,6 +134,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     if !json {
         println!("leash demo — a simulated agent, \"assistant\", works on a small shop database through leash.");
         println!("   database: {}\n   policy:   {}", db.display(), config.display());
+        println!("   ops-lead approved the policy: $ leash approve-policy --by ops-lead");
     }
 
     if !json {
@@ -200,8 +201,10 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         }
     }
 
+    rollout(&mut d, &config, store.clone(), &admin, &reviewer, json).await?;
+
     if !json {
-        stage(5, "A bad batch: run nightly-17 moves 50 due dates by +30 days, all the same mistake");
+        stage(6, "A bad batch: run nightly-17 tries to move 50 due dates by +30 days, all the same mistake");
     }
     let calls_bar = (!json).then(|| bar("agent calls"));
     if let Some(b) = &calls_bar {
@@ -228,8 +231,16 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         .store()
         .changes(&leash_store::ChangeFilter { run_id: Some("nightly-17".into()), ..Default::default() })
         .await?;
+    let breaker = d.engine.store().pauses().await?.into_iter().find(|p| p.kind == "breaker");
     if !json {
-        println!("   {} changes applied in run nightly-17 — and every one is wrong.", batch.len());
+        println!("   {} changes landed before the breaker tripped on the 20th identical shift;", batch.len());
+        println!(
+            "   the other {} calls were refused with breaker_tripped, and the action is paused.",
+            50 - batch.len()
+        );
+        if let Some(p) = &breaker {
+            println!("   breaker: {}", crate::output::clip(&p.reason, 160));
+        }
         println!("   $ leash revert --run nightly-17 --dry-run");
     }
     let admin_revert = Caller { name: "support-lead".into(), role: Role::Reviewer, actions: Vec::new() };
@@ -260,6 +271,11 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         );
     }
 
+    d.engine.resume(&admin, Some("adjust_invoice"), "bad batch reverted").await?;
+    if !json {
+        println!("   $ leash resume adjust_invoice   (the person who checked the batch lets it run again)");
+    }
+
     let verify = d.engine.verify().await?;
     let queue = d.engine.queue(&admin).await?;
     if json {
@@ -269,12 +285,13 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
                 "dir": dir, "database": db, "policy": config,
                 "applied": d.tally.applied, "pending_review": d.tally.review, "rejected": d.tally.rejected,
                 "unchanged": d.tally.unchanged, "batch": batch.len(), "reverted": done.reverted.len(),
+                "breaker_tripped": breaker.is_some(),
                 "queue": queue.len(), "verify_ok": verify.ok,
             })
         );
         return Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR });
     }
-    stage(6, "Check the journal");
+    stage(7, "Check the journal");
     println!("   $ leash verify\n   {}", crate::commands::verify_text(&verify).replace('\n', "\n   "));
     println!(
         "\nDone. {} applied, {} sent to review ({} still queued), {} refused, {} reverted in one step.",
@@ -289,4 +306,102 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     println!("   leash --config {} queue", config.display());
     println!("   leash --config {} show <id>", config.display());
     Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
+}
+
+/// Stage 5: an action earns its way from suggest to review to direct, one
+/// approved policy change at a time, and is watched after it goes direct.
+async fn rollout(
+    d: &mut Demo,
+    config: &std::path::Path,
+    store: Arc<dyn leash_store::Store>,
+    admin: &Caller,
+    reviewer: &Caller,
+    json: bool,
+) -> Result<()> {
+    if !json {
+        stage(5, "Earning trust: tag_ticket_topic goes suggest → review → direct");
+    }
+    let topics = ["shipping", "billing", "returns", "product", "other"];
+    let mut key = 10;
+    for (mode, next) in [("suggest", "review"), ("review", "direct")] {
+        d.quiet = true;
+        let mut ids = Vec::new();
+        for _ in 0..22 {
+            let topic = topics[key % topics.len()];
+            let r = d
+                .call("tag_ticket_topic", Some(&key.to_string()), &[("topic", topic)], "from the subject line", None)
+                .await?;
+            ids.extend(r.proposal_id);
+            key += 1;
+        }
+        d.quiet = json;
+        let (mut accepted, mut rejected) = (0, 0);
+        for (i, id) in ids.iter().enumerate() {
+            if mode == "suggest" && i == 7 {
+                d.engine.reject(reviewer, id, "this one is about billing, not shipping").await?;
+                rejected += 1;
+            } else {
+                d.engine.approve(reviewer, id, Default::default(), None).await?;
+                accepted += 1;
+            }
+        }
+        let report = d.engine.report(None, None).await?;
+        let row = report.actions.iter().find(|a| a.name == "tag_ticket_topic");
+        if !json {
+            println!(
+                "   in {mode} mode: {} proposals, support-lead accepted {accepted} and rejected {rejected}",
+                ids.len()
+            );
+            if let Some(row) = row {
+                println!("   $ leash report   → earned_next_stage: {} — {}", row.earned_next_stage, row.why);
+            }
+        }
+        let text = std::fs::read_to_string(config)?.replacen(
+            &format!("mode = \"{mode}\"   # the stage"),
+            &format!("mode = \"{next}\"   # the stage"),
+            1,
+        );
+        std::fs::write(config, &text)?;
+        let policy =
+            parse_policy(&config.display().to_string(), &text).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
+        d.engine = Engine::open(policy, store.clone()).await?;
+        let refused =
+            d.call("tag_ticket_topic", Some(&key.to_string()), &[("topic", "other")], "before approval", None).await?;
+        d.engine.approve_policy(admin, Some(&format!("tag_ticket_topic earned {next}"))).await?;
+        if !json {
+            println!(
+                "   the owner sets mode = \"{next}\"; until ops-lead approves the new definition calls get {} — then: $ leash approve-policy --by ops-lead",
+                refused.code.map(|c| c.as_str()).unwrap_or("?")
+            );
+        }
+    }
+    d.quiet = true;
+    let mut landed = 0;
+    for _ in 0..5 {
+        let r = d
+            .call("tag_ticket_topic", Some(&key.to_string()), &[("topic", "shipping")], "from the subject line", None)
+            .await?;
+        landed += (r.outcome == leash_core::codes::Outcome::Applied) as usize;
+        key += 1;
+    }
+    d.quiet = json;
+    let mut unsure = Call {
+        key: Some(Value::String(key.to_string())),
+        set: set(&[("topic", "product")]),
+        confidence: Some(0.55),
+        ..Call::default()
+    };
+    unsure.reason = Some("maybe a product question".into());
+    let watched = d.engine.call(&d.agent, "tag_ticket_topic", unsure).await?;
+    d.tally.review += 1;
+    if !json {
+        println!("   direct and watched for 1h: {landed} changes landed, each flagged `watch` in the journal;");
+        let reasons: Vec<&str> = watched.reasons.iter().map(|r| r.as_str()).collect();
+        println!(
+            "   an unsure call (55%) still went to a person: {} [{}]",
+            watched.outcome.as_str(),
+            reasons.join(", ")
+        );
+    }
+    Ok(())
 }

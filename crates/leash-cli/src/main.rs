@@ -40,8 +40,12 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { EXIT_DECIDED });
         }
     };
+    // The demo tells its own story on stdout; its log lines would only repeat it.
+    let quiet_default = if matches!(cli.command, cli::Command::Demo { .. }) { "off" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LEASH_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEASH_LOG").unwrap_or_else(|_| quiet_default.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -11,6 +11,11 @@ pub const DEMO_POLICY: &str = r#"# leash policy for the demo shop. Every key is 
 [database]
 url = "sqlite://shop.db"
 
+[rollout]
+min_reviewed = 20
+min_accepted_rate = 0.95
+revert_free_days = 7
+
 [[actions]]
 name = "fix_contact_format"
 summary = "Rewrite a customer's email, phone or name in standard form; mechanical edits only."
@@ -83,6 +88,24 @@ when = "record.status != 'closed'"
   one_of = ["open", "needs_reply", "pending", "solved"]
 
 [[actions]]
+name = "tag_ticket_topic"
+summary = "Tag a ticket with its topic from a fixed list when it has none."
+table = "tickets"
+key = "id"
+mode = "suggest"   # the stage of tag_ticket_topic: suggest, review, direct
+risk = "low"
+rollback_minutes = 1
+owner = "support@shop.test"
+exception_approver = "support-lead"
+minutes_saved = 1
+  [actions.fields.topic]
+  one_of = ["shipping", "billing", "returns", "product", "other"]
+  only_if_empty = true
+  [actions.review]
+  below_confidence = 0.8
+  watch = "1h"
+
+[[actions]]
 name = "fill_ticket_priority"
 summary = "Fill in a ticket's priority when it is blank; never overwrite one a person set."
 table = "tickets"
@@ -117,6 +140,9 @@ when = "record.status == 'open'"
   range = [0, 100000]
   [actions.limits]
   per_run = 100
+  [actions.breaker]
+  same_change = 20
+  within = "10m"
 
 [[actions]]
 name = "add_ticket_note"
@@ -144,7 +170,7 @@ pub const DEMO_SCHEMA: &[&str] = &[
         deleted_at TEXT, created_at TEXT NOT NULL)",
     "CREATE TABLE tickets (
         id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, subject TEXT NOT NULL,
-        status TEXT NOT NULL, priority TEXT, last_customer_message_at TEXT)",
+        status TEXT NOT NULL, priority TEXT, topic TEXT, last_customer_message_at TEXT)",
     "CREATE TABLE invoices (
         id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, amount NUMERIC NOT NULL,
         due_date DATE NOT NULL, status TEXT NOT NULL)",
@@ -169,11 +195,15 @@ pub fn demo_fixtures() -> Vec<String> {
     let invoices: Vec<String> = (1..=60)
         .map(|i| format!("({i}, {}, {}.00, '2026-12-{:02}', 'open')", 1 + i % 5, 40 + i * 7, 1 + i % 28))
         .collect();
+    let subjects = ["Where is my parcel?", "Charged twice", "Return label please", "Zipper broke", "Change my email"];
+    let tickets: Vec<String> =
+        (10..=80).map(|i| format!("({i}, {}, '{}', 'open', NULL)", 1 + i % 5, subjects[i % subjects.len()])).collect();
     let mut out: Vec<String> = DEMO_SCHEMA.iter().map(|s| s.to_string()).collect();
     out.push(format!(
         "INSERT INTO invoices (id, customer_id, amount, due_date, status) VALUES {}",
         invoices.join(", ")
     ));
+    out.push(format!("INSERT INTO tickets (id, customer_id, subject, status, priority) VALUES {}", tickets.join(", ")));
     out
 }
 

@@ -177,10 +177,11 @@ fn demo_runs_end_to_end_and_reverts_the_bad_batch() {
     let out = leash(dir.path(), &["demo", "--dir", "d", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r = json(&out);
-    assert_eq!(r["batch"], 50);
-    assert_eq!(r["reverted"], 50);
+    assert_eq!(r["batch"], 20, "the breaker stops the batch at its 20th identical shift");
+    assert_eq!(r["breaker_tripped"], true);
+    assert_eq!(r["reverted"], 20);
     assert_eq!(r["verify_ok"], true);
-    assert!(r["applied"].as_u64().unwrap() > 50);
+    assert!(r["applied"].as_u64().unwrap() > 20);
     assert!(r["rejected"].as_u64().unwrap() >= 5);
     assert!(r["pending_review"].as_u64().unwrap() >= 3);
     let v = leash(&dir.path().join("d"), &["verify"]);
@@ -264,4 +265,75 @@ fn normalize_prints_the_canonical_form_and_a_decision() {
     assert_eq!(r["reasons"][0], "unit_changed");
     let out = leash(dir.path(), &["normalize", "--format", "phone", "(415) 555-0134"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "+14155550134");
+}
+
+#[test]
+fn init_writes_a_starter_policy_whose_tests_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(leash(dir.path(), &["init"]).status.success());
+    let out = leash(dir.path(), &["test"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.trim_end().ends_with("7 passed, 0 failed"), "{text}");
+    assert!(!dir.path().join("shop.db").exists(), "leash test does not create the policy's database");
+    // A failing expectation is reported with its line and the summary counts it.
+    let tests = std::fs::read_to_string(dir.path().join("leash.test.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("leash.test.toml"),
+        tests.replacen("code = \"not_empty\"", "code = \"too_long\"", 1),
+    )
+    .unwrap();
+    let out = leash(dir.path(), &["test"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.contains("FAIL  a priority a person set is never overwritten (")
+            && text.contains("expected code too_long, got not_empty"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("6 passed, 1 failed"), "{text}");
+}
+
+#[test]
+fn unapproved_policy_is_refused_until_an_admin_approves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(leash(dir.path(), &["init", "--demo"]).status.success());
+    let r = leash(dir.path(), &["call", "set_ticket_status", "--key", "1", "--set", "status=pending", "--json"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert_eq!(json(&r)["code"], "policy_unapproved");
+    let r = leash(
+        dir.path(),
+        &["call", "set_ticket_status", "--key", "1", "--set", "status=pending", "--allow-unapproved", "--json"],
+    );
+    assert_eq!(json(&r)["outcome"], "applied");
+    let sheet = json(&leash(dir.path(), &["actions", "--json"]));
+    assert_eq!(sheet["actions"][0]["approved"], false);
+    assert!(leash(dir.path(), &["approve-policy", "--by", "ops-lead", "--note", "reviewed"]).status.success());
+    let sheet = json(&leash(dir.path(), &["actions", "--json"]));
+    assert_eq!(sheet["actions"][0]["approved_by"], "ops-lead");
+    for key in
+        ["name", "summary", "fields", "risk", "rollback_minutes", "owner", "exception_approver", "mode", "approved_at"]
+    {
+        assert!(sheet["actions"][0].get(key).is_some(), "planning sheet lacks {key}");
+    }
+    let report = json(&leash(dir.path(), &["report", "--json"]));
+    let row = report["actions"].as_array().unwrap().iter().find(|a| a["name"] == "set_ticket_status").unwrap().clone();
+    for key in [
+        "name",
+        "mode",
+        "proposed",
+        "applied",
+        "pending",
+        "accepted",
+        "edited",
+        "rejected",
+        "reverted",
+        "reversal_rate",
+        "minutes_saved",
+        "earned_next_stage",
+        "why",
+    ] {
+        assert!(row.get(key).is_some(), "report lacks {key}");
+    }
+    assert_eq!(row["applied"], 1);
 }

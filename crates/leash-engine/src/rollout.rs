@@ -143,9 +143,9 @@ impl Engine {
         }
         let command = format!("leash revert {}", ids.join(" "));
         let reason = format!(
-            "{} identical changes ({description}) within {}s; a person reviews them, undoes them with `{command}`, then `leash resume {}`",
+            "{} identical changes ({description}) within {}; a person reviews them, undoes them with `{command}`, then `leash resume {}`",
             ids.len(),
-            b.within_s,
+            human_span(b.within_s),
             action.name
         );
         let pause = Pause {
@@ -221,5 +221,15 @@ impl Engine {
         let inputs =
             ReportInputs { changes: &changes, proposals: &proposals, recent_reverts: &recent, since, until, by_day };
         Ok(report(self.policy(), &inputs))
+    }
+}
+
+/// `600` → `10m`, as a person would write it in the policy.
+fn human_span(s: u64) -> String {
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
