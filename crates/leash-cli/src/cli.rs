@@ -35,6 +35,12 @@ pub enum Command {
     },
     /// Check the policy file and that it fits the live database; prints every error.
     Check,
+    /// Serve the HTTP API (and deliver webhooks) until Ctrl-C.
+    Serve {
+        /// Address to bind; anything but loopback needs TLS in front.
+        #[arg(long, default_value = "127.0.0.1:7777")]
+        listen: std::net::SocketAddr,
+    },
     /// Make one call as an agent would.
     Call(CallArgs),
     /// List proposals waiting for a person.

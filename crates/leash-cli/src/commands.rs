@@ -20,6 +20,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Init { demo, force } => crate::starter::init(&cli.config, *demo, *force, cli.json).await,
         Command::Demo { dir } => crate::demo::run(dir.clone(), cli.json).await,
         Command::Check => check(&cli).await,
+        Command::Serve { listen } => {
+            let engine = Arc::new(open_engine(&cli).await?);
+            eprintln!("leash serve: http://{listen} — API under /api/v1, OpenAPI at /openapi.json; Ctrl-C stops");
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            leash_server::serve(engine, *listen, stop).await.with_context(|| format!("cannot serve on {listen}"))?;
+            Ok(EXIT_DECIDED)
+        }
         Command::Normalize { format, value, old, new, date_order } => crate::normalize::run(
             &cli,
             format,

@@ -12,6 +12,7 @@ pub mod journal;
 pub mod policy;
 pub mod report;
 pub mod rules;
+pub mod schema;
 pub mod value;
 
 pub use codes::{Code, Outcome, ReviewReason};

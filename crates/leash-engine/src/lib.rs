@@ -5,6 +5,7 @@
 mod check;
 mod clock;
 mod policy_tests;
+mod reads;
 mod revert;
 mod review;
 mod rollout;
@@ -22,6 +23,7 @@ use leash_store::{Store, StoreError, TableSchema};
 pub use check::{check_schema, SchemaIssue};
 pub use clock::{parse_time, stamp, Clock};
 pub use policy_tests::{run_policy_tests, CaseResult};
+pub use reads::ProposalStatusView;
 pub use revert::{Conflict, RevertReport, RevertRequest, Selector};
 pub use rollout::{ActionSheet, PolicyApproval};
 pub use tokens::{Caller, Role};

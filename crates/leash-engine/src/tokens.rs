@@ -118,6 +118,17 @@ impl Engine {
         Ok(())
     }
 
+    /// A bearer token's caller; `None` for an unknown or revoked token.
+    pub async fn caller_for_token(&self, token: &str) -> Result<Option<Caller>> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+            return Ok(None);
+        }
+        match self.store().token_by_hash(&token_hash(token)).await? {
+            Some(row) if row.revoked_at.is_none() => Ok(Some(caller_of(row)?)),
+            _ => Ok(None),
+        }
+    }
+
     /// `--as NAME` on the command line: the named, unrevoked token's rights.
     pub async fn caller_named(&self, name: &str) -> Result<Caller> {
         match self.store().token(name).await? {

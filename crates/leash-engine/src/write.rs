@@ -329,13 +329,25 @@ impl Engine {
     }
 
     /// Queues a webhook event in the same transaction, when a webhook wants it.
+    /// One outbox row per webhook that wants the event, each carrying the
+    /// same event id so a receiver can drop duplicates.
     pub(crate) async fn emit(&self, tx: &mut dyn StoreTx, event: &str, payload: &Value) -> Result<()> {
-        if !self.policy().webhooks.iter().any(|w| w.events.is_empty() || w.events.iter().any(|e| e == event)) {
+        let targets: Vec<&str> = self
+            .policy()
+            .webhooks
+            .iter()
+            .filter(|w| w.events.is_empty() || w.events.iter().any(|e| e == event))
+            .map(|w| w.url.as_str())
+            .collect();
+        if targets.is_empty() {
             return Ok(());
         }
-        let id = self.clock().id();
-        let body = serde_json::json!({"id": id, "event": event, "at": self.clock().stamp(), "data": payload});
-        tx.insert_outbox(&id, event, &body.to_string(), &self.clock().stamp()).await?;
+        let event_id = self.clock().id();
+        let at = self.clock().stamp();
+        let body = serde_json::json!({"id": event_id, "event": event, "at": at, "data": payload}).to_string();
+        for target in targets {
+            tx.insert_outbox(&self.clock().id(), event, &body, &at, target).await?;
+        }
         Ok(())
     }
 }

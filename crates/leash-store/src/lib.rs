@@ -114,6 +114,16 @@ pub struct Approval {
     pub at: String,
 }
 
+/// A webhook delivery waiting in `leash_outbox`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: String,
+    pub event: String,
+    pub payload: String,
+    pub target: String,
+    pub attempts: u32,
+}
+
 pub const ALL_SCOPE: &str = "*";
 
 /// Read access and the door into a transaction.
@@ -137,6 +147,19 @@ pub trait Store: Send + Sync {
     async fn tokens(&self) -> Result<Vec<TokenRow>>;
     /// Every approval, oldest first.
     async fn approvals(&self) -> Result<Vec<Approval>>;
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRow>>;
+    /// Claims up to `limit` due deliveries until `lease_until`, so that two
+    /// processes never send the same row at once.
+    async fn claim_outbox(&self, now: &str, lease_until: &str, limit: u32) -> Result<Vec<OutboxRow>>;
+    /// Marks a delivery done, or schedules its retry.
+    async fn finish_outbox(
+        &self,
+        id: &str,
+        delivered_at: Option<&str>,
+        attempts: u32,
+        next_attempt_at: &str,
+        error: Option<&str>,
+    ) -> Result<()>;
     /// Runs trusted SQL statements (the demo's and tests' fixtures); never
     /// reachable from a call.
     async fn execute_script(&self, statements: &[&str]) -> Result<()>;
@@ -203,7 +226,7 @@ pub trait StoreTx: Send {
     async fn idempotent_result(&mut self, action: &str, actor: &str, key: &str) -> Result<Option<String>>;
     async fn save_idempotent(&mut self, action: &str, actor: &str, key: &str, result: &str, at: &str) -> Result<()>;
     async fn touch_run(&mut self, run_id: &str, actor: &str, action: &str, at: &str) -> Result<()>;
-    async fn insert_outbox(&mut self, id: &str, event: &str, payload: &str, at: &str) -> Result<()>;
+    async fn insert_outbox(&mut self, id: &str, event: &str, payload: &str, at: &str, target: &str) -> Result<()>;
 
     async fn save_token(&mut self, token: &TokenRow, hash: &str) -> Result<()>;
 

@@ -154,6 +154,11 @@ const SQLITE: &[Migration] = &[
             "CREATE INDEX leash_policy_approvals_action ON leash_policy_approvals (action, action_hash)",
         ],
     },
+    Migration {
+        version: 3,
+        name: "one outbox row per webhook",
+        statements: &["ALTER TABLE leash_outbox ADD COLUMN target TEXT"],
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -311,6 +316,11 @@ const POSTGRES: &[Migration] = &[
             "CREATE INDEX leash_policy_approvals_action ON leash_policy_approvals (action, action_hash)",
         ],
     },
+    Migration {
+        version: 3,
+        name: "one outbox row per webhook",
+        statements: &["ALTER TABLE leash_outbox ADD COLUMN target TEXT"],
+    },
 ];
 
 // MySQL/MariaDB: indexed text is VARCHAR (an index needs a length); each
@@ -462,6 +472,10 @@ const MYSQL: &[Migration] = &[Migration {
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         "CREATE INDEX leash_policy_approvals_action ON leash_policy_approvals (action, action_hash)",
     ],
+}, Migration {
+    version: 3,
+    name: "one outbox row per webhook",
+    statements: &["ALTER TABLE leash_outbox ADD COLUMN target VARCHAR(1000)"],
 }];
 
 pub fn for_dialect(dialect: Dialect) -> &'static [Migration] {

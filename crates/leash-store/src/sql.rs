@@ -431,6 +431,55 @@ impl Store for SqlStore {
         self.fetch_all(q).await?.iter().map(approval_from_row).collect()
     }
 
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRow>> {
+        let mut q = self.q("SELECT name, role, actions, created_at, revoked_at FROM leash_tokens WHERE hash = ");
+        q.text(hash);
+        self.fetch_optional(q).await?.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn claim_outbox(&self, now: &str, lease_until: &str, limit: u32) -> Result<Vec<OutboxRow>> {
+        let mut q = self.q("SELECT id, event, payload, target, attempts, next_attempt_at FROM leash_outbox WHERE delivered_at IS NULL AND next_attempt_at <= ");
+        q.text(now).push(&format!(" ORDER BY seq LIMIT {limit}"));
+        let mut claimed = Vec::new();
+        for row in self.fetch_all(q).await? {
+            let id = text_at(&row, 0)?;
+            let due = text_at(&row, 5)?;
+            let mut claim = self.q("UPDATE leash_outbox SET next_attempt_at = ");
+            claim.text(lease_until).push(" WHERE id = ").text(&id).push(" AND next_attempt_at = ").text(&due);
+            let (sql, args) = claim.build();
+            if sqlx::query_with(&sql, args).execute(&self.pool).await?.rows_affected() == 1 {
+                claimed.push(OutboxRow {
+                    id,
+                    event: text_at(&row, 1)?,
+                    payload: text_at(&row, 2)?,
+                    target: text_at(&row, 3)?,
+                    attempts: value_at(&row, 4)?.as_u64().unwrap_or(0) as u32,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: &str,
+        delivered_at: Option<&str>,
+        attempts: u32,
+        next_attempt_at: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let mut q = self.q("UPDATE leash_outbox SET delivered_at = ");
+        q.opt_text(delivered_at)
+            .push(", attempts = ")
+            .int(attempts as i64)
+            .push(", next_attempt_at = ")
+            .text(next_attempt_at);
+        q.push(", last_error = ").opt_text(error).push(" WHERE id = ").text(id);
+        let (sql, args) = q.build();
+        sqlx::query_with(&sql, args).execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn execute_script(&self, statements: &[&str]) -> Result<()> {
         let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
         for s in statements {
@@ -799,9 +848,11 @@ impl StoreTx for SqlTx {
         Ok(())
     }
 
-    async fn insert_outbox(&mut self, id: &str, event: &str, payload: &str, at: &str) -> Result<()> {
-        let mut q = self.q("INSERT INTO leash_outbox (id, event, payload, created_at, next_attempt_at) VALUES (");
-        q.text(id).push(", ").text(event).push(", ").text(payload).push(", ").text(at).push(", ").text(at).push(")");
+    async fn insert_outbox(&mut self, id: &str, event: &str, payload: &str, at: &str, target: &str) -> Result<()> {
+        let mut q =
+            self.q("INSERT INTO leash_outbox (id, event, payload, created_at, next_attempt_at, target) VALUES (");
+        q.text(id).push(", ").text(event).push(", ").text(payload).push(", ").text(at).push(", ").text(at);
+        q.push(", ").text(target).push(")");
         self.exec(q).await?;
         Ok(())
     }

@@ -118,20 +118,10 @@ mode = "direct"
   max_len = 200
 "#;
 
-/// Which store a conformance test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Postgres,
-    Mysql,
-}
+pub use leash_testkit::{conformance, Kind, TestDb};
 
 fn schema(kind: Kind) -> Vec<String> {
-    let serial = match kind {
-        Kind::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
-        Kind::Postgres => "BIGSERIAL PRIMARY KEY",
-        Kind::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
-    };
+    let serial = leash_testkit::serial(kind);
     vec![
         "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status VARCHAR(40) NOT NULL, locked BOOLEAN NOT NULL DEFAULT FALSE)".into(),
         "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(100), email VARCHAR(100), zip VARCHAR(10), nickname VARCHAR(40),
@@ -157,78 +147,14 @@ pub fn rows() -> Vec<String> {
     out
 }
 
-/// A database of its own for one test: a SQLite file, a PostgreSQL schema or
-/// a MySQL database, dropped when the fixture is.
+/// A database of its own for one test, with the shop's tables and rows and
+/// an engine whose policy is approved.
 pub struct Fixture {
     pub kind: Kind,
     pub engine: Arc<Engine>,
     pub store: Arc<dyn Store>,
     pub url: String,
-    cleanup: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let Some((admin_url, statement)) = self.cleanup.take() else { return };
-        // Drop runs inside the test's runtime; clean up from a thread of our own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                if let Ok(admin) = leash_store::open(&admin_url).await {
-                    let _ = admin.execute_script(&[statement.as_str()]).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// The server URL for a store, or `None` (a skip) when it is not configured.
-/// Under CI=true a missing URL is a failure, not a skip.
-pub fn server_url(kind: Kind) -> Option<String> {
-    let var = match kind {
-        Kind::Sqlite => return Some(String::new()),
-        Kind::Postgres => "LEASH_TEST_POSTGRES_URL",
-        Kind::Mysql => "LEASH_TEST_MYSQL_URL",
-    };
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} is not set; CI must run every store"),
-        _ => {
-            eprintln!("skipped: {var} is not set, so the {kind:?} store is not tested here");
-            None
-        }
-    }
-}
-
-/// Opens a fresh, empty database of the given kind; returns the URL the
-/// engine should use and the cleanup to run.
-pub async fn fresh_database(kind: Kind) -> Option<(String, Option<(String, String)>, Option<tempfile::TempDir>)> {
-    let admin_url = server_url(kind)?;
-    let name = format!("leash_t_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let connect_failed =
-        |e: leash_store::StoreError| -> ! { panic!("{kind:?} test server at {admin_url} unreachable: {e}") };
-    match kind {
-        Kind::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("shop.db").display());
-            Some((url, None, Some(dir)))
-        }
-        Kind::Postgres => {
-            let admin = leash_store::open(&admin_url).await.unwrap_or_else(|e| connect_failed(e));
-            admin.execute_script(&[&format!("CREATE SCHEMA {name}")]).await.unwrap();
-            let sep = if admin_url.contains('?') { '&' } else { '?' };
-            let url = format!("{admin_url}{sep}options=-c%20search_path%3D{name}");
-            Some((url, Some((admin_url.clone(), format!("DROP SCHEMA {name} CASCADE"))), None))
-        }
-        Kind::Mysql => {
-            let admin = leash_store::open(&admin_url).await.unwrap_or_else(|e| connect_failed(e));
-            admin.execute_script(&[&format!("CREATE DATABASE {name}")]).await.unwrap();
-            let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin_url.clone());
-            Some((format!("{base}/{name}"), Some((admin_url.clone(), format!("DROP DATABASE {name}"))), None))
-        }
-    }
+    _db: TestDb,
 }
 
 pub async fn fixture(kind: Kind) -> Option<Fixture> {
@@ -236,7 +162,8 @@ pub async fn fixture(kind: Kind) -> Option<Fixture> {
 }
 
 pub async fn fixture_with(kind: Kind, policy: &str, clock: Clock) -> Option<Fixture> {
-    let (url, cleanup, dir) = fresh_database(kind).await?;
+    let db = leash_testkit::fresh_database(kind).await?;
+    let url = db.url.clone();
     let store: Arc<dyn Store> = Arc::from(leash_store::open(&url).await.unwrap());
     let mut statements = schema(kind);
     statements.extend(rows());
@@ -245,7 +172,7 @@ pub async fn fixture_with(kind: Kind, policy: &str, clock: Clock) -> Option<Fixt
     let policy = parse_policy("test.toml", policy).unwrap();
     let engine = Engine::open(policy, store.clone()).await.unwrap().with_clock(clock);
     engine.approve_policy(&Caller::local("test-admin"), Some("fixture")).await.unwrap();
-    Some(Fixture { kind, engine: Arc::new(engine), store, url, cleanup, _dir: dir })
+    Some(Fixture { kind, engine: Arc::new(engine), store, url, _db: db })
 }
 
 /// Makes the journal insert fail for one record key, after the record's UPDATE.
@@ -276,25 +203,6 @@ pub async fn drop_journal_guard(f: &Fixture) {
         Kind::Postgres => "DROP TRIGGER leash_changes_guard ON leash_changes",
     };
     f.store.execute_script(&[statement]).await.unwrap();
-}
-
-/// Runs each named `async fn(Kind)` test on SQLite, PostgreSQL and MySQL.
-#[macro_export]
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { super::$name($crate::common::Kind::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { super::$name($crate::common::Kind::Postgres).await } )*
-        }
-        mod mysql {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-               async fn $name() { super::$name($crate::common::Kind::Mysql).await } )*
-        }
-    };
 }
 
 pub fn agent() -> Caller {

@@ -1,0 +1,334 @@
+//! The `/api/v1` endpoints. Each authenticates, checks the role, calls one
+//! engine function and returns its JSON.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use leash_core::call::Call;
+use leash_core::journal::ProposalStatus;
+use leash_engine::{parse_time, Caller, RevertRequest, Role, Selector};
+use leash_store::{ChangeFilter, ProposalFilter};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::auth::caller;
+use crate::errors::{status_for, ApiError};
+use crate::AppState;
+
+type St = State<Arc<AppState>>;
+type Peer = ConnectInfo<SocketAddr>;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::render))
+        .route("/openapi.json", get(crate::openapi::document))
+        .route("/api/v1/actions", get(actions))
+        .route("/api/v1/actions/{name}", post(call_action))
+        .route("/api/v1/actions/{name}/records/{key}", get(read_record))
+        .route("/api/v1/proposals", get(proposals))
+        .route("/api/v1/proposals/{id}", get(proposal))
+        .route("/api/v1/proposals/{id}/approve", post(approve))
+        .route("/api/v1/proposals/{id}/reject", post(reject))
+        .route("/api/v1/changes", get(changes))
+        .route("/api/v1/changes/{id}", get(change))
+        .route("/api/v1/reverts", post(revert))
+        .route("/api/v1/pause", post(pause))
+        .route("/api/v1/resume", post(resume))
+        .route("/api/v1/report", get(report))
+}
+
+/// Parses a JSON body ourselves, so malformed JSON and unknown fields get
+/// our `{code, message}` instead of the framework's text.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("the body is not valid here: {e}")))
+}
+
+fn require(c: &Caller, role: Role, what: &str) -> Result<(), ApiError> {
+    c.require(role, what).map_err(ApiError::from)
+}
+
+async fn healthz(State(s): St) -> Response {
+    match s.engine.store().pauses().await {
+        Ok(_) => Json(json!({"ok": true})).into_response(),
+        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", format!("database unreachable: {e}"))
+            .into_response(),
+    }
+}
+
+async fn actions(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    let sheet: Vec<_> = s.engine.actions_sheet().await?.into_iter().filter(|a| who.may_call(&a.name)).collect();
+    Ok(Json(json!({"actions": sheet})).into_response())
+}
+
+async fn call_action(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    let call: Call = body(&bytes)?;
+    let started = Instant::now();
+    let result = s.engine.call(&who, &name, call).await?;
+    crate::metrics::record_call(&name, &result, started.elapsed());
+    Ok((status_for(&result), Json(result)).into_response())
+}
+
+async fn read_record(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    match s.engine.read_record(&who, &name, &key).await? {
+        Ok(record) => Ok(Json(json!({"action": name, "key": key, "record": record})).into_response()),
+        Err(r) => Err(ApiError::new(crate::errors::code_status(r.code), r.code.as_str(), r.message)),
+    }
+}
+
+#[derive(Deserialize)]
+struct ProposalQuery {
+    status: Option<String>,
+    action: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn proposals(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Query(q): Query<ProposalQuery>,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    let statuses = match q.status.as_deref() {
+        None | Some("open") => vec![ProposalStatus::Pending, ProposalStatus::Suggested],
+        Some("all") => Vec::new(),
+        Some(other) => {
+            vec![ProposalStatus::parse(other).ok_or_else(|| ApiError::invalid(format!("unknown status `{other}`")))?]
+        }
+    };
+    let filter = ProposalFilter {
+        statuses,
+        action: q.action,
+        actor: (who.role == Role::Agent).then(|| who.name.clone()),
+        limit: Some(q.limit.unwrap_or(200).min(1000)),
+        ..ProposalFilter::default()
+    };
+    let list = s.engine.store().proposals(&filter).await.map_err(leash_engine::EngineError::from)?;
+    Ok(Json(json!({"proposals": list})).into_response())
+}
+
+async fn proposal(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    if who.role == Role::Agent {
+        return Ok(Json(s.engine.proposal_status(&who, &id).await?).into_response());
+    }
+    let p = s.engine.store().proposal(&id).await.map_err(leash_engine::EngineError::from)?;
+    let p = p.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("proposal {id} not found")))?;
+    Ok(Json(p).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// Values to change before applying.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub set: serde_json::Map<String, Value>,
+    pub note: Option<String>,
+}
+
+async fn approve(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    require(&who, Role::Reviewer, "approving")?;
+    let b: ApproveBody = body(&bytes)?;
+    let result = s.engine.approve(&who, &id, b.set, b.note.as_deref()).await?;
+    Ok((status_for(&result), Json(result)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// Why; the agent and the report learn from it.
+    pub note: String,
+}
+
+async fn reject(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    require(&who, Role::Reviewer, "rejecting")?;
+    let b: RejectBody = body(&bytes)?;
+    let p = s.engine.reject(&who, &id, &b.note).await?;
+    Ok(Json(p).into_response())
+}
+
+fn time(s: &AppState, t: Option<&String>) -> Result<Option<String>, ApiError> {
+    t.map(|t| parse_time(t, s.engine.clock().now()).map_err(ApiError::invalid)).transpose()
+}
+
+async fn changes(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    require(&who, Role::Reviewer, "reading the change log")?;
+    let known = ["action", "run_id", "actor", "record_key", "since", "until", "limit", "proposal_id"];
+    if let Some(k) = q.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::invalid(format!("unknown filter `{k}`; use {}", known.join(", "))));
+    }
+    let limit = match q.get("limit") {
+        Some(l) => l.parse::<u32>().map_err(|_| ApiError::invalid("limit must be a number"))?.min(10_000),
+        None => 100,
+    };
+    let filter = ChangeFilter {
+        action: q.get("action").cloned(),
+        run_id: q.get("run_id").cloned(),
+        actor: q.get("actor").cloned(),
+        record_key: q.get("record_key").cloned(),
+        proposal_id: q.get("proposal_id").cloned(),
+        since: time(&s, q.get("since"))?,
+        until: time(&s, q.get("until"))?,
+        newest: Some(limit),
+        ..ChangeFilter::default()
+    };
+    let list = s.engine.store().changes(&filter).await.map_err(leash_engine::EngineError::from)?;
+    Ok(Json(json!({"changes": list})).into_response())
+}
+
+async fn change(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    require(&who, Role::Reviewer, "reading the change log")?;
+    let c = s.engine.store().change(&id).await.map_err(leash_engine::EngineError::from)?;
+    let c = c.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("change {id} not found")))?;
+    Ok(Json(c).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevertBody {
+    pub change_ids: Option<Vec<String>>,
+    pub run_id: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub actor: Option<String>,
+    pub proposal_id: Option<String>,
+    /// Plan only; nothing is written.
+    pub dry_run: bool,
+    #[serde(default)]
+    pub force: bool,
+}
+
+async fn revert(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    require(&who, Role::Reviewer, "reverting")?;
+    let b: RevertBody = body(&bytes)?;
+    let chosen =
+        [b.change_ids.is_some(), b.run_id.is_some(), b.action.is_some(), b.actor.is_some(), b.proposal_id.is_some()];
+    if chosen.iter().filter(|c| **c).count() != 1 {
+        return Err(ApiError::invalid(
+            "name exactly one of change_ids, run_id, action (with since), actor, proposal_id",
+        ));
+    }
+    let selector = if let Some(ids) = b.change_ids {
+        Selector::Ids(ids)
+    } else if let Some(run) = b.run_id {
+        Selector::Run(run)
+    } else if let Some(action) = b.action {
+        let since = time(&s, b.since.as_ref())?.ok_or_else(|| ApiError::invalid("action needs since"))?;
+        Selector::Action { action, since, until: time(&s, b.until.as_ref())? }
+    } else if let Some(actor) = b.actor {
+        Selector::Actor(actor)
+    } else {
+        Selector::Proposal(b.proposal_id.unwrap_or_default())
+    };
+    let report =
+        s.engine.revert(&who, &RevertRequest { selector, dry_run: b.dry_run, force: b.force }, |_, _| {}).await?;
+    if !report.dry_run {
+        metrics::counter!("leash_reverts_total").increment(report.reverted.len() as u64);
+    }
+    Ok(Json(report).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseBody {
+    pub action: Option<String>,
+    #[serde(default)]
+    pub all: bool,
+    pub reason: String,
+}
+
+fn scope(b: &PauseBody) -> Result<Option<&str>, ApiError> {
+    match (&b.action, b.all) {
+        (Some(a), false) => Ok(Some(a.as_str())),
+        (None, true) => Ok(None),
+        _ => Err(ApiError::invalid("name an action, or send all: true")),
+    }
+}
+
+async fn pause(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    require(&who, Role::Admin, "pausing")?;
+    let b: PauseBody = body(&bytes)?;
+    let p = s.engine.pause(&who, scope(&b)?, &b.reason).await?;
+    Ok(Json(p).into_response())
+}
+
+async fn resume(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    require(&who, Role::Admin, "resuming")?;
+    let b: PauseBody = body(&bytes)?;
+    let cleared = s.engine.resume(&who, scope(&b)?, &b.reason).await?;
+    Ok(Json(json!({"resumed": cleared})).into_response())
+}
+
+async fn report(
+    State(s): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let who = caller(&s, &headers, peer.ip()).await?;
+    require(&who, Role::Reviewer, "reading the report")?;
+    let r = s.engine.report(time(&s, q.get("since"))?, time(&s, q.get("until"))?).await?;
+    Ok(Json(r).into_response())
+}

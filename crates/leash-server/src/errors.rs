@@ -1,0 +1,108 @@
+//! Errors as JSON `{code, message}` with a fitting status code.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use leash_core::call::CallResult;
+use leash_core::codes::{Code, Outcome};
+use leash_engine::EngineError;
+
+/// The HTTP status for a call's outcome.
+pub fn status_for(result: &CallResult) -> StatusCode {
+    match (result.outcome, result.code) {
+        (Outcome::Applied | Outcome::Unchanged, _) => StatusCode::OK,
+        (Outcome::PendingReview | Outcome::Suggested, _) => StatusCode::ACCEPTED,
+        (Outcome::Rejected, Some(code)) => code_status(code),
+        (Outcome::Rejected, None) => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+pub fn code_status(code: Code) -> StatusCode {
+    match code {
+        Code::InvalidInput => StatusCode::BAD_REQUEST,
+        Code::UnknownAction | Code::RecordNotFound => StatusCode::NOT_FOUND,
+        Code::NotPermitted | Code::PolicyUnapproved => StatusCode::FORBIDDEN,
+        Code::StaleRecord | Code::Conflict => StatusCode::CONFLICT,
+        Code::LimitRun | Code::LimitHour | Code::OutsideWindow => StatusCode::TOO_MANY_REQUESTS,
+        Code::Paused | Code::BreakerTripped => StatusCode::SERVICE_UNAVAILABLE,
+        Code::FieldNotAllowed
+        | Code::ValueNotAllowed
+        | Code::OutOfRange
+        | Code::PatternMismatch
+        | Code::TooLong
+        | Code::NotEmpty
+        | Code::WouldBlank
+        | Code::MissingRequired
+        | Code::RecordLocked
+        | Code::ConditionFalse => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// An error the API answers with; `code` is a DESIGN §2 code where one fits,
+/// or one of the HTTP-only `unauthenticated`, `not_found`, `internal`.
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, Code::InvalidInput.as_str(), message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(serde_json::json!({"code": self.code, "message": self.message}))).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        match e {
+            EngineError::NotFound(what) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+            }
+            EngineError::Forbidden(why) => ApiError::new(StatusCode::FORBIDDEN, Code::NotPermitted.as_str(), why),
+            EngineError::Invalid(why) => ApiError::invalid(why),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "leash could not complete this; the server log has the cause",
+                )
+            }
+        }
+    }
+}
+
+/// Layers answer some errors (413, 408, 405) with plain text; make every error JSON.
+pub async fn json_for_plain_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/plain; version=0.0.4"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("invalid_input", format!("the request body is over {} bytes; send less", crate::BODY_BYTES_MAX))
+        }
+        StatusCode::REQUEST_TIMEOUT => ("internal", "the request took too long and was stopped".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("invalid_input", "this method is not allowed here; see /openapi.json".to_string())
+        }
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see /openapi.json".to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_input", "send Content-Type: application/json".to_string()),
+        _ => ("invalid_input", status.canonical_reason().unwrap_or("error").to_string()),
+    };
+    ApiError::new(status, code, message).into_response()
+}

@@ -1,0 +1,62 @@
+//! Prometheus metrics: calls by action and outcome, call latency, reverts,
+//! refusals for limits, breaker trips, and the queue depth read at scrape.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use leash_core::call::CallResult;
+use leash_core::codes::Code;
+use leash_store::ProposalFilter;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::AppState;
+
+const LATENCY_BUCKETS_S: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// The process-wide recorder; several servers in one process share it.
+fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS_S).ok()?;
+            builder.install_recorder().ok()
+        })
+        .as_ref()
+}
+
+pub fn record_call(action: &str, result: &CallResult, took: Duration) {
+    handle();
+    let outcome = result.outcome.as_str();
+    let code = result.code.map(|c| c.as_str()).unwrap_or("");
+    metrics::counter!("leash_calls_total", "action" => action.to_string(), "outcome" => outcome, "code" => code)
+        .increment(1);
+    metrics::histogram!("leash_call_seconds", "action" => action.to_string()).record(took.as_secs_f64());
+    if let Some(Code::LimitRun | Code::LimitHour | Code::OutsideWindow) = result.code {
+        metrics::counter!("leash_limit_refusals_total", "action" => action.to_string(), "code" => code).increment(1);
+    }
+    if result.message.contains("tripped the breaker") {
+        metrics::counter!("leash_breaker_trips_total", "action" => action.to_string()).increment(1);
+    }
+}
+
+pub async fn render(State(s): State<Arc<AppState>>) -> Response {
+    let Some(h) = handle() else {
+        return crate::errors::ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "metrics are unavailable",
+        )
+        .into_response();
+    };
+    let open = vec![leash_core::journal::ProposalStatus::Pending, leash_core::journal::ProposalStatus::Suggested];
+    if let Ok(q) = s.engine.store().proposals(&ProposalFilter { statuses: open, ..ProposalFilter::default() }).await {
+        metrics::gauge!("leash_queue_depth").set(q.len() as f64);
+    }
+    if let Ok(p) = s.engine.store().pauses().await {
+        metrics::gauge!("leash_paused_scopes").set(p.len() as f64);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response()
+}
