@@ -35,6 +35,15 @@ pub enum Command {
     },
     /// Check the policy file and that it fits the live database; prints every error.
     Check,
+    /// Serve MCP over stdin/stdout for one agent.
+    Mcp {
+        /// The agent's token (or LEASH_TOKEN).
+        #[arg(long, env = "LEASH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// For local use: act as the named token without its secret.
+        #[arg(long = "as", conflicts_with = "token")]
+        as_agent: Option<String>,
+    },
     /// Serve the HTTP API (and deliver webhooks) until Ctrl-C.
     Serve {
         /// Address to bind; anything but loopback needs TLS in front.

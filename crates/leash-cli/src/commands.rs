@@ -20,6 +20,18 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Init { demo, force } => crate::starter::init(&cli.config, *demo, *force, cli.json).await,
         Command::Demo { dir } => crate::demo::run(dir.clone(), cli.json).await,
         Command::Check => check(&cli).await,
+        Command::Mcp { token, as_agent } => {
+            let engine = Arc::new(open_engine(&cli).await?);
+            let caller = match (token, as_agent) {
+                (Some(t), _) => {
+                    engine.caller_for_token(t).await?.ok_or_else(|| anyhow!("the token is unknown or revoked"))?
+                }
+                (None, Some(name)) => engine.caller_named(name).await?,
+                (None, None) => bail!("name the agent: --token, LEASH_TOKEN, or --as NAME"),
+            };
+            leash_server::mcp::serve_stdio(engine, caller).await.map_err(|e| anyhow!("mcp: {e}"))?;
+            Ok(EXIT_DECIDED)
+        }
         Command::Serve { listen } => {
             let engine = Arc::new(open_engine(&cli).await?);
             eprintln!("leash serve: http://{listen} — API under /api/v1, OpenAPI at /openapi.json; Ctrl-C stops");

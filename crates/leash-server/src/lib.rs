@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod errors;
+pub mod mcp;
 mod metrics;
 mod openapi;
 pub mod webhooks;
@@ -30,8 +31,10 @@ pub struct AppState {
 }
 
 pub fn router(engine: Arc<Engine>) -> Router {
+    let mcp = mcp::http_service(engine.clone());
     let state = Arc::new(AppState { engine, auth: auth::FailedAuth::default() });
     api::routes()
+        .nest_service("/mcp", mcp)
         .layer(axum::middleware::map_response(errors::json_for_plain_errors))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
