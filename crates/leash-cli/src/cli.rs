@@ -141,6 +141,15 @@ pub enum Command {
         #[arg(long)]
         date_order: Option<String>,
     },
+    /// Measure what the guard costs against a hand-rolled baseline, in one run.
+    Bench {
+        /// sqlite (a temporary file), postgres or mysql (a schema of its own on --db's server).
+        #[arg(long, default_value = "sqlite")]
+        store: String,
+        /// Records written per figure; the revert figure undoes this many changes.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+    },
     /// Build a small shop database and run a simulated agent through leash.
     Demo {
         /// Where to put the demo's files (default: a new temporary folder).

@@ -19,6 +19,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::Init { demo, force } => crate::starter::init(&cli.config, *demo, *force, cli.json).await,
         Command::Demo { dir } => crate::demo::run(dir.clone(), cli.json).await,
+        Command::Bench { store, records } => bench(&cli, store, *records).await,
         Command::Check => check(&cli).await,
         Command::Mcp { token, as_agent } => {
             let engine = Arc::new(open_engine(&cli).await?);
@@ -500,4 +501,52 @@ async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<u8> {
             emit(cli, &serde_json::json!({"revoked": name}), || format!("revoked {name}"))
         }
     }
+}
+
+async fn bench(cli: &Cli, store: &str, records: usize) -> Result<u8> {
+    let kind =
+        leash_bench::StoreKind::parse(store).ok_or_else(|| anyhow!("--store must be sqlite, postgres or mysql"))?;
+    let opts = leash_bench::Options { store: kind, db: cli.db.clone(), records, progress: !cli.json };
+    if !cli.json {
+        eprintln!("leash bench on {} with {records} records per figure…", kind.name());
+    }
+    let f = leash_bench::run(&opts).await.map_err(|e| anyhow!("bench: {e}"))?;
+    emit(cli, &f, || {
+        let rows = vec![
+            vec![
+                "guarded_writes_per_s".into(),
+                f.guarded_writes_per_s.to_string(),
+                "direct calls through the engine, sequential".into(),
+            ],
+            vec![
+                "baseline_writes_per_s".into(),
+                f.baseline_writes_per_s.to_string(),
+                "lock + update + audit row by hand".into(),
+            ],
+            vec!["overhead_ratio".into(), f.overhead_ratio.to_string(), "baseline / guarded (1.0 = free)".into()],
+            vec![
+                "concurrent_guarded_writes_per_s".into(),
+                f.concurrent_guarded_writes_per_s.to_string(),
+                "8 callers, distinct records".into(),
+            ],
+            vec![
+                "revert_10k_ms".into(),
+                f.revert_10k_ms.to_string(),
+                format!("batch revert of {} changes", f.revert_changes),
+            ],
+            vec![
+                "baseline_restore_10k_ms".into(),
+                f.baseline_restore_10k_ms.to_string(),
+                "plain batched UPDATEs".into(),
+            ],
+            vec!["policy_eval_ns".into(), f.policy_eval_ns.to_string(), "one decision in the pure core, median".into()],
+            vec!["http_call_p50_ms".into(), f.http_call_p50_ms.to_string(), "8 HTTP clients on loopback".into()],
+            vec!["http_call_p99_ms".into(), f.http_call_p99_ms.to_string(), String::new()],
+        ];
+        let mut t = output::table(&["FIGURE", "VALUE", "WHAT"], &rows);
+        for (target, met) in &f.targets {
+            t.push_str(&format!("\n{} {target}", if *met { "met    " } else { "MISSED " }));
+        }
+        t
+    })
 }

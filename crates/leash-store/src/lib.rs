@@ -2,6 +2,7 @@
 //! reads from, the team's database. The engine sees only these traits; SQL
 //! dialects stay in this crate (`dialect.rs`).
 
+mod baseline;
 mod dialect;
 mod migrations;
 mod rows;

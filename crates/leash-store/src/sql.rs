@@ -166,6 +166,14 @@ impl SqlStore {
         Ok(SqlStore { pool, dialect })
     }
 
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     async fn fetch_all(&self, q: Query) -> Result<Vec<AnyRow>> {
         let (sql, args) = q.build();
         Ok(sqlx::query_with(&sql, args).fetch_all(&self.pool).await?)

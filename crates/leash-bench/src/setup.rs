@@ -1,0 +1,169 @@
+//! The bench's own database: a temporary SQLite file, or a schema (PostgreSQL)
+//! or database (MySQL) made for the run and dropped after it.
+
+use std::sync::Arc;
+
+use leash_core::policy::parse_policy;
+use leash_engine::Engine;
+use leash_store::{SqlStore, Store};
+
+use crate::{BenchError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl StoreKind {
+    pub fn parse(s: &str) -> Option<StoreKind> {
+        match s {
+            "sqlite" => Some(StoreKind::Sqlite),
+            "postgres" | "postgresql" => Some(StoreKind::Postgres),
+            "mysql" | "mariadb" => Some(StoreKind::Mysql),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Sqlite => "sqlite",
+            StoreKind::Postgres => "postgres",
+            StoreKind::Mysql => "mysql",
+        }
+    }
+    fn default_server(self) -> &'static str {
+        match self {
+            StoreKind::Sqlite => "",
+            StoreKind::Postgres => "postgres://postgres@127.0.0.1:5432/test",
+            StoreKind::Mysql => "mysql://root@127.0.0.1:3306/test",
+        }
+    }
+}
+
+/// Ten field rules and a CEL condition: a realistic policy, not an empty one.
+pub const POLICY: &str = r#"
+[[actions]]
+name = "bench_update"
+summary = "Benchmark action: set a record's status and other checked fields."
+table = "bench_items"
+key = "id"
+mode = "direct"
+when = "record.deleted_at == null && record.score >= 0"
+locked_if = "record.flag == true"
+  [actions.fields.status]
+  one_of = ["open", "needs_reply", "pending", "solved"]
+  [actions.fields.priority]
+  one_of = ["low", "normal", "high"]
+  [actions.fields.score]
+  range = [0, 1000000]
+  [actions.fields.code]
+  pattern = '^[A-Z]{3}-\d+$'
+  [actions.fields.email]
+  format = "email"
+  [actions.fields.note]
+  max_len = 200
+  [actions.fields.due]
+  range = ["2020-01-01", "2030-12-31"]
+  [actions.fields.region]
+  one_of = ["NE", "SE", "MW", "SW", "W"]
+  [actions.fields.phone]
+  format = "phone"
+  [actions.fields.title]
+  max_len = 80
+  only_if_empty = true
+"#;
+
+pub fn sample_record() -> serde_json::Value {
+    serde_json::json!({"id": 1, "status": "open", "priority": "normal", "score": 10, "code": "ABC-1", "email": "a@b.test",
+        "note": "n", "due": "2026-12-01", "region": "NE", "phone": "+14155550134", "title": null, "flag": false, "deleted_at": null})
+}
+
+pub struct Database {
+    pub url: String,
+    pub raw: SqlStore,
+    cleanup: Option<(String, String)>,
+    _dir: Option<tempfile_dir::Dir>,
+}
+
+/// A temporary folder removed on drop, without another dependency.
+mod tempfile_dir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Other(e.to_string())
+}
+
+impl Database {
+    pub async fn create(kind: StoreKind, server: Option<&str>, records: usize) -> Result<Database> {
+        let name = format!("leash_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let server = server.unwrap_or(kind.default_server()).to_string();
+        let (url, cleanup, dir) = match kind {
+            StoreKind::Sqlite => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir).map_err(err)?;
+                (format!("sqlite://{}", dir.join("bench.db").display()), None, Some(tempfile_dir::Dir(dir)))
+            }
+            StoreKind::Postgres => {
+                leash_store::open(&server).await?.execute_script(&[&format!("CREATE SCHEMA {name}")]).await?;
+                let sep = if server.contains('?') { '&' } else { '?' };
+                (
+                    format!("{server}{sep}options=-c%20search_path%3D{name}"),
+                    Some((server.clone(), format!("DROP SCHEMA {name} CASCADE"))),
+                    None,
+                )
+            }
+            StoreKind::Mysql => {
+                leash_store::open(&server).await?.execute_script(&[&format!("CREATE DATABASE {name}")]).await?;
+                let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(server.clone());
+                (format!("{base}/{name}"), Some((server.clone(), format!("DROP DATABASE {name}"))), None)
+            }
+        };
+        let raw = SqlStore::connect(&url).await?;
+        let serial = match kind {
+            StoreKind::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            StoreKind::Postgres => "BIGSERIAL PRIMARY KEY",
+            StoreKind::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
+        };
+        let mut statements = vec![
+            "CREATE TABLE bench_items (id INTEGER PRIMARY KEY, status VARCHAR(20) NOT NULL, priority VARCHAR(10), score INTEGER,
+                code VARCHAR(20), email VARCHAR(100), note VARCHAR(200), due DATE, region VARCHAR(2), phone VARCHAR(20),
+                title VARCHAR(80), flag BOOLEAN NOT NULL DEFAULT FALSE, deleted_at VARCHAR(30))"
+                .to_string(),
+            format!("CREATE TABLE bench_audit (id {serial}, record_id INTEGER NOT NULL, field VARCHAR(40) NOT NULL, old_value TEXT, new_value TEXT)"),
+        ];
+        for chunk in (1..=records).collect::<Vec<_>>().chunks(500) {
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|i| format!("({i}, 'open', 'normal', {i}, 'ABC-{i}', 'u{i}@b.test', 'n', '2026-12-01', 'NE', '+14155550134', NULL, FALSE, NULL)"))
+                .collect();
+            statements.push(format!(
+                "INSERT INTO bench_items (id, status, priority, score, code, email, note, due, region, phone, title, flag, deleted_at) VALUES {}",
+                rows.join(", ")
+            ));
+        }
+        let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+        raw.execute_script(&refs).await?;
+        Ok(Database { url, raw, cleanup, _dir: dir })
+    }
+
+    pub async fn engine(&self) -> Result<Engine> {
+        let store: Arc<dyn Store> = Arc::from(leash_store::open(&self.url).await?);
+        let policy = parse_policy("bench.toml", POLICY).map_err(|e| err(format!("{e:?}")))?;
+        Ok(Engine::open(policy, store).await?)
+    }
+
+    pub async fn drop(self) {
+        if let Some((server, statement)) = &self.cleanup {
+            if let Ok(admin) = leash_store::open(server).await {
+                let _ = admin.execute_script(&[statement.as_str()]).await;
+            }
+        }
+    }
+}

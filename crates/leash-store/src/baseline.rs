@@ -1,0 +1,72 @@
+//! The hand-rolled write a careful team would write without leash, for
+//! `leash bench` to compare against on the same database and driver: lock
+//! the row, update it, insert an audit row with old and new values.
+
+use leash_core::value::{display, Value};
+use sqlx::Row;
+
+use crate::dialect::Dialect;
+use crate::sql::{Query, SqlStore};
+use crate::{Result, StoreError};
+
+impl SqlStore {
+    /// One audited update in one transaction.
+    pub async fn baseline_write(&self, table: &str, audit: &str, key: i64, field: &str, new: &Value) -> Result<()> {
+        let d = self.dialect();
+        let mut tx = self.pool().begin_with(d.begin_write()).await?;
+        let mut q = Query::new(d, &format!("SELECT {} FROM ", d.quote(field)));
+        q.ident(table).push(" WHERE id = ").int(key).push(d.for_update());
+        let (sql, args) = q.build();
+        let row = sqlx::query_with(&sql, args).fetch_optional(&mut *tx).await?;
+        let old = match row {
+            Some(r) => crate::rows::value_at(&r, 0)?,
+            None => return Err(StoreError::Invalid(format!("no row {key}"))),
+        };
+        let mut q = Query::new(d, "UPDATE ");
+        q.ident(table).push(" SET ").ident(field).push(" = ").text(&display(new)).push(" WHERE id = ").int(key);
+        let (sql, args) = q.build();
+        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        let mut q = Query::new(d, "INSERT INTO ");
+        q.ident(audit).push(" (record_id, field, old_value, new_value) VALUES (").int(key).push(", ").text(field);
+        q.push(", ").text(&display(&old)).push(", ").text(&display(new)).push(")");
+        let (sql, args) = q.build();
+        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts old values back with plain batched UPDATEs (`CASE id WHEN …`),
+    /// the fastest restore a script could do.
+    pub async fn baseline_restore(&self, table: &str, field: &str, rows: &[(i64, String)], batch: usize) -> Result<()> {
+        let d = self.dialect();
+        let mut tx = self.pool().begin_with(d.begin_write()).await?;
+        for chunk in rows.chunks(batch.max(1)) {
+            let mut q = Query::new(d, "UPDATE ");
+            q.ident(table).push(" SET ").ident(field).push(" = CASE id");
+            for (id, old) in chunk {
+                q.push(" WHEN ").int(*id).push(" THEN ").text(old);
+            }
+            q.push(" END WHERE id IN (");
+            for (i, (id, _)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.int(*id);
+            }
+            q.push(")");
+            let (sql, args) = q.build();
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts rows of a table, for checks in the benchmark.
+    pub async fn count_rows(&self, table: &str) -> Result<i64> {
+        let d: Dialect = self.dialect();
+        let q = Query::new(d, &format!("SELECT COUNT(*) FROM {}", d.quote(table)));
+        let (sql, args) = q.build();
+        let row = sqlx::query_with(&sql, args).fetch_one(self.pool()).await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+}
