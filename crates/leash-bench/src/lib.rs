@@ -239,7 +239,12 @@ pub async fn run(opts: &Options) -> Result<Figures> {
     // 2. Revert that run in one command.
     let pb = bar(opts.progress, "batch revert", n);
     let start = Instant::now();
-    let req = RevertRequest { selector: Selector::Run("bench-run".into()), dry_run: false, force: false };
+    let req = RevertRequest {
+        selector: Selector::Run("bench-run".into()),
+        dry_run: false,
+        force: false,
+        batch_max: leash_engine::REVERT_BATCH_MAX,
+    };
     let report = engine
         .revert(&ops, &req, |done, _| {
             pb.set_position(done as u64);

@@ -396,7 +396,8 @@ async fn revert(cli: &Cli, args: &RevertArgs) -> Result<u8> {
     } else {
         Selector::Proposal(args.proposal.clone().unwrap_or_default())
     };
-    let req = RevertRequest { selector, dry_run: args.dry_run, force: args.force };
+    let req =
+        RevertRequest { selector, dry_run: args.dry_run, force: args.force, batch_max: leash_engine::REVERT_BATCH_MAX };
     let bar = (!cli.json && !args.dry_run).then(|| crate::demo::bar("reverting"));
     let report = engine
         .revert(&Caller::local(&who(args.by.as_deref())), &req, |done, total| {

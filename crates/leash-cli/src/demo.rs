@@ -244,7 +244,12 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         println!("   $ leash revert --run nightly-17 --dry-run");
     }
     let admin_revert = Caller { name: "support-lead".into(), role: Role::Reviewer, actions: Vec::new() };
-    let plan = RevertRequest { selector: Selector::Run("nightly-17".into()), dry_run: true, force: false };
+    let plan = RevertRequest {
+        selector: Selector::Run("nightly-17".into()),
+        dry_run: true,
+        force: false,
+        batch_max: leash_engine::REVERT_BATCH_MAX,
+    };
     let dry = d.engine.revert(&admin_revert, &plan, |_, _| {}).await?;
     if !json {
         println!("   would revert {} change(s), {} conflict(s)", dry.reverted.len(), dry.conflicts.len());

@@ -24,7 +24,7 @@ pub use check::{check_schema, SchemaIssue};
 pub use clock::{parse_time, stamp, Clock};
 pub use policy_tests::{run_policy_tests, CaseResult};
 pub use reads::ProposalStatusView;
-pub use revert::{Conflict, RevertReport, RevertRequest, Selector};
+pub use revert::{Conflict, RevertReport, RevertRequest, Selector, REVERT_BATCH_MAX};
 pub use rollout::{ActionSheet, PolicyApproval};
 pub use tokens::{Caller, Role};
 pub use verify::{ChainBreak, Drift, VerifyReport};
@@ -52,6 +52,11 @@ pub struct Engine {
     clock: Clock,
     /// Refuse actions whose current definition nobody approved (`policy_unapproved`).
     require_approval: bool,
+    /// Approvals of current definitions already seen. Approvals are never
+    /// withdrawn (a changed definition has a new hash), so a hit stays true.
+    approved: std::sync::Mutex<HashMap<String, leash_store::Approval>>,
+    /// Runs already recorded in `leash_runs` by this process.
+    runs_seen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Engine {
@@ -64,7 +69,15 @@ impl Engine {
         if !issues.is_empty() {
             return Err(EngineError::Schema(issues));
         }
-        Ok(Engine { policy: Arc::new(policy), store, schemas, clock: Clock::system(), require_approval: true })
+        Ok(Engine {
+            policy: Arc::new(policy),
+            store,
+            schemas,
+            clock: Clock::system(),
+            require_approval: true,
+            approved: Default::default(),
+            runs_seen: Default::default(),
+        })
     }
 
     /// For tests and the demo: a clock that is not the wall clock.
@@ -107,5 +120,14 @@ impl Engine {
                     "no action in the policy names table {table}; add it back to revert or verify its changes"
                 ))
             })
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-update of a cache;
+/// the data is still usable.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
     }
 }

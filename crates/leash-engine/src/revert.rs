@@ -26,6 +26,9 @@ pub struct RevertRequest {
     pub selector: Selector,
     pub dry_run: bool,
     pub force: bool,
+    /// Changes per transaction; `REVERT_BATCH_MAX` unless a test wants
+    /// smaller steps.
+    pub batch_max: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,6 +56,33 @@ pub struct RevertReport {
 /// earlier (newer) steps of the plan would have left.
 type Overlay = HashMap<(String, String), Option<Record>>;
 
+/// Changes undone per transaction. Each record's undo stays atomic; a crash
+/// loses at most the batch in flight, and running the revert again finishes.
+pub const REVERT_BATCH_MAX: usize = 500;
+
+/// Consecutive changes of one table with no record twice, so the batch can
+/// be read, compared and written set-wise and still mean newest-first.
+fn batches(changes: Vec<Change>, batch_max: usize) -> Vec<Vec<Change>> {
+    let mut out: Vec<Vec<Change>> = Vec::new();
+    let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for c in changes {
+        let fits = out.last().is_some_and(|b: &Vec<Change>| {
+            b.len() < batch_max.clamp(1, REVERT_BATCH_MAX)
+                && b[0].table_name == c.table_name
+                && !keys.contains(&c.record_key)
+        });
+        if !fits {
+            out.push(Vec::new());
+            keys.clear();
+        }
+        keys.insert(c.record_key.clone());
+        if let Some(b) = out.last_mut() {
+            b.push(c);
+        }
+    }
+    out
+}
+
 impl Engine {
     pub async fn revert(
         &self,
@@ -69,15 +99,16 @@ impl Engine {
             revert_run_id: (!req.dry_run).then(|| run_id.clone()),
             ..Default::default()
         };
-        let mut overlay = Overlay::new();
         let total = selected.len();
-        for (i, change) in selected.into_iter().enumerate() {
-            progress(i, total);
-            if change.reverted_by.is_some() {
-                report.skipped += 1;
-                continue;
-            }
-            self.revert_one(by, &change, req, &run_id, &mut overlay, &mut report).await?;
+        let (open, done): (Vec<Change>, Vec<Change>) = selected.into_iter().partition(|c| c.reverted_by.is_none());
+        report.skipped += done.len();
+        let mut overlay = Overlay::new();
+        let mut handled = done.len();
+        for batch in batches(open, req.batch_max) {
+            let n = batch.len();
+            self.revert_batch(by, batch, req, &run_id, &mut overlay, &mut report).await?;
+            handled += n;
+            progress(handled, total);
         }
         progress(total, total);
         if !req.dry_run {
@@ -113,77 +144,107 @@ impl Engine {
         Ok(changes)
     }
 
-    async fn revert_one(
+    /// One transaction: lock the batch's records and changes, compare, write
+    /// the undos set-wise, journal them, mark the originals.
+    async fn revert_batch(
         &self,
         by: &Caller,
-        change: &Change,
+        batch: Vec<Change>,
         req: &RevertRequest,
         run_id: &str,
         overlay: &mut Overlay,
         report: &mut RevertReport,
     ) -> Result<()> {
-        let action = self.key_column(&change.action, &change.table_name)?;
-        let table = self.schema(&change.table_name)?;
+        let Some(first) = batch.first() else { return Ok(()) };
+        let action = self.key_column(&first.action, &first.table_name)?;
+        let table = self.schema(&first.table_name)?;
         let key_col = action.key.clone();
         let mut tx = self.store().begin().await?;
+        let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
+        let keys: Vec<String> = batch.iter().map(|c| c.record_key.clone()).collect();
         // Re-read under the lock: another revert may have got here first.
-        match tx.lock_change(&change.id).await? {
-            Some(c) if c.reverted_by.is_none() => {}
-            _ => {
+        let open: std::collections::HashSet<String> = tx.open_changes(&ids).await?.into_iter().collect();
+        let mut current = tx.lock_records(table, &key_col, &keys).await?;
+        let mut updates: Vec<(String, Vec<FieldChange>)> = Vec::new();
+        let mut undos: Vec<(Change, Op, Vec<FieldChange>)> = Vec::new();
+        for change in batch {
+            if !open.contains(&change.id) {
                 report.skipped += 1;
-                return Ok(());
+                continue;
             }
-        }
-        let slot = (change.table_name.clone(), change.record_key.clone());
-        let current = match overlay.get(&slot) {
-            Some(r) if req.dry_run => r.clone(),
-            _ => tx.lock_record(table, &key_col, &change.record_key).await?,
-        };
-        let conflicts = conflicts_of(change, current.as_ref(), &key_col);
-        let record_gone = current.is_none() && change.op != Op::Delete;
-        if !conflicts.is_empty() && (!req.force || record_gone) {
-            report.skipped += 1;
-            report.conflicts.extend(conflicts);
-            return Ok(());
-        }
-        let back = undo_fields(change, current.as_ref(), &key_col);
-        if req.dry_run {
-            overlay.insert(slot, after(change.op, current, &back));
-            report.reverted.push(change.id.clone());
-            return Ok(());
-        }
-        let ok = match change.op {
-            Op::Update => tx.update_record(table, &key_col, &change.record_key, &back).await?,
-            Op::Insert => tx.delete_record(table, &key_col, &change.record_key, &as_row(&back)).await?,
-            Op::Delete => {
-                tx.insert_record(table, &key_col, Some(&change.record_key), &back).await?;
-                true
+            let slot = (change.table_name.clone(), change.record_key.clone());
+            let now = match overlay.get(&slot) {
+                Some(r) if req.dry_run => r.clone(),
+                _ => current.remove(&change.record_key),
+            };
+            let conflicts = conflicts_of(&change, now.as_ref(), &key_col);
+            let record_gone = now.is_none() && change.op != Op::Delete;
+            if !conflicts.is_empty() && (!req.force || record_gone) {
+                report.skipped += 1;
+                report.conflicts.extend(conflicts);
+                continue;
             }
-        };
-        if !ok {
-            report.skipped += 1;
+            let back = undo_fields(&change, now.as_ref(), &key_col);
+            if req.dry_run {
+                overlay.insert(slot, after(change.op, now, &back));
+                report.reverted.push(change.id.clone());
+                continue;
+            }
+            match change.op {
+                Op::Update => updates.push((change.record_key.clone(), back.clone())),
+                Op::Insert => {
+                    if !tx.delete_record(table, &key_col, &change.record_key, &as_row(&back)).await? {
+                        report.skipped += 1;
+                        continue;
+                    }
+                }
+                Op::Delete => {
+                    tx.insert_record(table, &key_col, Some(&change.record_key), &back).await?;
+                }
+            }
+            undos.push((change.clone(), undo_op(change.op), back));
+        }
+        if req.dry_run || undos.is_empty() {
             return Ok(());
         }
-        let reason = format!("revert of {}", change.id);
-        let prov = Provenance {
-            actor: &by.name,
-            approver: None,
-            reason: Some(&reason),
-            evidence: None,
-            confidence: None,
-            run_id: Some(run_id),
-            proposal_id: None,
-            reverts: Some(&change.id),
-            watch: false,
-        };
-        let mut undo = self.revert_change(change, undo_op(change.op), back, &prov);
-        self.journal(tx.as_mut(), &mut undo).await?;
-        if !tx.mark_reverted(&change.id, &undo.id).await? {
-            return Err(EngineError::Invalid(format!("change {} was reverted concurrently", change.id)));
+        let written = tx.update_records(table, &key_col, &updates).await?;
+        debug_assert_eq!(written as usize, updates.len(), "a locked record vanished during its revert");
+        let undo_keys: Vec<String> = undos.iter().map(|(c, _, _)| c.record_key.clone()).collect();
+        let heads = tx.chain_heads(&table.name, &undo_keys).await?;
+        let reason_prefix = "revert of ";
+        let mut rows = Vec::with_capacity(undos.len());
+        let mut marks = Vec::with_capacity(undos.len());
+        for (original, op, back) in undos {
+            let reason = format!("{reason_prefix}{}", original.id);
+            let prov = Provenance {
+                actor: &by.name,
+                approver: None,
+                reason: Some(&reason),
+                evidence: None,
+                confidence: None,
+                run_id: Some(run_id),
+                proposal_id: None,
+                reverts: Some(&original.id),
+                watch: false,
+            };
+            let mut undo = self.revert_change(&original, op, back, &prov);
+            undo.seal(heads.get(&original.record_key).cloned());
+            marks.push((original.id.clone(), undo.id.clone()));
+            report.reverted.push(original.id.clone());
+            report.revert_change_ids.push(undo.id.clone());
+            rows.push(undo);
+        }
+        tx.insert_changes(&rows).await?;
+        for undo in &rows {
+            self.emit(tx.as_mut(), "change.reverted", &serde_json::to_value(undo).unwrap_or_default()).await?;
+        }
+        let marked = tx.mark_reverted_many(&marks).await?;
+        if marked as usize != marks.len() {
+            return Err(EngineError::Invalid(
+                "some of these changes were reverted concurrently; run the revert again".into(),
+            ));
         }
         tx.commit().await?;
-        report.reverted.push(change.id.clone());
-        report.revert_change_ids.push(undo.id);
         Ok(())
     }
 

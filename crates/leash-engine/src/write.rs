@@ -12,6 +12,9 @@ use leash_store::{StoreTx, TableSchema, ALL_SCOPE};
 
 use crate::{Caller, Engine, Result};
 
+/// Run ids this process remembers having recorded; cleared when full.
+pub const RUNS_REMEMBERED_MAX: usize = 10_000;
+
 /// Who and why, carried into the journal row.
 pub(crate) struct Provenance<'a> {
     pub actor: &'a str,
@@ -197,8 +200,16 @@ impl Engine {
             }
         };
         if let Some(run) = &call.run_id {
-            if result.outcome != Outcome::Unchanged {
+            // A run is recorded once, when it first writes; its counts come
+            // from the journal, so later calls need not touch the row.
+            let first = !crate::lock(&self.runs_seen).contains(run);
+            if first && result.outcome != Outcome::Unchanged {
                 tx.touch_run(run, &caller.name, action_name, &stamp).await?;
+                let mut seen = crate::lock(&self.runs_seen);
+                if seen.len() >= RUNS_REMEMBERED_MAX {
+                    seen.clear();
+                }
+                seen.insert(run.clone());
             }
         }
         self.remember(tx.as_mut(), caller, action_name, &call, &result).await?;

@@ -114,8 +114,9 @@ async fn child_batch_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_revert_worker() {
     let Some(engine) = child_engine().await else { return };
-    let req = RevertRequest { selector: Selector::Run("crash".into()), dry_run: false, force: false };
-    engine.revert(&reviewer(), &req, |_, _| std::thread::sleep(Duration::from_millis(2))).await.unwrap();
+    // Small batches, slowed, so the kill lands in the middle of the revert.
+    let req = RevertRequest { selector: Selector::Run("crash".into()), dry_run: false, force: false, batch_max: 5 };
+    engine.revert(&reviewer(), &req, |_, _| std::thread::sleep(Duration::from_millis(10))).await.unwrap();
 }
 
 async fn wait_then_kill(mut child: Child, f: &Fixture, enough: impl Fn(usize) -> bool, filter: ChangeFilter) -> usize {
@@ -168,7 +169,12 @@ async fn killed_batch_and_killed_revert_leave_journal_and_records_consistent(kin
     let v = f.engine.verify().await.unwrap();
     assert!(v.ok, "{v:?}");
 
-    let req = RevertRequest { selector: Selector::Run("crash".into()), dry_run: false, force: false };
+    let req = RevertRequest {
+        selector: Selector::Run("crash".into()),
+        dry_run: false,
+        force: false,
+        batch_max: leash_engine::REVERT_BATCH_MAX,
+    };
     let rest = f.engine.revert(&reviewer(), &req, |_, _| {}).await.unwrap();
     assert_eq!(rest.reverted.len() + undone, written, "re-running the revert finishes the job");
     assert!(rest.conflicts.is_empty());

@@ -13,7 +13,7 @@ fn edits(pairs: &[(&str, &str)]) -> serde_json::Map<String, serde_json::Value> {
 }
 
 fn req(selector: Selector, dry_run: bool) -> RevertRequest {
-    RevertRequest { selector, dry_run, force: false }
+    RevertRequest { selector, dry_run, force: false, batch_max: leash_engine::REVERT_BATCH_MAX }
 }
 
 async fn approval_with_edit_applies_and_journals_approver_and_edit(kind: Kind) {
@@ -122,7 +122,12 @@ async fn revert_skips_field_changed_since_and_reports_conflict_unless_forced(kin
         .engine
         .revert(
             &reviewer(),
-            &RevertRequest { selector: Selector::Ids(vec![first]), dry_run: false, force: true },
+            &RevertRequest {
+                selector: Selector::Ids(vec![first]),
+                dry_run: false,
+                force: true,
+                batch_max: leash_engine::REVERT_BATCH_MAX,
+            },
             |_, _| {},
         )
         .await

@@ -104,6 +104,7 @@ async fn action_earns_its_way_from_suggest_to_direct_with_matching_report(kind: 
         selector: leash_engine::Selector::Ids(vec![last.id]),
         dry_run: false,
         force: false,
+        batch_max: leash_engine::REVERT_BATCH_MAX,
     };
     e.revert(&reviewer(), &revert, |_, _| {}).await.unwrap();
     let a = e.report(None, None).await.unwrap().actions.remove(0);

@@ -280,8 +280,14 @@ async fn revert(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap, bytes
     } else {
         Selector::Proposal(b.proposal_id.unwrap_or_default())
     };
-    let report =
-        s.engine.revert(&who, &RevertRequest { selector, dry_run: b.dry_run, force: b.force }, |_, _| {}).await?;
+    let report = s
+        .engine
+        .revert(
+            &who,
+            &RevertRequest { selector, dry_run: b.dry_run, force: b.force, batch_max: leash_engine::REVERT_BATCH_MAX },
+            |_, _| {},
+        )
+        .await?;
     if !report.dry_run {
         metrics::counter!("leash_reverts_total").increment(report.reverted.len() as u64);
     }

@@ -8,6 +8,8 @@ mod migrations;
 mod rows;
 mod sql;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Proposal, ProposalStatus};
@@ -207,9 +209,31 @@ pub trait StoreTx: Send {
     ) -> Result<bool>;
 
     async fn chain_head(&mut self, table: &str, key: &str) -> Result<Option<String>>;
+
+    // Set-based forms for batch revert: one statement for many records.
+    /// Loads and locks several records of one table by key.
+    async fn lock_records(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, Record>>;
+    /// Of these change ids, the ones not yet reverted (locked).
+    async fn open_changes(&mut self, ids: &[String]) -> Result<Vec<String>>;
+    /// Writes each row's `new` values; the rows must be locked and compared
+    /// already. Returns the rows updated.
+    async fn update_records(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        rows: &[(String, Vec<FieldChange>)],
+    ) -> Result<u64>;
+    /// The chain head (latest hash) of each of these records that has one.
+    async fn chain_heads(&mut self, table: &str, keys: &[String]) -> Result<HashMap<String, String>>;
+    async fn insert_changes(&mut self, changes: &[Change]) -> Result<()>;
+    /// Marks each (change, reverted by) pair; returns how many were still open.
+    async fn mark_reverted_many(&mut self, pairs: &[(String, String)]) -> Result<u64>;
     async fn insert_change(&mut self, change: &Change) -> Result<()>;
-    async fn mark_reverted(&mut self, id: &str, by: &str) -> Result<bool>;
-    async fn lock_change(&mut self, id: &str) -> Result<Option<Change>>;
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<()>;
     async fn lock_proposal(&mut self, id: &str) -> Result<Option<Proposal>>;
@@ -226,6 +250,8 @@ pub trait StoreTx: Send {
     async fn bump_counter(&mut self, name: &str, window_start: i64, max: u32) -> Result<bool>;
     async fn idempotent_result(&mut self, action: &str, actor: &str, key: &str) -> Result<Option<String>>;
     async fn save_idempotent(&mut self, action: &str, actor: &str, key: &str, result: &str, at: &str) -> Result<()>;
+    /// Records a run when a process first sees it write (`calls` counts those
+    /// processes; a run's changes are counted from the journal).
     async fn touch_run(&mut self, run_id: &str, actor: &str, action: &str, at: &str) -> Result<()>;
     async fn insert_outbox(&mut self, id: &str, event: &str, payload: &str, at: &str, target: &str) -> Result<()>;
 

@@ -1,6 +1,7 @@
 //! `SqlStore`: the `Store` for SQLite, PostgreSQL and MySQL through sqlx's
 //! generic driver, with the differences kept in `Dialect`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -544,6 +545,43 @@ impl SqlTx {
     }
 }
 
+/// Rows per set-based statement, well under every store's parameter limit.
+pub const BULK_ROWS_MAX: usize = 500;
+/// Journal rows per multi-row INSERT (20 parameters each).
+pub const CHANGES_PER_INSERT_MAX: usize = 100;
+
+fn push_list(q: &mut Query, items: &[String]) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.text(item);
+    }
+}
+
+fn push_change_values(q: &mut Query, c: &Change) {
+    q.push("(")
+        .text(&c.id)
+        .push(", ")
+        .text(&c.at)
+        .push(", ")
+        .text(&c.action)
+        .push(", ")
+        .text(&c.policy_hash)
+        .push(", ");
+    q.text(&c.table_name).push(", ").text(&c.record_key).push(", ").text(c.op.as_str()).push(", ");
+    q.text(&json_text(&c.fields)).push(", ").text(&c.actor).push(", ").opt_text(c.approver.as_deref()).push(", ");
+    q.opt_text(c.reason.as_deref())
+        .push(", ")
+        .opt_text(c.evidence.as_deref())
+        .push(", ")
+        .opt_float(c.confidence)
+        .push(", ");
+    q.opt_text(c.run_id.as_deref()).push(", ").opt_text(c.proposal_id.as_deref()).push(", ");
+    q.opt_text(c.reverts.as_deref()).push(", ").opt_text(c.reverted_by.as_deref()).push(", ");
+    q.int(c.watch as i64).push(", ").text(c.prev_hash.as_deref().unwrap_or("")).push(", ").text(&c.hash).push(")");
+}
+
 fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
 }
@@ -675,35 +713,140 @@ impl StoreTx for SqlTx {
         self.one(q).await?.map(|row| text_at(&row, 0)).transpose()
     }
 
-    async fn insert_change(&mut self, c: &Change) -> Result<()> {
-        debug_assert_eq!(c.hash, c.compute_hash(), "a change must be sealed before it is written");
-        let mut q = self.q(&format!("INSERT INTO leash_changes ({CHANGE_COLUMNS}) VALUES ("));
-        q.text(&c.id).push(", ").text(&c.at).push(", ").text(&c.action).push(", ").text(&c.policy_hash).push(", ");
-        q.text(&c.table_name).push(", ").text(&c.record_key).push(", ").text(c.op.as_str()).push(", ");
-        q.text(&json_text(&c.fields)).push(", ").text(&c.actor).push(", ").opt_text(c.approver.as_deref()).push(", ");
-        q.opt_text(c.reason.as_deref())
-            .push(", ")
-            .opt_text(c.evidence.as_deref())
-            .push(", ")
-            .opt_float(c.confidence)
-            .push(", ");
-        q.opt_text(c.run_id.as_deref()).push(", ").opt_text(c.proposal_id.as_deref()).push(", ");
-        q.opt_text(c.reverts.as_deref()).push(", ").opt_text(c.reverted_by.as_deref()).push(", ");
-        q.int(c.watch as i64).push(", ").text(c.prev_hash.as_deref().unwrap_or("")).push(", ").text(&c.hash).push(")");
-        self.exec(q).await?;
+    async fn lock_records(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, Record>> {
+        let mut out = HashMap::new();
+        for chunk in keys.chunks(BULK_ROWS_MAX) {
+            let cols: Vec<String> = table.columns.iter().map(|c| self.dialect.select_column(&c.name, c.ty)).collect();
+            let mut q = self.q(&format!("SELECT {} FROM ", cols.join(", ")));
+            q.ident(&table.name).push(" WHERE ").ident(key_col).push(" IN (");
+            for (i, k) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                bind_key(&mut q, table, key_col, k);
+            }
+            q.push(")").push(self.dialect.for_update());
+            for row in self.all(q).await? {
+                let rec = record_from_row(&row, table)?;
+                let key = rec.get(key_col).map(leash_core::value::display).unwrap_or_default();
+                out.insert(key, rec);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn open_changes(&mut self, ids: &[String]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(BULK_ROWS_MAX) {
+            let mut q = self.q("SELECT id FROM leash_changes WHERE reverted_by IS NULL AND id IN (");
+            push_list(&mut q, chunk);
+            q.push(")").push(self.dialect.for_update());
+            for row in self.all(q).await? {
+                out.push(text_at(&row, 0)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update_records(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        rows: &[(String, Vec<FieldChange>)],
+    ) -> Result<u64> {
+        let mut updated = 0;
+        for chunk in rows.chunks(BULK_ROWS_MAX) {
+            let mut fields: Vec<&str> = chunk.iter().flat_map(|(_, f)| f.iter().map(|c| c.field.as_str())).collect();
+            fields.sort_unstable();
+            fields.dedup();
+            let mut q = self.q("UPDATE ");
+            q.ident(&table.name).push(" SET ");
+            for (i, field) in fields.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.ident(field).push(" = CASE");
+                for (key, changes) in chunk {
+                    if let Some(c) = changes.iter().find(|c| c.field == *field) {
+                        q.push(" WHEN ").ident(key_col).push(" = ");
+                        bind_key(&mut q, table, key_col, key);
+                        q.push(" THEN ");
+                        q.value(&c.new, col_type(table, field));
+                    }
+                }
+                q.push(" ELSE ").ident(field).push(" END");
+            }
+            q.push(" WHERE ").ident(key_col).push(" IN (");
+            for (i, (key, _)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                bind_key(&mut q, table, key_col, key);
+            }
+            q.push(")");
+            updated += self.exec(q).await?;
+        }
+        Ok(updated)
+    }
+
+    async fn chain_heads(&mut self, table: &str, keys: &[String]) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in keys.chunks(BULK_ROWS_MAX) {
+            // The head is the row no other row of the record points back to;
+            // the chain's unique index answers that directly.
+            let mut q = self.q("SELECT c.record_key, c.hash FROM leash_changes c WHERE c.table_name = ");
+            q.text(table).push(" AND c.record_key IN (");
+            push_list(&mut q, chunk);
+            q.push(") AND NOT EXISTS (SELECT 1 FROM leash_changes d WHERE d.table_name = c.table_name AND d.record_key = c.record_key AND d.prev_hash = c.hash)");
+            for row in self.all(q).await? {
+                out.insert(text_at(&row, 0)?, text_at(&row, 1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_changes(&mut self, changes: &[Change]) -> Result<()> {
+        for chunk in changes.chunks(CHANGES_PER_INSERT_MAX) {
+            let mut q = self.q(&format!("INSERT INTO leash_changes ({CHANGE_COLUMNS}) VALUES "));
+            for (i, c) in chunk.iter().enumerate() {
+                debug_assert_eq!(c.hash, c.compute_hash(), "a change must be sealed before it is written");
+                if i > 0 {
+                    q.push(", ");
+                }
+                push_change_values(&mut q, c);
+            }
+            self.exec(q).await?;
+        }
         Ok(())
     }
 
-    async fn mark_reverted(&mut self, id: &str, by: &str) -> Result<bool> {
-        let mut q = self.q("UPDATE leash_changes SET reverted_by = ");
-        q.text(by).push(" WHERE id = ").text(id).push(" AND reverted_by IS NULL");
-        Ok(self.exec(q).await? == 1)
+    async fn mark_reverted_many(&mut self, pairs: &[(String, String)]) -> Result<u64> {
+        let mut marked = 0;
+        for chunk in pairs.chunks(BULK_ROWS_MAX) {
+            let mut q = self.q("UPDATE leash_changes SET reverted_by = CASE id");
+            for (id, by) in chunk {
+                q.push(" WHEN ").text(id).push(" THEN ").text(by);
+            }
+            q.push(" END WHERE reverted_by IS NULL AND id IN (");
+            let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+            push_list(&mut q, &ids);
+            q.push(")");
+            marked += self.exec(q).await?;
+        }
+        Ok(marked)
     }
 
-    async fn lock_change(&mut self, id: &str) -> Result<Option<Change>> {
-        let mut q = self.q(&format!("SELECT {CHANGE_COLUMNS} FROM leash_changes WHERE id = "));
-        q.text(id).push(self.dialect.for_update());
-        self.one(q).await?.as_ref().map(change_from_row).transpose()
+    async fn insert_change(&mut self, c: &Change) -> Result<()> {
+        debug_assert_eq!(c.hash, c.compute_hash(), "a change must be sealed before it is written");
+        let mut q = self.q(&format!("INSERT INTO leash_changes ({CHANGE_COLUMNS}) VALUES "));
+        push_change_values(&mut q, c);
+        self.exec(q).await?;
+        Ok(())
     }
 
     async fn insert_proposal(&mut self, p: &Proposal) -> Result<()> {
