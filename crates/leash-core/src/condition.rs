@@ -5,6 +5,17 @@ use std::sync::Arc;
 
 use crate::value::{Record, Value};
 
+/// A record converted to CEL's value type.
+pub struct Prepared {
+    value: Result<cel_interpreter::Value, String>,
+}
+
+impl Prepared {
+    pub fn new(record: &Record) -> Prepared {
+        Prepared { value: cel_interpreter::to_value(record).map_err(|e| e.to_string()) }
+    }
+}
+
 #[derive(Clone)]
 pub struct Condition {
     source: String,
@@ -42,8 +53,14 @@ impl Condition {
     /// Evaluates to a JSON value. An error usually means the record lacks a
     /// column the expression reads; callers treat that as missing context.
     pub fn eval(&self, record: &Record) -> Result<Value, String> {
+        self.eval_on(&Prepared::new(record))
+    }
+
+    /// Like `eval`, on a record already converted for CEL (once per call,
+    /// however many conditions read it).
+    pub fn eval_on(&self, record: &Prepared) -> Result<Value, String> {
+        let record_value = record.value.clone().map_err(|e| e.clone())?;
         let mut context = cel_interpreter::Context::default();
-        let record_value = cel_interpreter::to_value(record).map_err(|e| e.to_string())?;
         context.add_variable_from_value("record", record_value);
         let program = &self.program;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&context)))
@@ -53,7 +70,11 @@ impl Condition {
     }
 
     pub fn eval_bool(&self, record: &Record) -> Result<bool, String> {
-        match self.eval(record)? {
+        self.eval_bool_on(&Prepared::new(record))
+    }
+
+    pub fn eval_bool_on(&self, record: &Prepared) -> Result<bool, String> {
+        match self.eval_on(record)? {
             Value::Bool(b) => Ok(b),
             other => Err(format!("`{}` gave {other}, not true or false", self.source)),
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::call::{Call, FieldChange, Refusal};
 use crate::codes::{Code, ReviewReason};
+use crate::condition::Prepared;
 use crate::format::Flag;
 use crate::policy::{Action, Kind, Mode};
 use crate::rules::{address_flags, check_field, FieldContext};
@@ -106,13 +107,15 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             }
         }
     }
+    let cel = std::cell::OnceCell::new();
+    let prepared = || cel.get_or_init(|| Prepared::new(record));
     let mut flags: Vec<Flag> = Vec::new();
     let condition_context = |which: &str, source: &str, why: String| Flag {
         reason: ReviewReason::MissingContext,
         note: format!("{which} `{source}` could not be evaluated on this record ({why})"),
     };
     if let Some(when) = &action.when {
-        match when.eval_bool(record) {
+        match when.eval_bool_on(prepared()) {
             Ok(true) => {}
             Ok(false) => {
                 return reject(
@@ -124,7 +127,7 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
         }
     }
     if let Some(locked) = &action.locked_if {
-        match locked.eval_bool(record) {
+        match locked.eval_bool_on(prepared()) {
             Ok(false) => {}
             Ok(true) => {
                 return reject(
@@ -158,7 +161,7 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     }
     flags.extend(address_flags(action, record, &changes));
     if let Some(review_if) = &action.review_if {
-        match review_if.eval_bool(record) {
+        match review_if.eval_bool_on(prepared()) {
             Ok(false) => {}
             Ok(true) => flags.push(Flag {
                 reason: ReviewReason::ReviewIf,

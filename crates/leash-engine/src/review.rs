@@ -9,7 +9,7 @@ use leash_core::policy::Kind;
 use leash_core::value::{display, same_value, Value};
 use leash_store::ProposalFilter;
 
-use crate::write::{coerce_call, find_duplicates, paused, Provenance};
+use crate::write::{coerce_call, find_duplicates, paused, Provenance, Target};
 use crate::{Caller, Engine, EngineError, Result, Role};
 
 impl Engine {
@@ -149,7 +149,14 @@ impl Engine {
                     reverts: None,
                     watch,
                 };
-                let change = match self.write_change(tx.as_mut(), action, table, key.as_deref(), &fields, &prov).await?
+                let change = match self
+                    .write_change(
+                        tx.as_mut(),
+                        action,
+                        Target { table, key: key.as_deref(), fields: &fields, known_head: None },
+                        &prov,
+                    )
+                    .await?
                 {
                     Ok(c) => c,
                     Err(r) => return Ok(r.into()),

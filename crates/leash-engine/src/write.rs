@@ -15,6 +15,15 @@ use crate::{Caller, Engine, Result};
 /// Run ids this process remembers having recorded; cleared when full.
 pub const RUNS_REMEMBERED_MAX: usize = 10_000;
 
+/// What a write changes: the record (by key; none for an insert), its new
+/// field values, and the chain head if the caller already read it under lock.
+pub(crate) struct Target<'a> {
+    pub table: &'a TableSchema,
+    pub key: Option<&'a str>,
+    pub fields: &'a [FieldChange],
+    pub known_head: Option<Option<String>>,
+}
+
 /// Who and why, carried into the journal row.
 pub(crate) struct Provenance<'a> {
     pub actor: &'a str,
@@ -83,9 +92,6 @@ impl Engine {
                     .map_err(|e| crate::EngineError::Invalid(format!("stored outcome unreadable: {e}")));
             }
         }
-        if let Some(r) = paused(tx.as_mut(), action_name).await? {
-            return self.finish_rejected(tx, caller, action_name, &call, r).await;
-        }
         let watch_active = match self.check_approved(tx.as_mut(), action).await? {
             Ok(watch) => watch,
             Err(r) => return self.finish_rejected(tx, caller, action_name, &call, r).await,
@@ -96,6 +102,12 @@ impl Engine {
             (Kind::Update, Some(k)) => tx.lock_record(table, &action.key, k).await?,
             _ => Some(call.set.clone()),
         };
+        // Read under the record's lock, so the head cannot move before we write.
+        let update_key = if action.kind == Kind::Update { key.as_deref() } else { None };
+        let (pauses, head) = tx.call_context(action_name, &action.table, update_key).await?;
+        if let Some(r) = refusal_for_pauses(&pauses, action_name) {
+            return self.finish_rejected(tx, caller, action_name, &call, r).await;
+        }
         let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &call).await?;
         let inputs = Inputs { record: record.as_ref(), duplicates: &duplicates, watch_active, approved: false };
         let decision = decide(action, &call, &inputs);
@@ -138,7 +150,8 @@ impl Engine {
                     reverts: None,
                     watch,
                 };
-                match self.write_change(tx.as_mut(), action, table, key.as_deref(), &fields, &prov).await? {
+                let target = Target { table, key: key.as_deref(), fields: &fields, known_head: Some(head.clone()) };
+                match self.write_change(tx.as_mut(), action, target, &prov).await? {
                     Ok(change) => {
                         let tripped = match &signature {
                             Some(sig) => self.count_for_breaker(tx.as_mut(), action, &change, sig).await?,
@@ -287,11 +300,10 @@ impl Engine {
         &self,
         tx: &mut dyn StoreTx,
         action: &Action,
-        table: &TableSchema,
-        key: Option<&str>,
-        fields: &[FieldChange],
+        target: Target<'_>,
         prov: &Provenance<'_>,
     ) -> Result<std::result::Result<Change, Refusal>> {
+        let Target { table, key, fields, known_head } = target;
         let (key, op) = match (action.kind, key) {
             (Kind::Update, Some(key)) => {
                 if !tx.update_record(table, &action.key, key, fields).await? {
@@ -304,6 +316,8 @@ impl Engine {
             }
             (_, key) => (tx.insert_record(table, &action.key, key, fields).await?, Op::Insert),
         };
+        // A prefetched head only holds for the record it was read for.
+        let known_head = if op == Op::Update { known_head } else { None };
         let mut change = Change {
             id: self.clock().id(),
             at: self.clock().stamp(),
@@ -326,13 +340,21 @@ impl Engine {
             prev_hash: None,
             hash: String::new(),
         };
-        self.journal(tx, &mut change).await?;
+        self.journal(tx, &mut change, known_head).await?;
         Ok(Ok(change))
     }
 
     /// Seals a change onto its record's chain and writes it.
-    pub(crate) async fn journal(&self, tx: &mut dyn StoreTx, change: &mut Change) -> Result<()> {
-        let head = tx.chain_head(&change.table_name, &change.record_key).await?;
+    pub(crate) async fn journal(
+        &self,
+        tx: &mut dyn StoreTx,
+        change: &mut Change,
+        known_head: Option<Option<String>>,
+    ) -> Result<()> {
+        let head = match known_head {
+            Some(head) => head,
+            None => tx.chain_head(&change.table_name, &change.record_key).await?,
+        };
         change.seal(head);
         tx.insert_change(change).await?;
         let event = if change.reverts.is_some() { "change.reverted" } else { "change.applied" };
@@ -378,10 +400,14 @@ fn applied(change: Change) -> CallResult {
 
 /// A pause on this action or on all, read from the database on every call.
 pub(crate) async fn paused(tx: &mut dyn StoreTx, action: &str) -> Result<Option<Refusal>> {
-    let pauses = tx.pauses_for(action).await?;
-    let Some(p) = pauses.iter().find(|p| p.scope == action).or(pauses.first()) else { return Ok(None) };
+    Ok(refusal_for_pauses(&tx.pauses_for(action).await?, action))
+}
+
+/// The refusal for the pauses in force, the action's own before a global one.
+pub(crate) fn refusal_for_pauses(pauses: &[leash_store::Pause], action: &str) -> Option<Refusal> {
+    let p = pauses.iter().find(|p| p.scope == action).or(pauses.first())?;
     let whole = if p.scope == ALL_SCOPE { "all actions are" } else { "this action is" };
-    Ok(Some(if p.kind == "breaker" {
+    Some(if p.kind == "breaker" {
         Refusal::new(
             Code::BreakerTripped,
             format!("{whole} stopped by the breaker ({}); a person must review and `leash resume {action}`", p.reason),
@@ -391,7 +417,7 @@ pub(crate) async fn paused(tx: &mut dyn StoreTx, action: &str) -> Result<Option<
             Code::Paused,
             format!("{whole} paused by {} ({}); do not retry until it is resumed", p.by, p.reason),
         )
-    }))
+    })
 }
 
 /// Converts the caller's values to the columns' types (`"42"` → 42).

@@ -13,6 +13,7 @@ impl SqlStore {
     /// One audited update in one transaction.
     pub async fn baseline_write(&self, table: &str, audit: &str, key: i64, field: &str, new: &Value) -> Result<()> {
         let d = self.dialect();
+        let _gate = self.write_turn().await?;
         let mut tx = self.pool().begin_with(d.begin_write()).await?;
         let mut q = Query::new(d, &format!("SELECT {} FROM ", d.quote(field)));
         q.ident(table).push(" WHERE id = ").int(key).push(d.for_update());
@@ -35,29 +36,21 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Puts old values back with plain batched UPDATEs (`CASE id WHEN …`),
-    /// the fastest restore a script could do.
+    /// Puts old values back the way a script would: one plain UPDATE per
+    /// row, committed in batches of `batch` rows.
     pub async fn baseline_restore(&self, table: &str, field: &str, rows: &[(i64, String)], batch: usize) -> Result<()> {
         let d = self.dialect();
-        let mut tx = self.pool().begin_with(d.begin_write()).await?;
         for chunk in rows.chunks(batch.max(1)) {
-            let mut q = Query::new(d, "UPDATE ");
-            q.ident(table).push(" SET ").ident(field).push(" = CASE id");
+            let _gate = self.write_turn().await?;
+            let mut tx = self.pool().begin_with(d.begin_write()).await?;
             for (id, old) in chunk {
-                q.push(" WHEN ").int(*id).push(" THEN ").text(old);
+                let mut q = Query::new(d, "UPDATE ");
+                q.ident(table).push(" SET ").ident(field).push(" = ").text(old).push(" WHERE id = ").int(*id);
+                let (sql, args) = q.build();
+                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
             }
-            q.push(" END WHERE id IN (");
-            for (i, (id, _)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.int(*id);
-            }
-            q.push(")");
-            let (sql, args) = q.build();
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -241,6 +241,21 @@ pub trait StoreTx: Send {
 
     /// Pauses in force for this action or for all actions.
     async fn pauses_for(&mut self, action: &str) -> Result<Vec<Pause>>;
+    /// What the write path reads after locking a record, in one round trip
+    /// where the store can: the pauses in force and the record's chain head.
+    async fn call_context(
+        &mut self,
+        action: &str,
+        table: &str,
+        key: Option<&str>,
+    ) -> Result<(Vec<Pause>, Option<String>)> {
+        let pauses = self.pauses_for(action).await?;
+        let head = match key {
+            Some(k) => self.chain_head(table, k).await?,
+            None => None,
+        };
+        Ok((pauses, head))
+    }
     async fn set_pause(&mut self, pause: &Pause) -> Result<()>;
     /// Clears a pause or breaker; returns whether one was set.
     async fn clear_pause(&mut self, scope: &str, by: &str, at: &str, reason: &str) -> Result<bool>;

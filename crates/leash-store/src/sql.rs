@@ -2,6 +2,7 @@
 //! generic driver, with the differences kept in `Dialect`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -101,6 +102,11 @@ impl Query {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite has one writer at a time. Writers of this process queue here
+    /// instead of sleeping in SQLite's busy handler, which would add tens of
+    /// milliseconds to the slowest calls; other processes still meet the
+    /// busy timeout.
+    write_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 fn normalize_url(url: &str, dialect: Dialect) -> String {
@@ -164,7 +170,18 @@ impl SqlStore {
             })
             .connect(&normalize_url(url, dialect))
             .await?;
-        Ok(SqlStore { pool, dialect })
+        let write_gate = (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Semaphore::new(1)));
+        Ok(SqlStore { pool, dialect, write_gate })
+    }
+
+    /// This process's turn to write, on stores that need one.
+    pub(crate) async fn write_turn(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>> {
+        match &self.write_gate {
+            Some(gate) => {
+                Ok(Some(gate.clone().acquire_owned().await.map_err(|e| StoreError::Database(e.to_string()))?))
+            }
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -306,6 +323,7 @@ impl Store for SqlStore {
         // One migrator at a time across processes: SQLite's write lock, an
         // advisory lock on PostgreSQL, a named lock on MySQL (whose DDL
         // commits implicitly, so a transaction would not hold it).
+        let _gate = self.write_turn().await?;
         let mut conn = self.pool.acquire().await?;
         match self.dialect {
             Dialect::Sqlite => conn.execute("BEGIN IMMEDIATE").await.map(drop)?,
@@ -334,8 +352,9 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        let gate = self.write_turn().await?;
         let tx = self.pool.begin_with(self.dialect.begin_write()).await?;
-        Ok(Box::new(SqlTx { tx, dialect: self.dialect }))
+        Ok(Box::new(SqlTx { tx, dialect: self.dialect, _gate: gate }))
     }
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
@@ -490,6 +509,7 @@ impl Store for SqlStore {
     }
 
     async fn execute_script(&self, statements: &[&str]) -> Result<()> {
+        let _gate = self.write_turn().await?;
         let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
         for s in statements {
             tx.execute(*s).await?;
@@ -507,6 +527,8 @@ impl Store for SqlStore {
 pub struct SqlTx {
     tx: Transaction<'static, Any>,
     dialect: Dialect,
+    /// Held until the transaction ends (fields drop in order: tx first).
+    _gate: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl SqlTx {
@@ -902,6 +924,38 @@ impl StoreTx for SqlTx {
         let mut q = self.q("SELECT scope, kind, reason, by_name, at FROM leash_state WHERE scope IN (");
         q.text(ALL_SCOPE).push(", ").text(action).push(")");
         self.all(q).await?.iter().map(pause_from_row).collect()
+    }
+
+    async fn call_context(
+        &mut self,
+        action: &str,
+        table: &str,
+        key: Option<&str>,
+    ) -> Result<(Vec<Pause>, Option<String>)> {
+        let Some(key) = key else {
+            return Ok((self.pauses_for(action).await?, None));
+        };
+        let mut q = self.q("SELECT scope, kind, reason, by_name, at, NULL AS hash FROM leash_state WHERE scope IN (");
+        q.text(ALL_SCOPE)
+            .push(", ")
+            .text(action)
+            .push(") UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, h.hash FROM (");
+        q.push("SELECT hash FROM leash_changes WHERE table_name = ").text(table).push(" AND record_key = ").text(key);
+        q.push(" ORDER BY seq DESC LIMIT 1) h");
+        let (mut pauses, mut head) = (Vec::new(), None);
+        for row in self.all(q).await? {
+            match value_at(&row, 5)? {
+                Value::Null => pauses.push(Pause {
+                    scope: text_at(&row, 0)?,
+                    kind: text_at(&row, 1)?,
+                    reason: text_at(&row, 2)?,
+                    by: text_at(&row, 3)?,
+                    at: text_at(&row, 4)?,
+                }),
+                hash => head = Some(leash_core::value::display(&hash)),
+            }
+        }
+        Ok((pauses, head))
     }
 
     async fn set_pause(&mut self, p: &Pause) -> Result<()> {
