@@ -337,3 +337,26 @@ fn unapproved_policy_is_refused_until_an_admin_approves_it() {
     }
     assert_eq!(row["applied"], 1);
 }
+
+#[test]
+fn bench_prints_every_figure_as_one_json_document() {
+    // A small run: this checks the figures are produced, not how fast they are.
+    let dir = tempfile::tempdir().unwrap();
+    let out = leash(dir.path(), &["bench", "--records", "200", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f = json(&out);
+    for key in [
+        "guarded_writes_per_s",
+        "baseline_writes_per_s",
+        "overhead_ratio",
+        "concurrent_guarded_writes_per_s",
+        "revert_10k_ms",
+        "baseline_restore_10k_ms",
+        "policy_eval_ns",
+        "http_call_p50_ms",
+        "http_call_p99_ms",
+    ] {
+        assert!(f[key].as_f64().is_some_and(|v| v > 0.0), "{key} missing or zero in {f}");
+    }
+    assert_eq!(f["revert_changes"], 200);
+}
