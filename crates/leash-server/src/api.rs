@@ -2,13 +2,12 @@
 //! engine function and returns its JSON.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,12 +20,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::auth::caller;
+use crate::auth::Authed;
 use crate::errors::{status_for, ApiError};
 use crate::AppState;
 
 type St = State<Arc<AppState>>;
-type Peer = ConnectInfo<SocketAddr>;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -67,20 +65,17 @@ async fn healthz(State(s): St) -> Response {
     }
 }
 
-async fn actions(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
+async fn actions(State(s): St, Authed(who): Authed) -> Result<Response, ApiError> {
     let sheet: Vec<_> = s.engine.actions_sheet().await?.into_iter().filter(|a| who.may_call(&a.name)).collect();
     Ok(Json(json!({"actions": sheet})).into_response())
 }
 
 async fn call_action(
     State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
     let call: Call = body(&bytes)?;
     let started = Instant::now();
     let result = s.engine.call(&who, &name, call).await?;
@@ -90,11 +85,9 @@ async fn call_action(
 
 async fn read_record(
     State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
     match s.engine.read_record(&who, &name, &key).await? {
         Ok(record) => Ok(Json(json!({"action": name, "key": key, "record": record})).into_response()),
         Err(r) => Err(ApiError::new(crate::errors::code_status(r.code), r.code.as_str(), r.message)),
@@ -108,13 +101,7 @@ struct ProposalQuery {
     limit: Option<u32>,
 }
 
-async fn proposals(
-    State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-    Query(q): Query<ProposalQuery>,
-) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
+async fn proposals(State(s): St, Authed(who): Authed, Query(q): Query<ProposalQuery>) -> Result<Response, ApiError> {
     let statuses = match q.status.as_deref() {
         None | Some("open") => vec![ProposalStatus::Pending, ProposalStatus::Suggested],
         Some("all") => Vec::new(),
@@ -133,13 +120,7 @@ async fn proposals(
     Ok(Json(json!({"proposals": list})).into_response())
 }
 
-async fn proposal(
-    State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
+async fn proposal(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
     if who.role == Role::Agent {
         return Ok(Json(s.engine.proposal_status(&who, &id).await?).into_response());
     }
@@ -160,12 +141,10 @@ pub struct ApproveBody {
 
 async fn approve(
     State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
     require(&who, Role::Reviewer, "approving")?;
     let b: ApproveBody = body(&bytes)?;
     let result = s.engine.approve(&who, &id, b.set, b.note.as_deref()).await?;
@@ -179,14 +158,7 @@ pub struct RejectBody {
     pub note: String,
 }
 
-async fn reject(
-    State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
+async fn reject(State(s): St, Authed(who): Authed, Path(id): Path<String>, bytes: Bytes) -> Result<Response, ApiError> {
     require(&who, Role::Reviewer, "rejecting")?;
     let b: RejectBody = body(&bytes)?;
     let p = s.engine.reject(&who, &id, &b.note).await?;
@@ -199,11 +171,9 @@ fn time(s: &AppState, t: Option<&String>) -> Result<Option<String>, ApiError> {
 
 async fn changes(
     State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
     require(&who, Role::Reviewer, "reading the change log")?;
     let known = ["action", "run_id", "actor", "record_key", "since", "until", "limit", "proposal_id"];
     if let Some(k) = q.keys().find(|k| !known.contains(&k.as_str())) {
@@ -228,13 +198,7 @@ async fn changes(
     Ok(Json(json!({"changes": list})).into_response())
 }
 
-async fn change(
-    State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
+async fn change(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
     require(&who, Role::Reviewer, "reading the change log")?;
     let c = s.engine.store().change(&id).await.map_err(leash_engine::EngineError::from)?;
     let c = c.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("change {id} not found")))?;
@@ -257,8 +221,7 @@ pub struct RevertBody {
     pub force: bool,
 }
 
-async fn revert(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
+async fn revert(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
     require(&who, Role::Reviewer, "reverting")?;
     let b: RevertBody = body(&bytes)?;
     let chosen =
@@ -311,16 +274,14 @@ fn scope(b: &PauseBody) -> Result<Option<&str>, ApiError> {
     }
 }
 
-async fn pause(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
+async fn pause(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
     require(&who, Role::Admin, "pausing")?;
     let b: PauseBody = body(&bytes)?;
     let p = s.engine.pause(&who, scope(&b)?, &b.reason).await?;
     Ok(Json(p).into_response())
 }
 
-async fn resume(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
+async fn resume(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
     require(&who, Role::Admin, "resuming")?;
     let b: PauseBody = body(&bytes)?;
     let cleared = s.engine.resume(&who, scope(&b)?, &b.reason).await?;
@@ -329,11 +290,9 @@ async fn resume(State(s): St, ConnectInfo(peer): Peer, headers: HeaderMap, bytes
 
 async fn report(
     State(s): St,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&s, &headers, peer.ip()).await?;
     require(&who, Role::Reviewer, "reading the report")?;
     let r = s.engine.report(time(&s, q.get("since"))?, time(&s, q.get("until"))?).await?;
     Ok(Json(r).into_response())

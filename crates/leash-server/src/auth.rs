@@ -73,3 +73,22 @@ pub async fn caller(state: &AppState, headers: &HeaderMap, addr: IpAddr) -> Resu
         }
     }
 }
+
+/// The authenticated caller of a request, as a handler argument.
+pub struct Authed(pub Caller);
+
+impl axum::extract::FromRequestParts<std::sync::Arc<AppState>> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &std::sync::Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        caller(state, &parts.headers, addr).await.map(Authed)
+    }
+}

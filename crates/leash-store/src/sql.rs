@@ -962,30 +962,24 @@ impl StoreTx for SqlTx {
         let mut q = self.q("DELETE FROM leash_state WHERE scope = ");
         q.text(&p.scope);
         self.exec(q).await?;
-        let mut q = self.q("INSERT INTO leash_state (scope, kind, reason, by_name, at) VALUES (");
-        q.text(&p.scope)
-            .push(", ")
-            .text(&p.kind)
-            .push(", ")
-            .text(&p.reason)
-            .push(", ")
-            .text(&p.by)
-            .push(", ")
-            .text(&p.at)
-            .push(")");
-        self.exec(q).await?;
-        let mut q = self.q("INSERT INTO leash_state_log (scope, event, reason, by_name, at) VALUES (");
-        q.text(&p.scope)
-            .push(", ")
-            .text(&p.kind)
-            .push(", ")
-            .text(&p.reason)
-            .push(", ")
-            .text(&p.by)
-            .push(", ")
-            .text(&p.at)
-            .push(")");
-        self.exec(q).await?;
+        // The current state, and its history with who and why.
+        for table in ["leash_state", "leash_state_log"] {
+            let mut q = self.q(&format!(
+                "INSERT INTO {table} (scope, {}, reason, by_name, at) VALUES (",
+                if table == "leash_state" { "kind" } else { "event" }
+            ));
+            q.text(&p.scope)
+                .push(", ")
+                .text(&p.kind)
+                .push(", ")
+                .text(&p.reason)
+                .push(", ")
+                .text(&p.by)
+                .push(", ")
+                .text(&p.at)
+                .push(")");
+            self.exec(q).await?;
+        }
         Ok(())
     }
 
