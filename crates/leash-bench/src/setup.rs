@@ -82,49 +82,19 @@ pub fn sample_record() -> serde_json::Value {
 pub struct Database {
     pub url: String,
     pub raw: SqlStore,
-    cleanup: Option<(String, String)>,
-    _dir: Option<tempfile_dir::Dir>,
-}
-
-/// A temporary folder removed on drop, without another dependency.
-mod tempfile_dir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn err(e: impl std::fmt::Display) -> BenchError {
-    BenchError::Other(e.to_string())
+    scratch: leash_store::scratch::ScratchDb,
 }
 
 impl Database {
     pub async fn create(kind: StoreKind, server: Option<&str>, records: usize) -> Result<Database> {
-        let name = format!("leash_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
         let server = server.unwrap_or(kind.default_server()).to_string();
-        let (url, cleanup, dir) = match kind {
-            StoreKind::Sqlite => {
-                let dir = std::env::temp_dir().join(&name);
-                std::fs::create_dir_all(&dir).map_err(err)?;
-                (format!("sqlite://{}", dir.join("bench.db").display()), None, Some(tempfile_dir::Dir(dir)))
-            }
-            StoreKind::Postgres => {
-                leash_store::open(&server).await?.execute_script(&[&format!("CREATE SCHEMA {name}")]).await?;
-                let sep = if server.contains('?') { '&' } else { '?' };
-                (
-                    format!("{server}{sep}options=-c%20search_path%3D{name}"),
-                    Some((server.clone(), format!("DROP SCHEMA {name} CASCADE"))),
-                    None,
-                )
-            }
-            StoreKind::Mysql => {
-                leash_store::open(&server).await?.execute_script(&[&format!("CREATE DATABASE {name}")]).await?;
-                let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(server.clone());
-                (format!("{base}/{name}"), Some((server.clone(), format!("DROP DATABASE {name}"))), None)
-            }
+        let dialect = match kind {
+            StoreKind::Sqlite => leash_store::Dialect::Sqlite,
+            StoreKind::Postgres => leash_store::Dialect::Postgres,
+            StoreKind::Mysql => leash_store::Dialect::Mysql,
         };
+        let scratch = leash_store::scratch::ScratchDb::create(dialect, &server, "leash_bench").await?;
+        let url = scratch.url.clone();
         let raw = SqlStore::connect(&url).await?;
         let serial = match kind {
             StoreKind::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -150,20 +120,18 @@ impl Database {
         }
         let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
         raw.execute_script(&refs).await?;
-        Ok(Database { url, raw, cleanup, _dir: dir })
+        Ok(Database { url, raw, scratch })
     }
 
     pub async fn engine(&self) -> Result<Engine> {
         let store: Arc<dyn Store> = Arc::from(leash_store::open(&self.url).await?);
-        let policy = parse_policy("bench.toml", POLICY).map_err(|e| err(format!("{e:?}")))?;
+        let policy = parse_policy("bench.toml", POLICY).map_err(|e| BenchError::Other(format!("{e:?}")))?;
         Ok(Engine::open(policy, store).await?)
     }
 
+    /// Drops the schema or database (also done when the value is dropped).
     pub async fn drop(self) {
-        if let Some((server, statement)) = &self.cleanup {
-            if let Ok(admin) = leash_store::open(server).await {
-                let _ = admin.execute_script(&[statement.as_str()]).await;
-            }
-        }
+        drop(self.raw);
+        drop(self.scratch);
     }
 }

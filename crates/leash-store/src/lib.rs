@@ -6,6 +6,7 @@ mod baseline;
 mod dialect;
 mod migrations;
 mod rows;
+pub mod scratch;
 mod sql;
 
 use std::collections::HashMap;

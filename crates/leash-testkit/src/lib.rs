@@ -34,61 +34,19 @@ pub fn server_url(kind: Kind) -> Option<String> {
 pub struct TestDb {
     pub kind: Kind,
     pub url: String,
-    cleanup: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin_url, statement)) = self.cleanup.take() else { return };
-        // Drop runs inside the test's runtime; clean up from a thread of our own.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-            rt.block_on(async {
-                if let Ok(admin) = leash_store::open(&admin_url).await {
-                    let _ = admin.execute_script(&[statement.as_str()]).await;
-                }
-            });
-        })
-        .join();
-    }
+    _scratch: leash_store::scratch::ScratchDb,
 }
 
 pub async fn fresh_database(kind: Kind) -> Option<TestDb> {
-    let admin_url = server_url(kind)?;
-    let name = format!("leash_t_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let admin = |url: String| async move {
-        match leash_store::open(&url).await {
-            Ok(a) => a,
-            Err(e) => panic!("{kind:?} test server at {url} unreachable: {e}"),
-        }
+    let server = server_url(kind)?;
+    let dialect = match kind {
+        Kind::Sqlite => leash_store::Dialect::Sqlite,
+        Kind::Postgres => leash_store::Dialect::Postgres,
+        Kind::Mysql => leash_store::Dialect::Mysql,
     };
-    match kind {
-        Kind::Sqlite => {
-            let dir = tempfile::tempdir().expect("a temporary folder");
-            let url = format!("sqlite://{}", dir.path().join("test.db").display());
-            Some(TestDb { kind, url, cleanup: None, _dir: Some(dir) })
-        }
-        Kind::Postgres => {
-            admin(admin_url.clone())
-                .await
-                .execute_script(&[&format!("CREATE SCHEMA {name}")])
-                .await
-                .expect("create schema");
-            let sep = if admin_url.contains('?') { '&' } else { '?' };
-            let url = format!("{admin_url}{sep}options=-c%20search_path%3D{name}");
-            Some(TestDb { kind, url, cleanup: Some((admin_url, format!("DROP SCHEMA {name} CASCADE"))), _dir: None })
-        }
-        Kind::Mysql => {
-            admin(admin_url.clone())
-                .await
-                .execute_script(&[&format!("CREATE DATABASE {name}")])
-                .await
-                .expect("create database");
-            let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_else(|| admin_url.clone());
-            let url = format!("{base}/{name}");
-            Some(TestDb { kind, url, cleanup: Some((admin_url, format!("DROP DATABASE {name}"))), _dir: None })
-        }
+    match leash_store::scratch::ScratchDb::create(dialect, &server, "leash_t").await {
+        Ok(scratch) => Some(TestDb { kind, url: scratch.url.clone(), _scratch: scratch }),
+        Err(e) => panic!("{kind:?} test server at {server} unreachable: {e}"),
     }
 }
 

@@ -411,24 +411,7 @@ pub fn parse(input: &str) -> Result<Address, String> {
 }
 
 fn title(word: &str) -> String {
-    let lower = word.to_lowercase();
-    // Ordinals stay lower case after the digits: 42nd, 5th.
-    if word.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-        return lower;
-    }
-    let mut out = String::new();
-    let mut upper_next = true;
-    for c in lower.chars() {
-        out.extend(if upper_next { c.to_uppercase().collect::<Vec<_>>() } else { vec![c] });
-        upper_next = c == '-' || c == '\'';
-    }
-    if let Some(rest) = out.strip_prefix("Mc").filter(|r| !r.is_empty()) {
-        let mut chars = rest.chars();
-        if let Some(first) = chars.next() {
-            return format!("Mc{}{}", first.to_uppercase(), chars.as_str());
-        }
-    }
-    out
+    super::title_word(word)
 }
 
 fn titles(words: &[String]) -> String {

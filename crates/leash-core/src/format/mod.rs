@@ -60,6 +60,29 @@ impl DateOrder {
     }
 }
 
+/// One word in conventional case: capital after a start, `-` or `'`
+/// (`o'brien` → `O'Brien`), `Mc` names (`mcdonald` → `McDonald`), and
+/// ordinals left lower case after their digits (`42ND` → `42nd`).
+pub(crate) fn title_word(word: &str) -> String {
+    let lower = word.to_lowercase();
+    if word.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        return lower;
+    }
+    let mut out = String::new();
+    let mut upper_next = true;
+    for c in lower.chars() {
+        out.extend(if upper_next { c.to_uppercase().collect::<Vec<_>>() } else { vec![c] });
+        upper_next = c == '-' || c == '\'';
+    }
+    if let Some(rest) = out.strip_prefix("Mc").filter(|r| !r.is_empty()) {
+        let mut chars = rest.chars();
+        if let Some(first) = chars.next() {
+            return format!("Mc{}{}", first.to_uppercase(), chars.as_str());
+        }
+    }
+    out
+}
+
 /// The canonical form of `value`, or why it cannot be read in this format.
 pub fn canonical(format: Format, value: &str) -> Result<String, String> {
     canonical_with(format, value, None)

@@ -37,20 +37,7 @@ pub fn name_display(value: &str) -> String {
             if i > 0 && NAME_PARTICLES.contains(&lower.as_str()) {
                 return lower;
             }
-            let mut out = String::new();
-            let mut upper_next = true;
-            for c in lower.chars() {
-                out.extend(if upper_next { c.to_uppercase().collect::<Vec<_>>() } else { vec![c] });
-                upper_next = c == '-' || c == '\'';
-            }
-            match out.strip_prefix("Mc") {
-                Some(rest) if rest.len() > 1 => {
-                    let mut chars = rest.chars();
-                    let first = chars.next().map(|c| c.to_uppercase().to_string()).unwrap_or_default();
-                    format!("Mc{first}{}", chars.as_str())
-                }
-                _ => out,
-            }
+            super::title_word(w)
         })
         .collect::<Vec<_>>()
         .join(" ")
