@@ -31,10 +31,23 @@ fn spawn_child(test: &str, url: &str, extra: &[(&str, String)]) -> Child {
 }
 
 async fn child_engine() -> Option<Engine> {
+    child_engine_with(POLICY).await
+}
+
+async fn child_engine_with(policy: &str) -> Option<Engine> {
     std::env::var(CHILD).ok()?;
     let url = std::env::var("LEASH_TEST_URL").unwrap();
     let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&url).await.unwrap());
-    Some(Engine::open(parse_policy("test.toml", POLICY).unwrap(), store).await.unwrap())
+    Some(Engine::open(parse_policy("test.toml", policy).unwrap(), store).await.unwrap())
+}
+
+/// The test policy with a breaker on `set_status`: 5 identical changes in 10m.
+fn breaker_policy() -> String {
+    POLICY.replacen(
+        "  [actions.limits]\n  per_run = 100\n",
+        "  [actions.limits]\n  per_run = 100\n  [actions.breaker]\n  same_change = 5\n  within = \"10m\"\n",
+        1,
+    )
 }
 
 fn env_num(name: &str) -> i64 {
@@ -79,6 +92,45 @@ async fn four_processes_share_one_run_cap(kind: Kind) {
     let children: Vec<Child> = (0..4)
         .map(|c| spawn_child("child_run_worker", &f.url, &[("LEASH_TEST_FIRST_KEY", (100 + c * 40).to_string())]))
         .collect();
+    let (applied, capped) = sum_results(children);
+    assert_eq!((applied, capped), (100, 60), "4 processes × 8 tasks × 5 calls against per_run = 100");
+    let journal = f.store.changes(&ChangeFilter { run_id: Some("multi".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(journal.len(), 100);
+}
+
+/// Child: 6 identical status changes on its own keys, with the breaker policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_breaker_worker() {
+    let Some(engine) = child_engine_with(&breaker_policy()).await else { return };
+    let first = env_num("LEASH_TEST_FIRST_KEY");
+    let (mut applied, mut tripped) = (0, 0);
+    for key in first..first + 6 {
+        let r =
+            engine.call(&agent(), "set_status", call(Some(&key.to_string()), &[("status", "solved")])).await.unwrap();
+        match (r.outcome, r.code) {
+            (Outcome::Applied, _) => applied += 1,
+            (Outcome::Rejected, Some(Code::BreakerTripped)) => tripped += 1,
+            other => panic!("unexpected {other:?}: {}", r.message),
+        }
+    }
+    println!("RESULT applied={applied} capped={tripped}");
+}
+
+async fn breaker_trips_on_the_nth_change_across_two_processes(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let policy = parse_policy("test.toml", &breaker_policy()).unwrap();
+    assert!(policy.action("set_status").unwrap().breaker.is_some(), "the test policy has its breaker");
+    let engine = Engine::open(policy, f.store.clone()).await.unwrap();
+    engine.approve_policy(&leash_engine::Caller::local("ops"), None).await.unwrap();
+    let children: Vec<Child> = (0..2)
+        .map(|c| spawn_child("child_breaker_worker", &f.url, &[("LEASH_TEST_FIRST_KEY", (100 + c * 50).to_string())]))
+        .collect();
+    let (applied, tripped) = sum_results(children);
+    assert_eq!((applied, tripped), (5, 7), "exactly the 5th identical change trips, in whichever process it falls");
+}
+
+/// Sums the `RESULT applied=… capped=…` lines of finished children.
+fn sum_results(children: Vec<Child>) -> (usize, usize) {
     let (mut applied, mut capped) = (0, 0);
     for child in children {
         let out = child.wait_with_output().unwrap();
@@ -90,9 +142,7 @@ async fn four_processes_share_one_run_cap(kind: Kind) {
         applied += nums[0];
         capped += nums[1];
     }
-    assert_eq!((applied, capped), (100, 60), "4 processes × 8 tasks × 5 calls against per_run = 100");
-    let journal = f.store.changes(&ChangeFilter { run_id: Some("multi".into()), ..Default::default() }).await.unwrap();
-    assert_eq!(journal.len(), 100);
+    (applied, capped)
 }
 
 const CRASH_FIRST: i64 = 1000;
@@ -182,4 +232,8 @@ async fn killed_batch_and_killed_revert_leave_journal_and_records_consistent(kin
     assert!(f.engine.verify().await.unwrap().ok);
 }
 
-conformance!(four_processes_share_one_run_cap, killed_batch_and_killed_revert_leave_journal_and_records_consistent);
+conformance!(
+    four_processes_share_one_run_cap,
+    killed_batch_and_killed_revert_leave_journal_and_records_consistent,
+    breaker_trips_on_the_nth_change_across_two_processes,
+);
