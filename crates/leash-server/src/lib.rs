@@ -9,6 +9,7 @@ mod errors;
 pub mod mcp;
 mod metrics;
 mod openapi;
+pub mod ui;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
     let mcp = mcp::http_service(engine.clone());
     let state = Arc::new(AppState { engine, auth: auth::FailedAuth::default() });
     api::routes()
+        .merge(ui::routes())
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::map_response(errors::json_for_plain_errors))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
