@@ -344,8 +344,12 @@ async fn undo(State(s): St, headers: HeaderMap, Path(id): Path<String>, Form(for
     }
 }
 
+/// What a revert form names: the selector, a phrase for the page, and the
+/// form fields that carry it to the confirming post.
+type Chosen = (Selector, String, Vec<(String, String)>);
+
 /// The selector from a query or form: ids, run_id, or action with since/until.
-fn selector(s: &AppState, q: &HashMap<String, String>) -> Option<(Selector, String, Vec<(String, String)>)> {
+fn selector(s: &AppState, q: &HashMap<String, String>) -> Option<Chosen> {
     let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty()).cloned();
     let now = s.engine.clock().now();
     if let Some(ids) = get("ids") {
