@@ -84,12 +84,14 @@ impl From<EngineError> for ApiError {
 /// Layers answer some errors (413, 408, 405) with plain text; make every error JSON.
 pub async fn json_for_plain_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // Only bare or plain-text errors from layers are rewritten; JSON from the
+    // API and HTML from the UI pages are already what their readers expect.
+    let plain = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/plain; version=0.0.4"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_none_or(|v| v.starts_with("text/plain") && !v.contains("version=0.0.4"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
         return response;
     }
     let (code, message) = match status {
@@ -102,6 +104,9 @@ pub async fn json_for_plain_errors(response: Response) -> Response {
         }
         StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see /openapi.json".to_string()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_input", "send Content-Type: application/json".to_string()),
+        s if s.is_server_error() => {
+            ("internal", "leash could not complete this; the server log has the cause".to_string())
+        }
         _ => ("invalid_input", status.canonical_reason().unwrap_or("error").to_string()),
     };
     ApiError::new(status, code, message).into_response()

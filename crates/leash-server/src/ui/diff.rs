@@ -20,6 +20,10 @@ pub fn html(old: &str, new: &str) -> (String, String) {
             lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
+    // Mostly different values read better replaced whole than as confetti.
+    if (lcs[0][0] as usize) * 2 < a.len().max(b.len()) {
+        return (format!("<del>{}</del>", escape(old)), format!("<ins>{}</ins>", escape(new)));
+    }
     let (mut i, mut j) = (0, 0);
     let (mut left, mut right) = (Vec::new(), Vec::new());
     while i < a.len() || j < b.len() {

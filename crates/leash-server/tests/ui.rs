@@ -1,0 +1,256 @@
+//! The web UI in a real browser (Debian's chromium through chromedriver):
+//! sign in, approve with an edit, reject, undo one change, revert a run after
+//! its preview, pause an action; a form post without its CSRF value is
+//! refused. Screenshots of each page go to target/ui-screenshots/.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use leash_core::call::Call;
+use leash_core::policy::parse_policy;
+use leash_core::value::Value;
+use leash_engine::{Caller, Engine, Role};
+use leash_testkit::{fresh_database, Kind};
+use serde_json::json;
+
+const POLICY: &str = r#"
+[[actions]]
+name = "set_status"
+summary = "Set a ticket's status."
+table = "tickets"
+key = "id"
+mode = "direct"
+  [actions.fields.status]
+  one_of = ["open", "needs_reply", "pending", "solved"]
+
+[[actions]]
+name = "review_status"
+summary = "Propose a ticket's status for a person to approve."
+table = "tickets"
+key = "id"
+mode = "review"
+  [actions.fields.status]
+  one_of = ["open", "needs_reply", "pending", "solved"]
+"#;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A skip unless chromium and chromedriver are installed; under CI a failure.
+fn browser_available() -> bool {
+    let ok = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("chromium and chromium-driver are missing; .ci/run installs them");
+        }
+        eprintln!("skipped: no {CHROMIUM} / {CHROMEDRIVER} (apt-get install chromium chromium-driver)");
+    }
+    ok
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn shots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+fn call(key: &str, status: &str, run: Option<&str>) -> Call {
+    Call {
+        key: Some(Value::String(key.into())),
+        set: [("status".to_string(), json!(status))].into_iter().collect(),
+        reason: Some("seen in the inbox".into()),
+        run_id: run.map(str::to_string),
+        ..Call::default()
+    }
+}
+
+async fn status(engine: &Engine, key: &str) -> Value {
+    let schema = engine.store().table_schema("tickets").await.unwrap().unwrap();
+    engine.store().read_record(&schema, "id", key).await.unwrap().unwrap()["status"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
+    if !browser_available() {
+        return;
+    }
+    // Two TLS backends meet in this test binary; pick one (only loopback HTTP is used).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let db = fresh_database(Kind::Sqlite).await.unwrap();
+    let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&db.url).await.unwrap());
+    let rows: Vec<String> = (1..=8).map(|i| format!("({i}, 'open')")).collect();
+    store
+        .execute_script(&[
+            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status TEXT NOT NULL)",
+            &format!("INSERT INTO tickets VALUES {}", rows.join(", ")),
+        ])
+        .await
+        .unwrap();
+    let engine = Arc::new(Engine::open(parse_policy("leash.toml", POLICY).unwrap(), store).await.unwrap());
+    let ops = Caller::local("ops");
+    engine.approve_policy(&ops, None).await.unwrap();
+    let admin = engine.create_token(&ops, "lead", Role::Admin, Vec::new()).await.unwrap();
+    let agent_token = engine.create_token(&ops, "assistant", Role::Agent, Vec::new()).await.unwrap();
+    let agent = engine.caller_named("assistant").await.unwrap();
+    engine.call(&agent, "review_status", call("1", "solved", None)).await.unwrap();
+    engine.call(&agent, "review_status", call("2", "solved", None)).await.unwrap();
+    engine.call(&agent, "set_status", call("3", "needs_reply", None)).await.unwrap();
+    for key in ["5", "6", "7"] {
+        engine.call(&agent, "set_status", call(key, "solved", Some("bad-run"))).await.unwrap();
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(leash_server::serve_on(engine.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _driver = Killed(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": CHROMIUM, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,1400",
+            format!("--user-data-dir={}", profile.path().display())]}),
+    );
+    let mut client = None;
+    for _ in 0..50 {
+        if let Ok(c) = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            client = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let b = client.expect("chromedriver answers");
+    // The message a page shows after a form post; waits for the page to load.
+    let flash = |b: fantoccini::Client| async move {
+        match b.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[role=status]")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => b.source().await.unwrap_or_default(),
+        }
+    };
+    let shot = |name: &'static str| {
+        let b = b.clone();
+        async move {
+            let png = b.screenshot().await.unwrap();
+            std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
+        }
+    };
+
+    // Agent tokens cannot sign in.
+    b.goto(&format!("{base}/login")).await.unwrap();
+    b.find(Locator::Id("token")).await.unwrap().send_keys(&agent_token).await.unwrap();
+    b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    assert!(flash(b.clone()).await.contains("Agent tokens cannot sign in"));
+    shot("login").await;
+
+    // Sign in; the queue shows both proposals with their diffs.
+    b.find(Locator::Id("token")).await.unwrap().send_keys(&admin).await.unwrap();
+    b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    b.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-proposal]")).await.unwrap();
+    assert!(b.current_url().await.unwrap().path().ends_with("/queue"));
+    assert_eq!(b.find_all(Locator::Css("[data-proposal]")).await.unwrap().len(), 2);
+    shot("queue").await;
+
+    // Approve the first with an edit.
+    let first = b.find(Locator::Css("[data-proposal]")).await.unwrap();
+    let input = first.find(Locator::Css("input[name='set.status']")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("pending").await.unwrap();
+    first.find(Locator::Css("[data-key=a]")).await.unwrap().click().await.unwrap();
+    assert!(flash(b.clone()).await.contains("Approved"));
+    assert_eq!(status(&engine, "1").await, json!("pending"), "the edited value landed");
+
+    // Reject the other with a note.
+    let card = b.find(Locator::Css("[data-proposal]")).await.unwrap();
+    card.find(Locator::Css("input[name=note]")).await.unwrap().send_keys("customer is still waiting").await.unwrap();
+    card.find(Locator::Css("[data-key=r]")).await.unwrap().click().await.unwrap();
+    assert!(flash(b.clone()).await.contains("Rejected"));
+    assert_eq!(status(&engine, "2").await, json!("open"));
+
+    // Undo one change from the log.
+    b.goto(&format!("{base}/log?record_key=3")).await.unwrap();
+    shot("log").await;
+    b.find(Locator::Css("button[aria-label^='undo change']")).await.unwrap().click().await.unwrap();
+    assert!(flash(b.clone()).await.contains("Undone"));
+    assert_eq!(status(&engine, "3").await, json!("open"));
+
+    // Revert a whole run after its preview.
+    b.goto(&format!("{base}/log?run_id=bad-run")).await.unwrap();
+    b.find(Locator::LinkText("Preview a revert of everything shown by this filter"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let confirm = b
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("form[action='/revert'] button"))
+        .await
+        .unwrap();
+    assert!(confirm.text().await.unwrap().contains("Revert 3 change(s)"));
+    shot("revert-preview").await;
+    confirm.click().await.unwrap();
+    assert!(flash(b.clone()).await.contains("Reverted 3 change(s)"));
+    for key in ["5", "6", "7"] {
+        assert_eq!(status(&engine, key).await, json!("open"));
+    }
+
+    // Pause an action with a reason.
+    b.goto(&format!("{base}/actions")).await.unwrap();
+    shot("actions").await;
+    b.find(Locator::Css("input[aria-label='reason to pause set_status']"))
+        .await
+        .unwrap()
+        .send_keys("checking a batch")
+        .await
+        .unwrap();
+    b.find(Locator::Css("form[action='/actions/set_status/pause'] button")).await.unwrap().click().await.unwrap();
+    assert!(flash(b.clone()).await.contains("Paused set_status"));
+    let refused = engine.call(&agent, "set_status", call("4", "solved", None)).await.unwrap();
+    assert_eq!(refused.code.map(|c| c.as_str()), Some("paused"));
+    shot("actions-paused").await;
+    b.close().await.unwrap();
+
+    // A form post without the CSRF value is refused, even with the session cookie.
+    let id = engine.call(&agent, "review_status", call("8", "solved", None)).await.unwrap().proposal_id.unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/queue/{id}/approve"))
+        .header("cookie", format!("leash_session={admin}"))
+        .form(&[("set.status", "solved")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    assert_eq!(status(&engine, "8").await, json!("open"), "nothing changed");
+
+    let _ = stop.send(());
+    let _ = server.await;
+}
