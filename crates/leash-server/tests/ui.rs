@@ -148,12 +148,20 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let b = client.expect("chromedriver answers");
-    // The message a page shows after a form post; waits for the page to load.
-    let flash = |b: fantoccini::Client| async move {
-        match b.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[role=status]")).await {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => b.source().await.unwrap_or_default(),
+    // Waits until the page shows a message containing `want` (the page
+    // before a form post may still show the previous one), then returns it.
+    let flash = |b: fantoccini::Client, want: &'static str| async move {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Ok(e) = b.find(Locator::Css("[role=status]")).await {
+                last = e.text().await.unwrap_or_default();
+                if last.contains(want) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        format!("{last} / {}", b.source().await.unwrap_or_default())
     };
     let shot = |name: &'static str| {
         let b = b.clone();
@@ -167,7 +175,8 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     b.goto(&format!("{base}/login")).await.unwrap();
     b.find(Locator::Id("token")).await.unwrap().send_keys(&agent_token).await.unwrap();
     b.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    assert!(flash(b.clone()).await.contains("Agent tokens cannot sign in"));
+    let seen = flash(b.clone(), "Agent tokens cannot sign in").await;
+    assert!(seen.contains("Agent tokens cannot sign in"), "{seen}");
     shot("login").await;
 
     // Sign in; the queue shows both proposals with their diffs.
@@ -184,21 +193,24 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     input.clear().await.unwrap();
     input.send_keys("pending").await.unwrap();
     first.find(Locator::Css("[data-key=a]")).await.unwrap().click().await.unwrap();
-    assert!(flash(b.clone()).await.contains("Approved"));
+    let seen = flash(b.clone(), "Approved").await;
+    assert!(seen.contains("Approved"), "{seen}");
     assert_eq!(status(&engine, "1").await, json!("pending"), "the edited value landed");
 
     // Reject the other with a note.
     let card = b.find(Locator::Css("[data-proposal]")).await.unwrap();
     card.find(Locator::Css("input[name=note]")).await.unwrap().send_keys("customer is still waiting").await.unwrap();
     card.find(Locator::Css("[data-key=r]")).await.unwrap().click().await.unwrap();
-    assert!(flash(b.clone()).await.contains("Rejected"));
+    let seen = flash(b.clone(), "Rejected").await;
+    assert!(seen.contains("Rejected"), "{seen}");
     assert_eq!(status(&engine, "2").await, json!("open"));
 
     // Undo one change from the log.
     b.goto(&format!("{base}/log?record_key=3")).await.unwrap();
     shot("log").await;
     b.find(Locator::Css("button[aria-label^='undo change']")).await.unwrap().click().await.unwrap();
-    assert!(flash(b.clone()).await.contains("Undone"));
+    let seen = flash(b.clone(), "Undone").await;
+    assert!(seen.contains("Undone"), "{seen}");
     assert_eq!(status(&engine, "3").await, json!("open"));
 
     // Revert a whole run after its preview.
@@ -218,7 +230,8 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     assert!(confirm.text().await.unwrap().contains("Revert 3 change(s)"));
     shot("revert-preview").await;
     confirm.click().await.unwrap();
-    assert!(flash(b.clone()).await.contains("Reverted 3 change(s)"));
+    let seen = flash(b.clone(), "Reverted 3 change(s)").await;
+    assert!(seen.contains("Reverted 3 change(s)"), "{seen}");
     for key in ["5", "6", "7"] {
         assert_eq!(status(&engine, key).await, json!("open"));
     }
@@ -233,7 +246,8 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
         .await
         .unwrap();
     b.find(Locator::Css("form[action='/actions/set_status/pause'] button")).await.unwrap().click().await.unwrap();
-    assert!(flash(b.clone()).await.contains("Paused set_status"));
+    let seen = flash(b.clone(), "Paused set_status").await;
+    assert!(seen.contains("Paused set_status"), "{seen}");
     let refused = engine.call(&agent, "set_status", call("4", "solved", None)).await.unwrap();
     assert_eq!(refused.code.map(|c| c.as_str()), Some("paused"));
     shot("actions-paused").await;
