@@ -251,6 +251,13 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     let refused = engine.call(&agent, "set_status", call("4", "solved", None)).await.unwrap();
     assert_eq!(refused.code.map(|c| c.as_str()), Some("paused"));
     shot("actions-paused").await;
+
+    // The same pages on a phone-sized screen.
+    b.set_window_size(390, 844).await.unwrap();
+    b.goto(&format!("{base}/log")).await.unwrap();
+    shot("log-phone").await;
+    b.goto(&format!("{base}/actions")).await.unwrap();
+    shot("actions-phone").await;
     b.close().await.unwrap();
 
     // A form post without the CSRF value is refused, even with the session cookie.
