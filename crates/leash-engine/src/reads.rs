@@ -46,6 +46,14 @@ impl Engine {
         Ok(Ok(record.into_iter().filter(|(k, _)| a.read.contains(k)).collect()))
     }
 
+    /// A record as it is now, all columns, for a person reviewing a proposal
+    /// of this action. Uses the schema read at start.
+    pub async fn record_now(&self, action: &str, key: &str) -> Result<Option<Record>> {
+        let Some(a) = self.policy().action(action) else { return Ok(None) };
+        let table = self.schema(&a.table)?;
+        Ok(self.store().read_record(table, &a.key, key).await?)
+    }
+
     /// What became of a proposal; an agent sees only its own.
     pub async fn proposal_status(&self, caller: &Caller, id: &str) -> Result<ProposalStatusView> {
         let p = self.store().proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;

@@ -226,12 +226,9 @@ async fn queue(State(s): St, headers: HeaderMap, Query(q): Query<HashMap<String,
     let mut rows = Vec::new();
     for p in proposals {
         // Compare with the record as it is now: a moved record cannot be approved.
-        let current = match (&p.record_key, s.engine.store().table_schema(&p.table_name).await) {
-            (Some(key), Ok(Some(schema))) => {
-                let key_col = s.engine.policy().action(&p.action).map(|a| a.key.clone()).unwrap_or_else(|| "id".into());
-                s.engine.store().read_record(&schema, &key_col, key).await.ok().flatten()
-            }
-            _ => None,
+        let current = match &p.record_key {
+            Some(key) => s.engine.record_now(&p.action, key).await.ok().flatten(),
+            None => None,
         };
         let stale = current.as_ref().and_then(|rec| {
             p.fields.iter().find_map(|f| {
