@@ -57,6 +57,8 @@ pub struct Engine {
     approved: std::sync::Mutex<HashMap<String, leash_store::Approval>>,
     /// Runs already recorded in `leash_runs` by this process.
     runs_seen: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Token hash → caller and when it was read (see `caller_for_token`).
+    token_cache: std::sync::Mutex<HashMap<String, (Caller, std::time::Instant)>>,
 }
 
 impl Engine {
@@ -77,6 +79,7 @@ impl Engine {
             require_approval: true,
             approved: Default::default(),
             runs_seen: Default::default(),
+            token_cache: Default::default(),
         })
     }
 

@@ -68,6 +68,9 @@ impl Caller {
 }
 
 pub const TOKEN_PREFIX: &str = "leash_";
+/// How long a known token's rights are remembered before they are read again.
+pub const TOKEN_CACHE_TTL_MS: u64 = 1_000;
+pub const TOKEN_CACHE_ENTRIES_MAX: usize = 10_000;
 
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -115,18 +118,39 @@ impl Engine {
             return Err(EngineError::NotFound(format!("active token {name}")));
         }
         tx.commit().await?;
+        // This process forgets at once; others within TOKEN_CACHE_TTL_MS.
+        crate::lock(&self.token_cache).retain(|_, (c, _)| c.name != name);
         Ok(())
     }
 
     /// A bearer token's caller; `None` for an unknown or revoked token.
+    /// Known tokens are remembered for `TOKEN_CACHE_TTL_MS`, so a busy agent
+    /// costs one look-up per second, not one per request; a revocation takes
+    /// effect in every process within that time. Unknown tokens are never cached.
     pub async fn caller_for_token(&self, token: &str) -> Result<Option<Caller>> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
             return Ok(None);
         }
-        match self.store().token_by_hash(&token_hash(token)).await? {
-            Some(row) if row.revoked_at.is_none() => Ok(Some(caller_of(row)?)),
-            _ => Ok(None),
+        let hash = token_hash(token);
+        let now = std::time::Instant::now();
+        if let Some((caller, at)) = crate::lock(&self.token_cache).get(&hash) {
+            if now.duration_since(*at).as_millis() < TOKEN_CACHE_TTL_MS as u128 {
+                return Ok(Some(caller.clone()));
+            }
         }
+        let caller = match self.store().token_by_hash(&hash).await? {
+            Some(row) if row.revoked_at.is_none() => caller_of(row)?,
+            _ => {
+                crate::lock(&self.token_cache).remove(&hash);
+                return Ok(None);
+            }
+        };
+        let mut cache = crate::lock(&self.token_cache);
+        if cache.len() >= TOKEN_CACHE_ENTRIES_MAX {
+            cache.clear();
+        }
+        cache.insert(hash, (caller.clone(), now));
+        Ok(Some(caller))
     }
 
     /// `--as NAME` on the command line: the named, unrevoked token's rights.
