@@ -123,3 +123,10 @@ fn missing_required_keys_are_each_reported() {
         assert!(keys.iter().any(|x| x.ends_with(k)), "{k} not reported: {keys:?}");
     }
 }
+
+#[test]
+fn policy_error_messages_read_well() {
+    let broken = "[[actions]]\nname = \"fix\"\nsummary = \"s\"\ntable = \"t\"\nkey = \"id\"\nmode = \"always\"\n  [actions.fields.zip]\n  pattern = \"(\"\n  change = \"mechanical\"\n  [actions.limits]\n  window = \"weekdays 9-5\"\n";
+    let text: Vec<String> = parse_policy("leash.toml", broken).unwrap_err().iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!(text.join("\n"));
+}

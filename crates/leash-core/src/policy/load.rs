@@ -537,7 +537,12 @@ fn parse_field(w: &mut Walker, name: &str, table: &dyn TableLike, at: &At) -> Fi
                 if let Some(p) = w.string(item, &at) {
                     match regex::RegexBuilder::new(&p).size_limit(1 << 20).build() {
                         Ok(r) => rule.pattern = Some(r),
-                        Err(e) => w.error(&at, format!("invalid regex: {e}")),
+                        Err(e) => {
+                            // The regex crate draws a caret diagram over several lines; one line reads better in `leash check`.
+                            let text = e.to_string();
+                            let why = text.lines().last().unwrap_or("").trim_start_matches("error: ").to_string();
+                            w.error(&at, format!("invalid regex `{p}`: {why}"))
+                        }
                     }
                 }
             }
