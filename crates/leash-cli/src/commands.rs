@@ -398,7 +398,7 @@ async fn revert(cli: &Cli, args: &RevertArgs) -> Result<u8> {
     };
     let req =
         RevertRequest { selector, dry_run: args.dry_run, force: args.force, batch_max: leash_engine::REVERT_BATCH_MAX };
-    let bar = (!cli.json && !args.dry_run).then(|| crate::demo::bar("reverting"));
+    let bar = (!cli.json && !args.dry_run).then(|| output::bar("reverting"));
     let report = engine
         .revert(&Caller::local(&who(args.by.as_deref())), &req, |done, total| {
             if let Some(bar) = &bar {

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::output::bar;
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use leash_core::call::{Call, CallResult};
 use leash_core::codes::Outcome;
 use leash_core::policy::parse_policy;
@@ -14,16 +14,6 @@ use leash_engine::{Caller, Engine, RevertRequest, Role, Selector};
 
 use crate::starter::{demo_fixtures, DEMO_POLICY};
 use crate::EXIT_DECIDED;
-
-pub fn bar(label: &str) -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    let style = ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len}").map(|s| s.progress_chars("=> "));
-    if let Ok(style) = style {
-        bar.set_style(style);
-    }
-    bar.set_message(label.to_string());
-    bar
-}
 
 struct Tally {
     applied: usize,

@@ -1,9 +1,21 @@
 //! Human-readable tables and lines; JSON goes straight through serde.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use leash_core::call::{CallResult, FieldChange};
 use leash_core::codes::Outcome;
 use leash_core::journal::{Change, Proposal};
 use leash_core::value::display;
+
+/// A progress bar on stderr for long work (revert, demo batches).
+pub fn bar(label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len}").map(|s| s.progress_chars("=> "));
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar.set_message(label.to_string());
+    bar
+}
 
 /// A plain text table: a header row and left-aligned columns.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {

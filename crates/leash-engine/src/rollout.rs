@@ -80,11 +80,14 @@ impl Engine {
         let cached = crate::lock(&self.approved).get(&action.name).filter(|a| a.action_hash == action.hash).cloned();
         let approval = match cached {
             Some(a) => Some(a),
-            None => tx.approval_for(&action.name, &action.hash).await?,
+            None => {
+                let fetched = tx.approval_for(&action.name, &action.hash).await?;
+                if let Some(a) = &fetched {
+                    crate::lock(&self.approved).insert(action.name.clone(), a.clone());
+                }
+                fetched
+            }
         };
-        if let Some(a) = &approval {
-            crate::lock(&self.approved).insert(action.name.clone(), a.clone());
-        }
         let Some(approval) = approval else {
             if self.require_approval {
                 return Ok(Err(Refusal::new(

@@ -206,41 +206,56 @@ impl SqlStore {
         Query::new(self.dialect, sql)
     }
 
-    async fn postgres_schema(&self, table: &str) -> Result<Option<TableSchema>> {
-        let mut q = self.q(
-            "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(is_nullable AS TEXT) FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = ",
-        );
-        q.text(table).push(" ORDER BY ordinal_position");
+    /// Columns and single-column unique keys from the server's catalogue;
+    /// the two stores differ only in the queries, which end where the table
+    /// name is bound (`unique_tail` follows it).
+    async fn catalog_schema(
+        &self,
+        table: &str,
+        columns_sql: &str,
+        order: &str,
+        unique_sql: &str,
+        unique_tail: &str,
+    ) -> Result<Option<TableSchema>> {
+        let mut q = self.q(columns_sql);
+        q.text(table).push(order);
         let columns = self.schema_columns(q).await?;
         if columns.is_empty() {
             return Ok(None);
         }
-        let mut q = self.q("SELECT CAST(a.attname AS TEXT) FROM pg_index i \
-             JOIN pg_class c ON c.oid = i.indrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
-             WHERE i.indisunique AND i.indnatts = 1 AND c.relname = ");
-        q.text(table);
+        let mut q = self.q(unique_sql);
+        q.text(table).push(unique_tail);
         let unique_columns = self.fetch_all(q).await?.iter().map(|r| text_at(r, 0)).collect::<Result<_>>()?;
         Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns }))
     }
 
+    async fn postgres_schema(&self, table: &str) -> Result<Option<TableSchema>> {
+        self.catalog_schema(
+            table,
+            "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(is_nullable AS TEXT) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ",
+            " ORDER BY ordinal_position",
+            "SELECT CAST(a.attname AS TEXT) FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+             WHERE i.indisunique AND i.indnatts = 1 AND c.relname = ",
+            "",
+        )
+        .await
+    }
+
     async fn mysql_schema(&self, table: &str) -> Result<Option<TableSchema>> {
-        let mut q = self.q(
+        self.catalog_schema(
+            table,
             "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR) FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ",
-        );
-        q.text(table).push(" ORDER BY ORDINAL_POSITION");
-        let columns = self.schema_columns(q).await?;
-        if columns.is_empty() {
-            return Ok(None);
-        }
-        let mut q = self.q("SELECT CAST(MIN(COLUMN_NAME) AS CHAR) FROM information_schema.STATISTICS \
-             WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 AND TABLE_NAME = ");
-        q.text(table).push(" GROUP BY INDEX_NAME HAVING COUNT(*) = 1");
-        let unique_columns = self.fetch_all(q).await?.iter().map(|r| text_at(r, 0)).collect::<Result<_>>()?;
-        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns }))
+            " ORDER BY ORDINAL_POSITION",
+            "SELECT CAST(MIN(COLUMN_NAME) AS CHAR) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 AND TABLE_NAME = ",
+            " GROUP BY INDEX_NAME HAVING COUNT(*) = 1",
+        )
+        .await
     }
 
     /// Rows of (name, declared type, "YES"/"NO" nullable).
