@@ -6,8 +6,78 @@ use sha2::{Digest, Sha256};
 
 use crate::call::FieldChange;
 use crate::codes::ReviewReason;
-use crate::policy::canonical_json;
 use crate::value::Value;
+
+/// The hashed content of a change, fields in sorted order (canonical JSON).
+#[derive(Serialize)]
+struct Sealed<'a> {
+    action: &'a str,
+    actor: &'a str,
+    approver: &'a Option<String>,
+    at: &'a str,
+    confidence: Option<f64>,
+    evidence: &'a Option<String>,
+    fields: Vec<SealedField<'a>>,
+    id: &'a str,
+    op: &'static str,
+    policy_hash: &'a str,
+    prev_hash: &'a Option<String>,
+    proposal_id: &'a Option<String>,
+    reason: &'a Option<String>,
+    record_key: &'a str,
+    reverts: &'a Option<String>,
+    run_id: &'a Option<String>,
+    table_name: &'a str,
+    watch: bool,
+}
+
+#[derive(Serialize)]
+struct SealedField<'a> {
+    field: &'a str,
+    new: Canon<'a>,
+    old: Canon<'a>,
+}
+
+/// A value serialized with object keys sorted (JSON columns keep their
+/// insertion order in memory).
+struct Canon<'a>(&'a Value);
+
+impl Serialize for Canon<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let mut m = s.serialize_map(Some(keys.len()))?;
+                for k in keys {
+                    m.serialize_entry(k, &Canon(&map[k.as_str()]))?;
+                }
+                m.end()
+            }
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Canon(item))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// What a change did to the record's row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,17 +133,39 @@ pub struct Change {
 }
 
 impl Change {
-    /// sha256 over the row's content and the previous hash of the same record.
+    /// sha256 over the row's content and the previous hash of the same record:
+    /// the canonical JSON (keys sorted at every level, no spaces) of every
+    /// column but `seq`, `hash` and `reverted_by`. Serialized straight into
+    /// the hasher; `tests/properties.rs` holds it to the plain definition.
     pub fn compute_hash(&self) -> String {
-        let content = serde_json::json!({
-            "id": self.id, "at": self.at, "action": self.action, "policy_hash": self.policy_hash,
-            "table_name": self.table_name, "record_key": self.record_key, "op": self.op.as_str(),
-            "fields": self.fields, "actor": self.actor, "approver": self.approver, "reason": self.reason,
-            "evidence": self.evidence, "confidence": self.confidence, "run_id": self.run_id,
-            "proposal_id": self.proposal_id, "reverts": self.reverts, "watch": self.watch,
-            "prev_hash": self.prev_hash,
-        });
-        hex::encode(Sha256::digest(canonical_json(&content).as_bytes()))
+        let sealed = Sealed {
+            action: &self.action,
+            actor: &self.actor,
+            approver: &self.approver,
+            at: &self.at,
+            confidence: self.confidence,
+            evidence: &self.evidence,
+            fields: self
+                .fields
+                .iter()
+                .map(|f| SealedField { field: &f.field, new: Canon(&f.new), old: Canon(&f.old) })
+                .collect(),
+            id: &self.id,
+            op: self.op.as_str(),
+            policy_hash: &self.policy_hash,
+            prev_hash: &self.prev_hash,
+            proposal_id: &self.proposal_id,
+            reason: &self.reason,
+            record_key: &self.record_key,
+            reverts: &self.reverts,
+            run_id: &self.run_id,
+            table_name: &self.table_name,
+            watch: self.watch,
+        };
+        let mut hasher = HashWriter(Sha256::new());
+        // Writing to a hasher cannot fail, and these types always serialize.
+        let _ = serde_json::to_writer(&mut hasher, &sealed);
+        hex::encode(hasher.0.finalize())
     }
 
     pub fn seal(&mut self, prev_hash: Option<String>) {

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use leash_core::call::Call;
+use leash_core::call::{Call, FieldChange};
 use leash_core::decide::{decide, Decision, Inputs};
 use leash_core::format::{canonical, Format};
+use leash_core::journal::Op;
 use leash_core::policy::parse_policy;
 use leash_core::value::{Record, Value};
 use proptest::prelude::*;
@@ -87,5 +88,70 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// The hash chain's definition, written the plain way: canonical JSON (keys
+/// sorted at every level) of the change's content, then sha256.
+fn reference_hash(c: &leash_core::journal::Change) -> String {
+    use sha2::{Digest, Sha256};
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(map) => {
+                let sorted: BTreeMap<&String, Value> = map.iter().map(|(k, v)| (k, sort(v))).collect();
+                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    let content = serde_json::json!({
+        "id": c.id, "at": c.at, "action": c.action, "policy_hash": c.policy_hash,
+        "table_name": c.table_name, "record_key": c.record_key, "op": c.op.as_str(),
+        "fields": c.fields, "actor": c.actor, "approver": c.approver, "reason": c.reason,
+        "evidence": c.evidence, "confidence": c.confidence, "run_id": c.run_id,
+        "proposal_id": c.proposal_id, "reverts": c.reverts, "watch": c.watch,
+        "prev_hash": c.prev_hash,
+    });
+    hex::encode(Sha256::digest(sort(&content).to_string().as_bytes()))
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        "\\PC{0,10}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            // Keys in random order: JSON columns keep insertion order in memory.
+            prop::collection::vec(("[a-zA-Z_]{1,6}", inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn change_hash_matches_its_plain_definition(
+        text in prop::collection::vec("\\PC{0,12}", 6),
+        opt in prop::collection::vec(prop::option::of("\\PC{0,12}"), 7),
+        confidence in prop::option::of(any::<f64>()),
+        fields in prop::collection::vec(("[a-z_]{1,8}", json_value(), json_value()), 0..4),
+        watch in any::<bool>(),
+        op in prop::sample::select(vec![Op::Update, Op::Insert, Op::Delete]),
+    ) {
+        let c = leash_core::journal::Change {
+            id: text[0].clone(), at: text[1].clone(), action: text[2].clone(), policy_hash: text[3].clone(),
+            table_name: text[4].clone(), record_key: text[5].clone(), op,
+            fields: fields.into_iter().map(|(field, old, new)| FieldChange { field, old, new }).collect(),
+            actor: text[0].clone(), approver: opt[0].clone(), reason: opt[1].clone(), evidence: opt[2].clone(),
+            confidence, run_id: opt[3].clone(), proposal_id: opt[4].clone(), reverts: opt[5].clone(),
+            reverted_by: None, watch, prev_hash: opt[6].clone(), hash: String::new(),
+        };
+        prop_assert_eq!(c.compute_hash(), reference_hash(&c));
     }
 }

@@ -98,13 +98,13 @@ impl Engine {
         };
 
         let key = call.key_text().ok().flatten();
-        let record = match (action.kind, &key) {
-            (Kind::Update, Some(k)) => tx.lock_record(table, &action.key, k).await?,
-            _ => Some(call.set.clone()),
+        let (record, pauses, head) = match (action.kind, &key) {
+            (Kind::Update, Some(k)) => tx.lock_for_write(table, &action.key, k, action_name).await?,
+            _ => {
+                let (pauses, _) = tx.call_context(action_name, &action.table, None).await?;
+                (Some(call.set.clone()), pauses, None)
+            }
         };
-        // Read under the record's lock, so the head cannot move before we write.
-        let update_key = if action.kind == Kind::Update { key.as_deref() } else { None };
-        let (pauses, head) = tx.call_context(action_name, &action.table, update_key).await?;
         if let Some(r) = refusal_for_pauses(&pauses, action_name) {
             return self.finish_rejected(tx, caller, action_name, &call, r).await;
         }
@@ -304,21 +304,7 @@ impl Engine {
         prov: &Provenance<'_>,
     ) -> Result<std::result::Result<Change, Refusal>> {
         let Target { table, key, fields, known_head } = target;
-        let (key, op) = match (action.kind, key) {
-            (Kind::Update, Some(key)) => {
-                if !tx.update_record(table, &action.key, key, fields).await? {
-                    return Ok(Err(Refusal::new(
-                        Code::StaleRecord,
-                        "the record changed while this call ran; read it again and retry",
-                    )));
-                }
-                (key.to_string(), Op::Update)
-            }
-            (_, key) => (tx.insert_record(table, &action.key, key, fields).await?, Op::Insert),
-        };
-        // A prefetched head only holds for the record it was read for.
-        let known_head = if op == Op::Update { known_head } else { None };
-        let mut change = Change {
+        let new_change = |key: String, op: Op| Change {
             id: self.clock().id(),
             at: self.clock().stamp(),
             action: action.name.clone(),
@@ -340,8 +326,31 @@ impl Engine {
             prev_hash: None,
             hash: String::new(),
         };
-        self.journal(tx, &mut change, known_head).await?;
-        Ok(Ok(change))
+        match (action.kind, key) {
+            (Kind::Update, Some(key)) => {
+                let mut change = new_change(key.to_string(), Op::Update);
+                let head = match known_head {
+                    Some(head) => head,
+                    None => tx.chain_head(&table.name, key).await?,
+                };
+                change.seal(head);
+                // The row and its journal entry land together or not at all.
+                if !tx.update_with_change(table, &action.key, key, &change).await? {
+                    return Ok(Err(Refusal::new(
+                        Code::StaleRecord,
+                        "the record changed while this call ran; read it again and retry",
+                    )));
+                }
+                self.emit_change(tx, &change).await?;
+                Ok(Ok(change))
+            }
+            (_, key) => {
+                let key = tx.insert_record(table, &action.key, key, fields).await?;
+                let mut change = new_change(key, Op::Insert);
+                self.journal(tx, &mut change, None).await?;
+                Ok(Ok(change))
+            }
+        }
     }
 
     /// Seals a change onto its record's chain and writes it.
@@ -357,8 +366,12 @@ impl Engine {
         };
         change.seal(head);
         tx.insert_change(change).await?;
+        self.emit_change(tx, change).await
+    }
+
+    async fn emit_change(&self, tx: &mut dyn StoreTx, change: &Change) -> Result<()> {
         let event = if change.reverts.is_some() { "change.reverted" } else { "change.applied" };
-        self.emit(tx, event, &serde_json::to_value(&*change).unwrap_or_default()).await
+        self.emit(tx, event, &serde_json::to_value(change).unwrap_or_default()).await
     }
 
     /// Queues a webhook event in the same transaction, when a webhook wants it.

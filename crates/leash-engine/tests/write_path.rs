@@ -259,7 +259,57 @@ async fn duplicate_names_old_records_and_conflicting_values_are_handled_per_reco
     assert_eq!(f.get("customers", "2", "zip").await, json!("97201"));
 }
 
+/// The store's compare-and-set with its journal row: a mismatch writes
+/// neither, even if the transaction is then committed.
+async fn stale_compare_and_set_writes_neither_row_nor_journal_row(kind: Kind) {
+    use leash_core::call::FieldChange;
+    use leash_core::journal::{Change, Op};
+    let Some(f) = fixture(kind).await else { return };
+    let table = f.store.table_schema("tickets").await.unwrap().unwrap();
+    let change = |old: &str| {
+        let mut c = Change {
+            id: format!("01TEST{old}"),
+            at: "2026-11-25T15:00:00Z".into(),
+            action: "set_status".into(),
+            policy_hash: "p".into(),
+            table_name: "tickets".into(),
+            record_key: "1".into(),
+            op: Op::Update,
+            fields: vec![FieldChange { field: "status".into(), old: json!(old), new: json!("solved") }],
+            actor: "assistant".into(),
+            approver: None,
+            reason: None,
+            evidence: None,
+            confidence: None,
+            run_id: None,
+            proposal_id: None,
+            reverts: None,
+            reverted_by: None,
+            watch: false,
+            prev_hash: None,
+            hash: String::new(),
+        };
+        c.seal(None);
+        c
+    };
+    let mut tx = f.store.begin().await.unwrap();
+    assert!(!tx.update_with_change(&table, "id", "1", &change("pending")).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
+    assert!(f.changes().await.is_empty(), "no journal row for a write that did not happen");
+
+    let mut tx = f.store.begin().await.unwrap();
+    assert!(tx.update_with_change(&table, "id", "1", &change("open")).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(f.get("tickets", "1", "status").await, json!("solved"));
+    let changes = f.changes().await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0], change("open"), "the journal row reads back exactly as written");
+    assert!(f.engine.verify().await.unwrap().chain_breaks.is_empty());
+}
+
 conformance!(
+    stale_compare_and_set_writes_neither_row_nor_journal_row,
     applied_change_writes_record_and_journal_row_with_old_and_new,
     same_value_is_unchanged_and_writes_nothing,
     unknown_action_and_unpermitted_agent_are_refused,

@@ -3,7 +3,7 @@
 //! the row, update it, insert an audit row with old and new values.
 
 use leash_core::value::{display, Value};
-use sqlx::Row;
+use sqlx::{Any, Row, TransactionManager};
 
 use crate::dialect::Dialect;
 use crate::sql::{Query, SqlStore};
@@ -13,8 +13,7 @@ impl SqlStore {
     /// One audited update in one transaction.
     pub async fn baseline_write(&self, table: &str, audit: &str, key: i64, field: &str, new: &Value) -> Result<()> {
         let d = self.dialect();
-        let _gate = self.write_turn().await?;
-        let mut tx = self.pool().begin_with(d.begin_write()).await?;
+        let mut tx = self.write_conn(d.begin_write()).await?;
         let mut q = Query::new(d, &format!("SELECT {} FROM ", d.quote(field)));
         q.ident(table).push(" WHERE id = ").int(key).push(d.for_update());
         let (sql, args) = q.build();
@@ -32,7 +31,7 @@ impl SqlStore {
         q.push(", ").text(&display(&old)).push(", ").text(&display(new)).push(")");
         let (sql, args) = q.build();
         sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        tx.commit().await?;
+        <Any as sqlx::Database>::TransactionManager::commit(&mut tx).await?;
         Ok(())
     }
 
@@ -41,15 +40,14 @@ impl SqlStore {
     pub async fn baseline_restore(&self, table: &str, field: &str, rows: &[(i64, String)], batch: usize) -> Result<()> {
         let d = self.dialect();
         for chunk in rows.chunks(batch.max(1)) {
-            let _gate = self.write_turn().await?;
-            let mut tx = self.pool().begin_with(d.begin_write()).await?;
+            let mut tx = self.write_conn(d.begin_write()).await?;
             for (id, old) in chunk {
                 let mut q = Query::new(d, "UPDATE ");
                 q.ident(table).push(" SET ").ident(field).push(" = ").text(old).push(" WHERE id = ").int(*id);
                 let (sql, args) = q.build();
                 sqlx::query_with(&sql, args).execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            <Any as sqlx::Database>::TransactionManager::commit(&mut tx).await?;
         }
         Ok(())
     }

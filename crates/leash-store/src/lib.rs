@@ -235,6 +235,22 @@ pub trait StoreTx: Send {
     /// Marks each (change, reverted by) pair; returns how many were still open.
     async fn mark_reverted_many(&mut self, pairs: &[(String, String)]) -> Result<u64>;
     async fn insert_change(&mut self, change: &Change) -> Result<()>;
+    /// Compare-and-set update of the change's record plus its journal row, in
+    /// one round trip where the store can. False: the record no longer holds
+    /// the fields' `old` values, and neither the row nor the journal changed.
+    async fn update_with_change(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: &str,
+        change: &Change,
+    ) -> Result<bool> {
+        if !self.update_record(table, key_col, key, &change.fields).await? {
+            return Ok(false);
+        }
+        self.insert_change(change).await?;
+        Ok(true)
+    }
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<()>;
     async fn lock_proposal(&mut self, id: &str) -> Result<Option<Proposal>>;
@@ -256,6 +272,21 @@ pub trait StoreTx: Send {
             None => None,
         };
         Ok((pauses, head))
+    }
+    /// Everything a call reads before it decides, in as few round trips as
+    /// the store allows: the record (locked), the pauses in force and the
+    /// record's chain head. The head is read after the lock is held, so it
+    /// cannot move before this transaction writes.
+    async fn lock_for_write(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: &str,
+        action: &str,
+    ) -> Result<(Option<Record>, Vec<Pause>, Option<String>)> {
+        let record = self.lock_record(table, key_col, key).await?;
+        let (pauses, head) = self.call_context(action, &table.name, Some(key)).await?;
+        Ok((record, pauses, head))
     }
     async fn set_pause(&mut self, pause: &Pause) -> Result<()>;
     /// Clears a pause or breaker; returns whether one was set.

@@ -10,7 +10,8 @@ use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Proposal};
 use leash_core::value::{ColumnType, Record, Value};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Arguments, Executor, Row, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Arguments, Connection, Executor, Row, TransactionManager};
 
 use crate::dialect::column_type;
 use crate::rows::*;
@@ -18,6 +19,10 @@ use crate::*;
 
 pub const POOL_CONNECTIONS_MAX: u32 = 8;
 pub const BUSY_TIMEOUT_MS: u64 = 10_000;
+/// SQLite checkpoints its WAL into the database file after this many pages
+/// (40 MB at 4 KB pages). Hot pages written many times between checkpoints
+/// are copied once, which halves the checkpoint cost of a busy journal.
+pub const SQLITE_WAL_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// A statement under construction with its bound values; the only way SQL
 /// with values is built, so every value is a parameter.
@@ -100,13 +105,59 @@ impl Query {
 }
 
 pub struct SqlStore {
+    /// Reads outside a transaction, and writes on PostgreSQL and MySQL.
     pool: AnyPool,
+    /// SQLite has one writer at a time, so this process keeps one connection
+    /// for all its writes: writers queue for it (fairly) instead of sleeping
+    /// in SQLite's busy handler, its page cache stays valid from one write
+    /// to the next, and it skips the pool's hand-back ping. Other processes
+    /// still meet the busy timeout.
+    writer: Option<Arc<tokio::sync::Mutex<AnyConnection>>>,
     dialect: Dialect,
-    /// SQLite has one writer at a time. Writers of this process queue here
-    /// instead of sleeping in SQLite's busy handler, which would add tens of
-    /// milliseconds to the slowest calls; other processes still meet the
-    /// busy timeout.
-    write_gate: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+/// A connection a write transaction runs on.
+pub(crate) enum WriteConn {
+    Pooled(PoolConnection<Any>),
+    Writer(tokio::sync::OwnedMutexGuard<AnyConnection>),
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteConn::Pooled(c) => c,
+            WriteConn::Writer(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteConn::Pooled(c) => c,
+            WriteConn::Writer(c) => c,
+        }
+    }
+}
+
+async fn prepare_connection(conn: &mut AnyConnection, dialect: Dialect) -> std::result::Result<(), sqlx::Error> {
+    match dialect {
+        Dialect::Sqlite => {
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
+            conn.execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str()).await?;
+            conn.execute(format!("PRAGMA wal_autocheckpoint = {SQLITE_WAL_CHECKPOINT_PAGES}").as_str()).await?;
+        }
+        // Each statement sees the latest commit, as on PostgreSQL;
+        // REPEATABLE READ would read a stale chain head after
+        // waiting for a record lock.
+        Dialect::Mysql => {
+            conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").await?;
+        }
+        Dialect::Postgres => {}
+    }
+    Ok(())
 }
 
 fn normalize_url(url: &str, dialect: Dialect) -> String {
@@ -121,13 +172,13 @@ fn normalize_url(url: &str, dialect: Dialect) -> String {
 }
 
 impl SqlStore {
-    async fn apply_migrations(&self, conn: &mut sqlx::pool::PoolConnection<Any>) -> Result<()> {
+    async fn apply_migrations(&self, conn: &mut AnyConnection) -> Result<()> {
         conn.execute(
             "CREATE TABLE IF NOT EXISTS leash_migrations (version BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at VARCHAR(32) NOT NULL)",
         )
         .await?;
         let current: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut **conn).await?;
+            sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut *conn).await?;
         let current = current.unwrap_or(0);
         for m in migrations::for_dialect(self.dialect).iter().filter(|m| m.version > current) {
             for statement in m.statements {
@@ -138,7 +189,7 @@ impl SqlStore {
             let mut q = self.q("INSERT INTO leash_migrations (version, name, applied_at) VALUES (");
             q.int(m.version).push(", ").text(m.name).push(", ").text(&jiff::Timestamp::now().to_string()).push(")");
             let (sql, args) = q.build();
-            sqlx::query_with(&sql, args).execute(&mut **conn).await?;
+            sqlx::query_with(&sql, args).execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -146,42 +197,39 @@ impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+        let url = normalize_url(url, dialect);
         let pool = AnyPoolOptions::new()
             .max_connections(POOL_CONNECTIONS_MAX)
             .acquire_timeout(Duration::from_millis(BUSY_TIMEOUT_MS * 3))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    match dialect {
-                        Dialect::Sqlite => {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            conn.execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str()).await?;
-                        }
-                        // Each statement sees the latest commit, as on PostgreSQL;
-                        // REPEATABLE READ would read a stale chain head after
-                        // waiting for a record lock.
-                        Dialect::Mysql => {
-                            conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").await?;
-                        }
-                        Dialect::Postgres => {}
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&normalize_url(url, dialect))
+            // A local file cannot drop the connection; a server can.
+            .test_before_acquire(dialect != Dialect::Sqlite)
+            .after_connect(move |conn, _| Box::pin(async move { prepare_connection(conn, dialect).await }))
+            .connect(&url)
             .await?;
-        let write_gate = (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Semaphore::new(1)));
-        Ok(SqlStore { pool, dialect, write_gate })
+        let writer = match dialect {
+            Dialect::Sqlite => {
+                let mut conn = AnyConnection::connect(&url).await?;
+                prepare_connection(&mut conn, dialect).await?;
+                Some(Arc::new(tokio::sync::Mutex::new(conn)))
+            }
+            _ => None,
+        };
+        Ok(SqlStore { pool, writer, dialect })
     }
 
-    /// This process's turn to write, on stores that need one.
-    pub(crate) async fn write_turn(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>> {
-        match &self.write_gate {
-            Some(gate) => {
-                Ok(Some(gate.clone().acquire_owned().await.map_err(|e| StoreError::Database(e.to_string()))?))
-            }
-            None => Ok(None),
-        }
+    /// The connection writes go through: SQLite's one writer, or one from the pool.
+    async fn writable(&self) -> Result<WriteConn> {
+        Ok(match &self.writer {
+            Some(w) => WriteConn::Writer(w.clone().lock_owned().await),
+            None => WriteConn::Pooled(self.pool.acquire().await?),
+        })
+    }
+
+    /// A connection for writing, in a transaction begun with `statement`.
+    pub(crate) async fn write_conn(&self, statement: &'static str) -> Result<WriteConn> {
+        let mut conn = self.writable().await?;
+        <Any as sqlx::Database>::TransactionManager::begin(&mut conn, Some(statement.into())).await?;
+        Ok(conn)
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -190,6 +238,13 @@ impl SqlStore {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// One statement that writes, outside a transaction.
+    async fn execute_write(&self, q: Query) -> Result<u64> {
+        let (sql, args) = q.build();
+        let mut conn = self.writable().await?;
+        Ok(sqlx::query_with(&sql, args).execute(&mut *conn).await?.rows_affected())
     }
 
     async fn fetch_all(&self, q: Query) -> Result<Vec<AnyRow>> {
@@ -338,8 +393,7 @@ impl Store for SqlStore {
         // One migrator at a time across processes: SQLite's write lock, an
         // advisory lock on PostgreSQL, a named lock on MySQL (whose DDL
         // commits implicitly, so a transaction would not hold it).
-        let _gate = self.write_turn().await?;
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writable().await?;
         match self.dialect {
             Dialect::Sqlite => conn.execute("BEGIN IMMEDIATE").await.map(drop)?,
             Dialect::Postgres => {
@@ -367,9 +421,8 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
-        let gate = self.write_turn().await?;
-        let tx = self.pool.begin_with(self.dialect.begin_write()).await?;
-        Ok(Box::new(SqlTx { tx, dialect: self.dialect, _gate: gate }))
+        let conn = self.write_conn(self.dialect.begin_write()).await?;
+        Ok(Box::new(SqlTx { conn, open: true, dialect: self.dialect }))
     }
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
@@ -489,8 +542,7 @@ impl Store for SqlStore {
             let due = text_at(&row, 5)?;
             let mut claim = self.q("UPDATE leash_outbox SET next_attempt_at = ");
             claim.text(lease_until).push(" WHERE id = ").text(&id).push(" AND next_attempt_at = ").text(&due);
-            let (sql, args) = claim.build();
-            if sqlx::query_with(&sql, args).execute(&self.pool).await?.rows_affected() == 1 {
+            if self.execute_write(claim).await? == 1 {
                 claimed.push(OutboxRow {
                     id,
                     event: text_at(&row, 1)?,
@@ -518,19 +570,17 @@ impl Store for SqlStore {
             .push(", next_attempt_at = ")
             .text(next_attempt_at);
         q.push(", last_error = ").opt_text(error).push(" WHERE id = ").text(id);
-        let (sql, args) = q.build();
-        sqlx::query_with(&sql, args).execute(&self.pool).await?;
+        self.execute_write(q).await?;
         Ok(())
     }
 
     async fn execute_script(&self, statements: &[&str]) -> Result<()> {
-        let _gate = self.write_turn().await?;
-        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        let mut tx =
+            SqlTx { conn: self.write_conn(self.dialect.begin_write()).await?, open: true, dialect: self.dialect };
         for s in statements {
-            tx.execute(*s).await?;
+            tx.conn.execute(*s).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        Box::new(tx).commit().await
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRow>> {
@@ -540,10 +590,19 @@ impl Store for SqlStore {
 }
 
 pub struct SqlTx {
-    tx: Transaction<'static, Any>,
+    conn: WriteConn,
+    /// Begun and not yet committed: dropping it rolls back.
+    open: bool,
     dialect: Dialect,
-    /// Held until the transaction ends (fields drop in order: tx first).
-    _gate: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Drop for SqlTx {
+    fn drop(&mut self) {
+        if self.open {
+            // Queued on the connection; runs before its next statement.
+            <Any as sqlx::Database>::TransactionManager::start_rollback(&mut self.conn);
+        }
+    }
 }
 
 impl SqlTx {
@@ -553,17 +612,39 @@ impl SqlTx {
 
     async fn exec(&mut self, q: Query) -> Result<u64> {
         let (sql, args) = q.build();
-        Ok(sqlx::query_with(&sql, args).execute(&mut *self.tx).await?.rows_affected())
+        Ok(sqlx::query_with(&sql, args).execute(&mut *self.conn).await?.rows_affected())
     }
 
     async fn one(&mut self, q: Query) -> Result<Option<AnyRow>> {
         let (sql, args) = q.build();
-        Ok(sqlx::query_with(&sql, args).fetch_optional(&mut *self.tx).await?)
+        Ok(sqlx::query_with(&sql, args).fetch_optional(&mut *self.conn).await?)
     }
 
     async fn all(&mut self, q: Query) -> Result<Vec<AnyRow>> {
         let (sql, args) = q.build();
-        Ok(sqlx::query_with(&sql, args).fetch_all(&mut *self.tx).await?)
+        Ok(sqlx::query_with(&sql, args).fetch_all(&mut *self.conn).await?)
+    }
+
+    /// `UPDATE … SET new … WHERE key AND every field still holds old`.
+    fn cas_update(&self, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Query {
+        let mut q = self.q("");
+        self.push_cas_update(&mut q, table, key_col, key, fields);
+        q
+    }
+
+    fn push_cas_update(&self, q: &mut Query, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) {
+        debug_assert!(!fields.is_empty(), "an update with no fields");
+        q.push("UPDATE ").ident(&table.name).push(" SET ");
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.ident(&f.field).push(" = ");
+            q.value(&f.new, col_type(table, &f.field));
+        }
+        q.push(" WHERE ").ident(key_col).push(" = ");
+        bind_key(q, table, key_col, key);
+        self.push_compare(q, table, fields);
     }
 
     /// `AND col = old` for every field: the compare in compare-and-set.
@@ -597,15 +678,14 @@ fn push_list(q: &mut Query, items: &[String]) {
 }
 
 fn push_change_values(q: &mut Query, c: &Change) {
-    q.push("(")
-        .text(&c.id)
-        .push(", ")
-        .text(&c.at)
-        .push(", ")
-        .text(&c.action)
-        .push(", ")
-        .text(&c.policy_hash)
-        .push(", ");
+    q.push("(");
+    push_change_list(q, c);
+    q.push(")");
+}
+
+/// The values of `CHANGE_COLUMNS`, comma-separated.
+fn push_change_list(q: &mut Query, c: &Change) {
+    q.text(&c.id).push(", ").text(&c.at).push(", ").text(&c.action).push(", ").text(&c.policy_hash).push(", ");
     q.text(&c.table_name).push(", ").text(&c.record_key).push(", ").text(c.op.as_str()).push(", ");
     q.text(&json_text(&c.fields)).push(", ").text(&c.actor).push(", ").opt_text(c.approver.as_deref()).push(", ");
     q.opt_text(c.reason.as_deref())
@@ -616,7 +696,7 @@ fn push_change_values(q: &mut Query, c: &Change) {
         .push(", ");
     q.opt_text(c.run_id.as_deref()).push(", ").opt_text(c.proposal_id.as_deref()).push(", ");
     q.opt_text(c.reverts.as_deref()).push(", ").opt_text(c.reverted_by.as_deref()).push(", ");
-    q.int(c.watch as i64).push(", ").text(c.prev_hash.as_deref().unwrap_or("")).push(", ").text(&c.hash).push(")");
+    q.int(c.watch as i64).push(", ").text(c.prev_hash.as_deref().unwrap_or("")).push(", ").text(&c.hash);
 }
 
 fn json_text<T: serde::Serialize>(v: &T) -> String {
@@ -659,22 +739,55 @@ impl StoreTx for SqlTx {
         key: &str,
         fields: &[FieldChange],
     ) -> Result<bool> {
-        debug_assert!(!fields.is_empty(), "an update with no fields");
-        let mut q = self.q("UPDATE ");
-        q.ident(&table.name).push(" SET ");
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.ident(&f.field).push(" = ");
-            q.value(&f.new, col_type(table, &f.field));
-        }
-        q.push(" WHERE ").ident(key_col).push(" = ");
-        bind_key(&mut q, table, key_col, key);
-        self.push_compare(&mut q, table, fields);
+        let q = self.cas_update(table, key_col, key, fields);
         let n = self.exec(q).await?;
         debug_assert!(n <= 1, "a key matched {n} rows");
         Ok(n == 1)
+    }
+
+    async fn update_with_change(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: &str,
+        change: &Change,
+    ) -> Result<bool> {
+        debug_assert_eq!(change.hash, change.compute_hash(), "a change must be sealed before it is written");
+        // One round trip where the store allows it; the journal row is
+        // inserted only if the update matched.
+        let expect = match self.dialect {
+            // MySQL has neither data-modifying CTEs nor multi-statement
+            // prepared queries: two round trips.
+            Dialect::Mysql => {
+                if !self.update_record(table, key_col, key, &change.fields).await? {
+                    return Ok(false);
+                }
+                self.insert_change(change).await?;
+                return Ok(true);
+            }
+            // The INSERT selects from the UPDATE's returned row: none, no row.
+            Dialect::Postgres => {
+                let mut q = self.q("WITH cas AS (");
+                self.push_cas_update(&mut q, table, key_col, key, &change.fields);
+                q.push(&format!(" RETURNING 1) INSERT INTO leash_changes ({CHANGE_COLUMNS}) SELECT "));
+                push_change_list(&mut q, change);
+                q.push(" FROM cas");
+                (self.exec(q).await?, 1)
+            }
+            // Two statements in one call; `changes()` is the UPDATE's row count.
+            Dialect::Sqlite => {
+                let mut q = self.cas_update(table, key_col, key, &change.fields);
+                q.push(&format!("; INSERT INTO leash_changes ({CHANGE_COLUMNS}) SELECT "));
+                push_change_list(&mut q, change);
+                q.push(" WHERE changes() = 1");
+                (self.exec(q).await?, 2)
+            }
+        };
+        match expect {
+            (0, _) => Ok(false),
+            (n, want) if n == want => Ok(true),
+            (n, want) => Err(StoreError::Database(format!("update and journal touched {n} rows, expected {want}"))),
+        }
     }
 
     async fn insert_record(
@@ -973,6 +1086,44 @@ impl StoreTx for SqlTx {
         Ok((pauses, head))
     }
 
+    async fn lock_for_write(
+        &mut self,
+        table: &TableSchema,
+        key_col: &str,
+        key: &str,
+        action: &str,
+    ) -> Result<(Option<Record>, Vec<Pause>, Option<String>)> {
+        if self.dialect != Dialect::Sqlite {
+            // A subquery here would read the chain head in the snapshot taken
+            // before waiting for the row lock: a stale head.
+            let record = self.lock_record(table, key_col, key).await?;
+            let (pauses, head) = self.call_context(action, &table.name, Some(key)).await?;
+            return Ok((record, pauses, head));
+        }
+        // SQLite's write lock is already held (BEGIN IMMEDIATE): one statement
+        // reads the record, its chain head and whether anything is paused.
+        let cols: Vec<String> = table.columns.iter().map(|c| self.dialect.select_column(&c.name, c.ty)).collect();
+        let mut q = self.q(&format!("SELECT {}, (SELECT hash FROM leash_changes WHERE table_name = ", cols.join(", ")));
+        q.text(&table.name).push(" AND record_key = ").text(key);
+        q.push(" ORDER BY seq DESC LIMIT 1), EXISTS (SELECT 1 FROM leash_state WHERE scope IN (");
+        q.text(ALL_SCOPE).push(", ").text(action).push(")) FROM ");
+        q.ident(&table.name).push(" WHERE ").ident(key_col).push(" = ");
+        bind_key(&mut q, table, key_col, key);
+        let Some(row) = self.one(q).await? else {
+            let (pauses, head) = self.call_context(action, &table.name, Some(key)).await?;
+            return Ok((None, pauses, head));
+        };
+        let n = table.columns.len();
+        let record = record_from_row(&row, table)?;
+        let head = match value_at(&row, n)? {
+            Value::Null => None,
+            hash => Some(leash_core::value::display(&hash)),
+        };
+        let paused = value_at(&row, n + 1)?.as_i64().unwrap_or(0) != 0;
+        let pauses = if paused { self.pauses_for(action).await? } else { Vec::new() };
+        Ok((Some(record), pauses, head))
+    }
+
     async fn set_pause(&mut self, p: &Pause) -> Result<()> {
         let mut q = self.q("DELETE FROM leash_state WHERE scope = ");
         q.text(&p.scope);
@@ -1123,7 +1274,9 @@ impl StoreTx for SqlTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.commit().await?;
+        let mut this = self;
+        <Any as sqlx::Database>::TransactionManager::commit(&mut this.conn).await?;
+        this.open = false;
         Ok(())
     }
 }
