@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Op};
 use leash_core::value::{same_value, Record, Value};
-use leash_store::ChangeFilter;
+use leash_store::{ChangeFilter, TableSchema};
 use serde::Serialize;
 
 use crate::write::Provenance;
@@ -164,7 +164,16 @@ impl Engine {
         let keys: Vec<String> = batch.iter().map(|c| c.record_key.clone()).collect();
         // Re-read under the lock: another revert may have got here first.
         let open: std::collections::HashSet<String> = tx.open_changes(&ids).await?.into_iter().collect();
-        let mut current = tx.lock_records(table, &key_col, &keys).await?;
+        // Undoing updates needs only their fields; undoing an insert keeps
+        // the whole row in the journal, and a dry run's plan reuses rows.
+        let narrow;
+        let read_as = if req.dry_run || batch.iter().any(|c| c.op == Op::Insert) {
+            table
+        } else {
+            narrow = narrowed(table, &key_col, &batch);
+            &narrow
+        };
+        let mut current = tx.lock_records(read_as, &key_col, &keys).await?;
         let mut updates: Vec<(String, Vec<FieldChange>)> = Vec::new();
         let mut undos: Vec<(Change, Op, Vec<FieldChange>)> = Vec::new();
         for change in batch {
@@ -202,7 +211,8 @@ impl Engine {
                     tx.insert_record(table, &key_col, Some(&change.record_key), &back).await?;
                 }
             }
-            undos.push((change.clone(), undo_op(change.op), back));
+            let op = undo_op(change.op);
+            undos.push((change, op, back));
         }
         if req.dry_run || undos.is_empty() {
             return Ok(());
@@ -236,7 +246,7 @@ impl Engine {
         }
         tx.insert_changes(&rows).await?;
         for undo in &rows {
-            self.emit(tx.as_mut(), "change.reverted", &serde_json::to_value(undo).unwrap_or_default()).await?;
+            self.emit(tx.as_mut(), "change.reverted", undo).await?;
         }
         let marked = tx.mark_reverted_many(&marks).await?;
         if marked as usize != marks.len() {
@@ -271,6 +281,22 @@ impl Engine {
             prev_hash: None,
             hash: String::new(),
         }
+    }
+}
+
+/// The table with only the key and the columns these changes touched.
+fn narrowed(table: &TableSchema, key_col: &str, changes: &[Change]) -> TableSchema {
+    let touched: std::collections::HashSet<&str> =
+        changes.iter().flat_map(|c| c.fields.iter().map(|f| f.field.as_str())).collect();
+    TableSchema {
+        name: table.name.clone(),
+        columns: table
+            .columns
+            .iter()
+            .filter(|c| c.name == key_col || touched.contains(c.name.as_str()))
+            .cloned()
+            .collect(),
+        unique_columns: table.unique_columns.clone(),
     }
 }
 

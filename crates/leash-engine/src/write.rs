@@ -193,8 +193,7 @@ impl Engine {
                     change_id: None,
                 };
                 tx.insert_proposal(&proposal).await?;
-                self.emit(tx.as_mut(), "proposal.created", &serde_json::to_value(&proposal).unwrap_or_default())
-                    .await?;
+                self.emit(tx.as_mut(), "proposal.created", &proposal).await?;
                 let who = action.exception_approver.as_deref().unwrap_or("a reviewer");
                 CallResult {
                     outcome: if suggested { Outcome::Suggested } else { Outcome::PendingReview },
@@ -371,13 +370,18 @@ impl Engine {
 
     async fn emit_change(&self, tx: &mut dyn StoreTx, change: &Change) -> Result<()> {
         let event = if change.reverts.is_some() { "change.reverted" } else { "change.applied" };
-        self.emit(tx, event, &serde_json::to_value(change).unwrap_or_default()).await
+        self.emit(tx, event, change).await
     }
 
     /// Queues a webhook event in the same transaction, when a webhook wants it.
     /// One outbox row per webhook that wants the event, each carrying the
     /// same event id so a receiver can drop duplicates.
-    pub(crate) async fn emit(&self, tx: &mut dyn StoreTx, event: &str, payload: &Value) -> Result<()> {
+    pub(crate) async fn emit<T: serde::Serialize + Sync + ?Sized>(
+        &self,
+        tx: &mut dyn StoreTx,
+        event: &str,
+        payload: &T,
+    ) -> Result<()> {
         let targets: Vec<&str> = self
             .policy()
             .webhooks

@@ -3,7 +3,7 @@
 use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
 use leash_core::value::{ColumnType, Record, Value};
 use sqlx::any::{AnyRow, AnyTypeInfoKind};
-use sqlx::{Row, TypeInfo, ValueRef};
+use sqlx::{Row, ValueRef};
 
 use crate::{Approval, Pause, Result, StoreError, TableSchema, TokenRow};
 
@@ -22,7 +22,6 @@ pub fn value_at(row: &AnyRow, idx: usize) -> Result<Value> {
         return Ok(Value::Null);
     }
     let kind = raw.type_info().kind();
-    let _ = raw.type_info().name();
     Ok(match kind {
         AnyTypeInfoKind::Null => Value::Null,
         AnyTypeInfoKind::Bool => Value::Bool(row.try_get::<bool, _>(idx)?),

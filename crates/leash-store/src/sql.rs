@@ -910,6 +910,39 @@ impl StoreTx for SqlTx {
         rows: &[(String, Vec<FieldChange>)],
     ) -> Result<u64> {
         let mut updated = 0;
+        if self.dialect != Dialect::Mysql {
+            // One join per set of fields (a revert batch has one, as a rule);
+            // a CASE per field would compare every row with every key.
+            let mut groups: Vec<(Vec<&str>, Vec<&(String, Vec<FieldChange>)>)> = Vec::new();
+            for row in rows {
+                let fields: Vec<&str> = row.1.iter().map(|f| f.field.as_str()).collect();
+                match groups.iter_mut().find(|(f, _)| *f == fields) {
+                    Some((_, members)) => members.push(row),
+                    None => groups.push((fields, vec![row])),
+                }
+            }
+            for (fields, members) in groups {
+                for chunk in members.chunks(BULK_ROWS_MAX) {
+                    let names: Vec<String> = (0..fields.len()).map(|i| format!("v{i}")).collect();
+                    let mut q = self.q(&format!("WITH undo (k, {}) AS (VALUES ", names.join(", ")));
+                    for (r, (key, changes)) in chunk.iter().enumerate() {
+                        q.push(if r > 0 { ", (" } else { "(" });
+                        bind_key(&mut q, table, key_col, key);
+                        for f in changes {
+                            q.push(", ").value(&f.new, col_type(table, &f.field));
+                        }
+                        q.push(")");
+                    }
+                    q.push(") UPDATE ").ident(&table.name).push(" SET ");
+                    for (i, field) in fields.iter().enumerate() {
+                        q.push(if i > 0 { ", " } else { "" }).ident(field).push(&format!(" = undo.{}", names[i]));
+                    }
+                    q.push(" FROM undo WHERE ").ident(&table.name).push(".").ident(key_col).push(" = undo.k");
+                    updated += self.exec(q).await?;
+                }
+            }
+            return Ok(updated);
+        }
         for chunk in rows.chunks(BULK_ROWS_MAX) {
             let mut fields: Vec<&str> = chunk.iter().flat_map(|(_, f)| f.iter().map(|c| c.field.as_str())).collect();
             fields.sort_unstable();
@@ -978,6 +1011,18 @@ impl StoreTx for SqlTx {
     async fn mark_reverted_many(&mut self, pairs: &[(String, String)]) -> Result<u64> {
         let mut marked = 0;
         for chunk in pairs.chunks(BULK_ROWS_MAX) {
+            if self.dialect != Dialect::Mysql {
+                // A join on the id index; a CASE would compare every row
+                // with every pair.
+                let mut q = self.q("WITH marks (change_id, undo_id) AS (VALUES ");
+                for (i, (id, by)) in chunk.iter().enumerate() {
+                    q.push(if i > 0 { ", (" } else { "(" }).text(id).push(", ").text(by).push(")");
+                }
+                q.push(") UPDATE leash_changes SET reverted_by = marks.undo_id FROM marks");
+                q.push(" WHERE leash_changes.id = marks.change_id AND leash_changes.reverted_by IS NULL");
+                marked += self.exec(q).await?;
+                continue;
+            }
             let mut q = self.q("UPDATE leash_changes SET reverted_by = CASE id");
             for (id, by) in chunk {
                 q.push(" WHEN ").text(id).push(" THEN ").text(by);
