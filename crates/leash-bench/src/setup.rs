@@ -97,7 +97,7 @@ impl Database {
         let url = scratch.url.clone();
         let raw = SqlStore::connect(&url).await?;
         let serial = match kind {
-            StoreKind::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            StoreKind::Sqlite => "INTEGER PRIMARY KEY",
             StoreKind::Postgres => "BIGSERIAL PRIMARY KEY",
             StoreKind::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
         };
@@ -107,6 +107,16 @@ impl Database {
                 title VARCHAR(80), flag BOOLEAN NOT NULL DEFAULT FALSE, deleted_at VARCHAR(30))"
                 .to_string(),
             format!("CREATE TABLE bench_audit (id {serial}, record_id INTEGER NOT NULL, field VARCHAR(40) NOT NULL, old_value TEXT, new_value TEXT)"),
+            // The same audit row, findable the ways leash's journal is: by id,
+            // by record, by run, by action and time, by actor.
+            format!("CREATE TABLE bench_audit_indexed (id {serial}, record_id INTEGER NOT NULL, field VARCHAR(40) NOT NULL,
+                old_value TEXT, new_value TEXT, change_id VARCHAR(40) NOT NULL, at VARCHAR(40) NOT NULL,
+                action VARCHAR(60) NOT NULL, actor VARCHAR(60) NOT NULL, run_id VARCHAR(60))"),
+            "CREATE UNIQUE INDEX bench_audit_indexed_id ON bench_audit_indexed (change_id)".to_string(),
+            "CREATE INDEX bench_audit_indexed_record ON bench_audit_indexed (record_id, id)".to_string(),
+            "CREATE INDEX bench_audit_indexed_run ON bench_audit_indexed (run_id)".to_string(),
+            "CREATE INDEX bench_audit_indexed_action_at ON bench_audit_indexed (action, at)".to_string(),
+            "CREATE INDEX bench_audit_indexed_actor ON bench_audit_indexed (actor)".to_string(),
         ];
         for chunk in (1..=records).collect::<Vec<_>>().chunks(500) {
             let rows: Vec<String> = chunk

@@ -526,6 +526,16 @@ async fn bench(cli: &Cli, store: &str, records: usize) -> Result<u8> {
             ],
             vec!["overhead_ratio".into(), f.overhead_ratio.to_string(), "baseline / guarded (1.0 = free)".into()],
             vec![
+                "baseline_indexed_writes_per_s".into(),
+                f.baseline_indexed_writes_per_s.to_string(),
+                "the same, audit row indexed like the journal".into(),
+            ],
+            vec![
+                "overhead_vs_indexed_ratio".into(),
+                f.overhead_vs_indexed_ratio.to_string(),
+                "indexed baseline / guarded".into(),
+            ],
+            vec![
                 "concurrent_guarded_writes_per_s".into(),
                 f.concurrent_guarded_writes_per_s.to_string(),
                 "8 callers, distinct records".into(),

@@ -349,6 +349,8 @@ fn bench_prints_every_figure_as_one_json_document() {
         "guarded_writes_per_s",
         "baseline_writes_per_s",
         "overhead_ratio",
+        "baseline_indexed_writes_per_s",
+        "overhead_vs_indexed_ratio",
         "concurrent_guarded_writes_per_s",
         "revert_10k_ms",
         "baseline_restore_10k_ms",

@@ -10,8 +10,17 @@ use crate::sql::{Query, SqlStore};
 use crate::{Result, StoreError};
 
 impl SqlStore {
-    /// One audited update in one transaction.
-    pub async fn baseline_write(&self, table: &str, audit: &str, key: i64, field: &str, new: &Value) -> Result<()> {
+    /// One audited update in one transaction; `extra` adds columns to the
+    /// audit row (the bench's indexed audit table).
+    pub async fn baseline_write(
+        &self,
+        table: &str,
+        audit: &str,
+        key: i64,
+        field: &str,
+        new: &Value,
+        extra: &[(&str, String)],
+    ) -> Result<()> {
         let d = self.dialect();
         let mut tx = self.write_conn(d.begin_write()).await?;
         let mut q = Query::new(d, &format!("SELECT {} FROM ", d.quote(field)));
@@ -27,8 +36,16 @@ impl SqlStore {
         let (sql, args) = q.build();
         sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         let mut q = Query::new(d, "INSERT INTO ");
-        q.ident(audit).push(" (record_id, field, old_value, new_value) VALUES (").int(key).push(", ").text(field);
-        q.push(", ").text(&display(&old)).push(", ").text(&display(new)).push(")");
+        q.ident(audit).push(" (record_id, field, old_value, new_value");
+        for (col, _) in extra {
+            q.push(", ").ident(col);
+        }
+        q.push(") VALUES (").int(key).push(", ").text(field);
+        q.push(", ").text(&display(&old)).push(", ").text(&display(new));
+        for (_, value) in extra {
+            q.push(", ").text(value);
+        }
+        q.push(")");
         let (sql, args) = q.build();
         sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         <Any as sqlx::Database>::TransactionManager::commit(&mut tx).await?;
