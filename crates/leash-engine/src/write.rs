@@ -44,7 +44,23 @@ fn refused(code: Code, message: impl Into<String>) -> CallResult {
 impl Engine {
     /// Runs one call through the gateway and returns its one outcome.
     pub async fn call(&self, caller: &Caller, action_name: &str, call: Call) -> Result<CallResult> {
-        let result = self.call_inner(caller, action_name, call).await?;
+        let idempotency_key = call.idempotency_key.clone();
+        let result = match self.call_inner(caller, action_name, call).await {
+            Ok(result) => result,
+            // Two copies of one call raced: both found no stored outcome, and
+            // the loser failed on the key's uniqueness (or on the row the
+            // winner changed). The winner's outcome is the answer for both.
+            Err(e) => match idempotency_key {
+                Some(key) => {
+                    match self.store().begin().await?.idempotent_result(action_name, &caller.name, &key).await? {
+                        Some(first) => serde_json::from_str(&first)
+                            .map_err(|e| crate::EngineError::Invalid(format!("stored outcome unreadable: {e}")))?,
+                        None => return Err(e),
+                    }
+                }
+                None => return Err(e),
+            },
+        };
         tracing::info!(
             action = action_name, actor = %caller.name, outcome = result.outcome.as_str(),
             code = result.code.map(|c| c.as_str()).unwrap_or(""), change_id = result.change_id.as_deref().unwrap_or(""),

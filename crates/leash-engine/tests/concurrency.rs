@@ -81,7 +81,31 @@ async fn concurrent_run_never_exceeds_its_cap(kind: Kind) {
     assert_eq!(f.changes().await.len(), 100);
 }
 
+/// Retries that arrive together: every copy gets the first call's outcome,
+/// and the record changes once.
+async fn racing_retries_with_one_idempotency_key_all_get_the_first_outcome(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let engine = f.engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = call(Some("1"), &[("status", "solved")]);
+            c.idempotency_key = Some("retry-1".into());
+            engine.call(&agent(), "set_status", c).await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap().expect("a retry gets the first outcome, not an error"));
+    }
+    assert_eq!(outcomes[0].outcome, Outcome::Applied, "{outcomes:?}");
+    assert!(outcomes.iter().all(|r| r == &outcomes[0]), "{outcomes:?}");
+    assert_eq!(f.changes().await.len(), 1);
+    assert_eq!(f.get("tickets", "1", "status").await, json!("solved"));
+}
+
 conformance!(
+    racing_retries_with_one_idempotency_key_all_get_the_first_outcome,
     racing_calls_on_one_record_lose_no_update_and_chain_old_values,
     racing_calls_that_expect_the_same_value_let_exactly_one_win,
     concurrent_run_never_exceeds_its_cap,
