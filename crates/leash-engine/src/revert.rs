@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Op};
 use leash_core::value::{same_value, Record, Value};
-use leash_store::{ChangeFilter, TableSchema};
+use leash_store::{ChangeFilter, TableSchema, Undoable};
 use serde::Serialize;
 
 use crate::write::Provenance;
@@ -62,11 +62,11 @@ pub const REVERT_BATCH_MAX: usize = 500;
 
 /// Consecutive changes of one table with no record twice, so the batch can
 /// be read, compared and written set-wise and still mean newest-first.
-fn batches(changes: Vec<Change>, batch_max: usize) -> Vec<Vec<Change>> {
-    let mut out: Vec<Vec<Change>> = Vec::new();
+fn batches(changes: Vec<Undoable>, batch_max: usize) -> Vec<Vec<Undoable>> {
+    let mut out: Vec<Vec<Undoable>> = Vec::new();
     let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
     for c in changes {
-        let fits = out.last().is_some_and(|b: &Vec<Change>| {
+        let fits = out.last().is_some_and(|b: &Vec<Undoable>| {
             b.len() < batch_max.clamp(1, REVERT_BATCH_MAX)
                 && b[0].table_name == c.table_name
                 && !keys.contains(&c.record_key)
@@ -100,7 +100,7 @@ impl Engine {
             ..Default::default()
         };
         let total = selected.len();
-        let (open, done): (Vec<Change>, Vec<Change>) = selected.into_iter().partition(|c| c.reverted_by.is_none());
+        let (open, done): (Vec<Undoable>, Vec<Undoable>) = selected.into_iter().partition(|c| c.reverted_by.is_none());
         report.skipped += done.len();
         let mut overlay = Overlay::new();
         let mut handled = done.len();
@@ -117,7 +117,7 @@ impl Engine {
         Ok(report)
     }
 
-    async fn select(&self, selector: &Selector) -> Result<Vec<Change>> {
+    async fn select(&self, selector: &Selector) -> Result<Vec<Undoable>> {
         let mut filter = ChangeFilter::default();
         match selector {
             Selector::Ids(ids) => filter.ids = ids.clone(),
@@ -130,7 +130,7 @@ impl Engine {
             Selector::Actor(actor) => filter.actor = Some(actor.clone()),
             Selector::Proposal(p) => filter.proposal_id = Some(p.clone()),
         }
-        let mut changes = self.store().changes(&filter).await?;
+        let mut changes = self.store().undoables(&filter).await?;
         // "Everything this action or actor did" means the changes themselves,
         // not earlier reverts of them: undoing those would re-apply the mistake.
         if matches!(selector, Selector::Action { .. } | Selector::Actor(_) | Selector::Proposal(_)) {
@@ -149,7 +149,7 @@ impl Engine {
     async fn revert_batch(
         &self,
         by: &Caller,
-        batch: Vec<Change>,
+        batch: Vec<Undoable>,
         req: &RevertRequest,
         run_id: &str,
         overlay: &mut Overlay,
@@ -175,7 +175,7 @@ impl Engine {
         };
         let mut current = tx.lock_records(read_as, &key_col, &keys).await?;
         let mut updates: Vec<(String, Vec<FieldChange>)> = Vec::new();
-        let mut undos: Vec<(Change, Op, Vec<FieldChange>)> = Vec::new();
+        let mut undos: Vec<(Undoable, Op, Vec<FieldChange>)> = Vec::new();
         for change in batch {
             if !open.contains(&change.id) {
                 report.skipped += 1;
@@ -258,7 +258,7 @@ impl Engine {
         Ok(())
     }
 
-    fn revert_change(&self, original: &Change, op: Op, fields: Vec<FieldChange>, prov: &Provenance<'_>) -> Change {
+    fn revert_change(&self, original: &Undoable, op: Op, fields: Vec<FieldChange>, prov: &Provenance<'_>) -> Change {
         Change {
             id: self.clock().id(),
             at: self.clock().stamp(),
@@ -285,7 +285,7 @@ impl Engine {
 }
 
 /// The table with only the key and the columns these changes touched.
-fn narrowed(table: &TableSchema, key_col: &str, changes: &[Change]) -> TableSchema {
+fn narrowed(table: &TableSchema, key_col: &str, changes: &[Undoable]) -> TableSchema {
     let touched: std::collections::HashSet<&str> =
         changes.iter().flat_map(|c| c.fields.iter().map(|f| f.field.as_str())).collect();
     TableSchema {
@@ -309,7 +309,7 @@ fn undo_op(op: Op) -> Op {
 }
 
 /// Fields whose current value is not what the change left behind.
-fn conflicts_of(change: &Change, current: Option<&Record>, key_col: &str) -> Vec<Conflict> {
+fn conflicts_of(change: &Undoable, current: Option<&Record>, key_col: &str) -> Vec<Conflict> {
     let conflict = |field: &str, expected: &Value, current: Value| Conflict {
         change_id: change.id.clone(),
         field: field.to_string(),
@@ -337,7 +337,7 @@ fn conflicts_of(change: &Change, current: Option<&Record>, key_col: &str) -> Vec
 }
 
 /// The fields a revert writes: from what is there now back to the old value.
-fn undo_fields(change: &Change, current: Option<&Record>, key_col: &str) -> Vec<FieldChange> {
+fn undo_fields(change: &Undoable, current: Option<&Record>, key_col: &str) -> Vec<FieldChange> {
     let now = |field: &str| current.and_then(|r| r.get(field)).cloned().unwrap_or(Value::Null);
     match change.op {
         Op::Update => change

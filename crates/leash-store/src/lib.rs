@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use leash_core::call::FieldChange;
-use leash_core::journal::{Change, Proposal, ProposalStatus};
+use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
 use leash_core::value::{ColumnType, Record, Value};
 use serde::Serialize;
 
@@ -107,6 +107,21 @@ pub struct TokenRow {
     pub revoked_at: Option<String>,
 }
 
+/// What a revert needs of a journal row, and no more: reading 9 columns
+/// instead of 20 is a third of a large revert's time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undoable {
+    pub id: String,
+    pub action: String,
+    pub policy_hash: String,
+    pub table_name: String,
+    pub record_key: String,
+    pub op: Op,
+    pub fields: Vec<FieldChange>,
+    pub reverts: Option<String>,
+    pub reverted_by: Option<String>,
+}
+
 /// One approval of one action's definition (`leash approve-policy`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Approval {
@@ -143,6 +158,8 @@ pub trait Store: Send + Sync {
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>>;
+    /// The same selection as `changes`, only what a revert reads.
+    async fn undoables(&self, filter: &ChangeFilter) -> Result<Vec<Undoable>>;
     async fn change(&self, id: &str) -> Result<Option<Change>>;
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>>;
     async fn proposal(&self, id: &str) -> Result<Option<Proposal>>;

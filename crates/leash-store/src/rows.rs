@@ -5,9 +5,11 @@ use leash_core::value::{ColumnType, Record, Value};
 use sqlx::any::{AnyRow, AnyTypeInfoKind};
 use sqlx::{Row, ValueRef};
 
-use crate::{Approval, Pause, Result, StoreError, TableSchema, TokenRow};
+use crate::{Approval, Pause, Result, StoreError, TableSchema, TokenRow, Undoable};
 
 pub const CHANGE_COLUMNS: &str = "id, at, action, policy_hash, table_name, record_key, op, fields, actor, approver, reason, evidence, confidence, run_id, proposal_id, reverts, reverted_by, watch, prev_hash, hash";
+/// What a revert reads of a change, in `undoable_from_row`'s order.
+pub const UNDOABLE_COLUMNS: &str = "id, action, policy_hash, table_name, record_key, op, fields, reverts, reverted_by";
 pub const APPROVAL_COLUMNS: &str = "action, action_hash, policy_hash, approved_by, note, at";
 pub const PROPOSAL_COLUMNS: &str = "id, created_at, action, table_name, record_key, fields, reasons, notes, status, actor, reason, evidence, confidence, run_id, reviewer, decided_at, review_note, edited, change_id";
 
@@ -123,6 +125,35 @@ pub fn change_from_row(row: &AnyRow) -> Result<Change> {
         watch: matches!(typed(column_value(row, "watch")?, ColumnType::Boolean), Value::Bool(true)),
         prev_hash: (!prev_hash.is_empty()).then_some(prev_hash),
         hash: string(row, "hash")?,
+    })
+}
+
+/// Text at a column position (for rows read with a fixed column list).
+fn opt_text_at(row: &AnyRow, idx: usize) -> Result<Option<String>> {
+    Ok(match value_at(row, idx)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}
+
+fn text_at_named(row: &AnyRow, idx: usize, name: &str) -> Result<String> {
+    opt_text_at(row, idx)?.ok_or_else(|| corrupt(name, "unexpected NULL"))
+}
+
+pub fn undoable_from_row(row: &AnyRow) -> Result<Undoable> {
+    let op = text_at_named(row, 5, "op")?;
+    let fields = text_at_named(row, 6, "fields")?;
+    Ok(Undoable {
+        id: text_at_named(row, 0, "id")?,
+        action: text_at_named(row, 1, "action")?,
+        policy_hash: text_at_named(row, 2, "policy_hash")?,
+        table_name: text_at_named(row, 3, "table_name")?,
+        record_key: text_at_named(row, 4, "record_key")?,
+        op: Op::parse(&op).ok_or_else(|| corrupt("op", op))?,
+        fields: serde_json::from_str(&fields).map_err(|e| corrupt("fields", e))?,
+        reverts: opt_text_at(row, 7)?,
+        reverted_by: opt_text_at(row, 8)?,
     })
 }
 

@@ -240,6 +240,39 @@ impl SqlStore {
         self.dialect
     }
 
+    /// `SELECT columns FROM leash_changes` narrowed by the filter.
+    fn change_query(&self, columns: &str, f: &ChangeFilter) -> Query {
+        let mut q = self.q(&format!("SELECT {columns} FROM leash_changes WHERE 1 = 1"));
+        if !f.ids.is_empty() {
+            q.push(" AND id IN (");
+            push_list(&mut q, &f.ids);
+            q.push(")");
+        }
+        let eq = [
+            ("action", &f.action),
+            ("run_id", &f.run_id),
+            ("actor", &f.actor),
+            ("record_key", &f.record_key),
+            ("proposal_id", &f.proposal_id),
+        ];
+        for (col, value) in eq {
+            if let Some(v) = value {
+                q.push(&format!(" AND {col} = ")).text(v);
+            }
+        }
+        if let Some(since) = &f.since {
+            q.push(" AND at >= ").text(since);
+        }
+        if let Some(until) = &f.until {
+            q.push(" AND at < ").text(until);
+        }
+        match f.newest {
+            Some(n) => q.push(&format!(" ORDER BY seq DESC LIMIT {n}")),
+            None => q.push(" ORDER BY seq ASC"),
+        };
+        q
+    }
+
     /// One statement that writes, outside a transaction.
     async fn execute_write(&self, q: Query) -> Result<u64> {
         let (sql, args) = q.build();
@@ -432,40 +465,13 @@ impl Store for SqlStore {
     }
 
     async fn changes(&self, f: &ChangeFilter) -> Result<Vec<Change>> {
-        let mut q = self.q(&format!("SELECT {CHANGE_COLUMNS} FROM leash_changes WHERE 1 = 1"));
-        if !f.ids.is_empty() {
-            q.push(" AND id IN (");
-            for (i, id) in f.ids.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.text(id);
-            }
-            q.push(")");
-        }
-        let eq = [
-            ("action", &f.action),
-            ("run_id", &f.run_id),
-            ("actor", &f.actor),
-            ("record_key", &f.record_key),
-            ("proposal_id", &f.proposal_id),
-        ];
-        for (col, value) in eq {
-            if let Some(v) = value {
-                q.push(&format!(" AND {col} = ")).text(v);
-            }
-        }
-        if let Some(since) = &f.since {
-            q.push(" AND at >= ").text(since);
-        }
-        if let Some(until) = &f.until {
-            q.push(" AND at < ").text(until);
-        }
-        match f.newest {
-            Some(n) => q.push(&format!(" ORDER BY seq DESC LIMIT {n}")),
-            None => q.push(" ORDER BY seq ASC"),
-        };
+        let q = self.change_query(CHANGE_COLUMNS, f);
         self.fetch_all(q).await?.iter().map(change_from_row).collect()
+    }
+
+    async fn undoables(&self, f: &ChangeFilter) -> Result<Vec<Undoable>> {
+        let q = self.change_query(UNDOABLE_COLUMNS, f);
+        self.fetch_all(q).await?.iter().map(undoable_from_row).collect()
     }
 
     async fn change(&self, id: &str) -> Result<Option<Change>> {
