@@ -220,7 +220,15 @@ impl SqlStore {
     /// The connection writes go through: SQLite's one writer, or one from the pool.
     async fn writable(&self) -> Result<WriteConn> {
         Ok(match &self.writer {
-            Some(w) => WriteConn::Writer(w.clone().lock_owned().await),
+            // Bounded like the pool's acquire: a writer stuck behind a
+            // transaction that never ends gets an error, not a hang.
+            Some(w) => WriteConn::Writer(
+                tokio::time::timeout(Duration::from_millis(BUSY_TIMEOUT_MS * 3), w.clone().lock_owned())
+                    .await
+                    .map_err(|_| {
+                        StoreError::Database("timed out waiting for this process's SQLite writer; retry".into())
+                    })?,
+            ),
             None => WriteConn::Pooled(self.pool.acquire().await?),
         })
     }
