@@ -2,7 +2,7 @@
 //! on one database, through one driver, against the hand-rolled equivalent a
 //! careful team would write (lock, update, audit row in one transaction).
 
-pub mod setup;
+mod setup;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

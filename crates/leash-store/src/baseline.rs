@@ -3,11 +3,11 @@
 //! the row, update it, insert an audit row with old and new values.
 
 use leash_core::value::{display, Value};
-use sqlx::{Any, Row, TransactionManager};
+use sqlx::Row;
 
 use crate::dialect::Dialect;
 use crate::sql::{Query, SqlStore};
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, StoreTx};
 
 impl SqlStore {
     /// One audited update in one transaction; `extra` adds columns to the
@@ -22,11 +22,11 @@ impl SqlStore {
         extra: &[(&str, String)],
     ) -> Result<()> {
         let d = self.dialect();
-        let mut tx = self.write_conn(d.begin_write()).await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Query::new(d, &format!("SELECT {} FROM ", d.quote(field)));
         q.ident(table).push(" WHERE id = ").int(key).push(d.for_update());
         let (sql, args) = q.build();
-        let row = sqlx::query_with(&sql, args).fetch_optional(&mut *tx).await?;
+        let row = sqlx::query_with(&sql, args).fetch_optional(tx.conn()).await?;
         let old = match row {
             Some(r) => crate::rows::value_at(&r, 0)?,
             None => return Err(StoreError::Invalid(format!("no row {key}"))),
@@ -34,7 +34,7 @@ impl SqlStore {
         let mut q = Query::new(d, "UPDATE ");
         q.ident(table).push(" SET ").ident(field).push(" = ").text(&display(new)).push(" WHERE id = ").int(key);
         let (sql, args) = q.build();
-        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        sqlx::query_with(&sql, args).execute(tx.conn()).await?;
         let mut q = Query::new(d, "INSERT INTO ");
         q.ident(audit).push(" (record_id, field, old_value, new_value");
         for (col, _) in extra {
@@ -47,9 +47,8 @@ impl SqlStore {
         }
         q.push(")");
         let (sql, args) = q.build();
-        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        <Any as sqlx::Database>::TransactionManager::commit(&mut tx).await?;
-        Ok(())
+        sqlx::query_with(&sql, args).execute(tx.conn()).await?;
+        Box::new(tx).commit().await
     }
 
     /// Puts old values back the way a script would: one plain UPDATE per
@@ -57,14 +56,14 @@ impl SqlStore {
     pub async fn baseline_restore(&self, table: &str, field: &str, rows: &[(i64, String)], batch: usize) -> Result<()> {
         let d = self.dialect();
         for chunk in rows.chunks(batch.max(1)) {
-            let mut tx = self.write_conn(d.begin_write()).await?;
+            let mut tx = self.write_tx().await?;
             for (id, old) in chunk {
                 let mut q = Query::new(d, "UPDATE ");
                 q.ident(table).push(" SET ").ident(field).push(" = ").text(old).push(" WHERE id = ").int(*id);
                 let (sql, args) = q.build();
-                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+                sqlx::query_with(&sql, args).execute(tx.conn()).await?;
             }
-            <Any as sqlx::Database>::TransactionManager::commit(&mut tx).await?;
+            Box::new(tx).commit().await?;
         }
         Ok(())
     }

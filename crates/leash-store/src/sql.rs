@@ -281,6 +281,12 @@ impl SqlStore {
         q
     }
 
+    /// A write transaction as the concrete type, for this crate's own
+    /// statements (scripts, the bench's baseline); dropping it rolls back.
+    pub(crate) async fn write_tx(&self) -> Result<SqlTx> {
+        Ok(SqlTx { conn: self.write_conn(self.dialect.begin_write()).await?, open: true, dialect: self.dialect })
+    }
+
     /// One statement that writes, outside a transaction.
     async fn execute_write(&self, q: Query) -> Result<u64> {
         let (sql, args) = q.build();
@@ -462,8 +468,7 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
-        let conn = self.write_conn(self.dialect.begin_write()).await?;
-        Ok(Box::new(SqlTx { conn, open: true, dialect: self.dialect }))
+        Ok(Box::new(self.write_tx().await?))
     }
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
@@ -589,10 +594,9 @@ impl Store for SqlStore {
     }
 
     async fn execute_script(&self, statements: &[&str]) -> Result<()> {
-        let mut tx =
-            SqlTx { conn: self.write_conn(self.dialect.begin_write()).await?, open: true, dialect: self.dialect };
+        let mut tx = self.write_tx().await?;
         for s in statements {
-            tx.conn.execute(*s).await?;
+            tx.conn().execute(*s).await?;
         }
         Box::new(tx).commit().await
     }
@@ -620,6 +624,10 @@ impl Drop for SqlTx {
 }
 
 impl SqlTx {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+
     fn q(&self, sql: &str) -> Query {
         Query::new(self.dialect, sql)
     }
