@@ -261,13 +261,7 @@ pub trait StoreTx: Send {
         key_col: &str,
         key: &str,
         change: &Change,
-    ) -> Result<bool> {
-        if !self.update_record(table, key_col, key, &change.fields).await? {
-            return Ok(false);
-        }
-        self.insert_change(change).await?;
-        Ok(true)
-    }
+    ) -> Result<bool>;
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<()>;
     async fn lock_proposal(&mut self, id: &str) -> Result<Option<Proposal>>;
@@ -300,11 +294,7 @@ pub trait StoreTx: Send {
         key_col: &str,
         key: &str,
         action: &str,
-    ) -> Result<(Option<Record>, Vec<Pause>, Option<String>)> {
-        let record = self.lock_record(table, key_col, key).await?;
-        let (pauses, head) = self.call_context(action, &table.name, Some(key)).await?;
-        Ok((record, pauses, head))
-    }
+    ) -> Result<(Option<Record>, Vec<Pause>, Option<String>)>;
     async fn set_pause(&mut self, pause: &Pause) -> Result<()>;
     /// Clears a pause or breaker; returns whether one was set.
     async fn clear_pause(&mut self, scope: &str, by: &str, at: &str, reason: &str) -> Result<bool>;
