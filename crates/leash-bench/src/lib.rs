@@ -176,28 +176,26 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// p50 and p99 of calls from concurrent HTTP clients against `leash serve` on loopback.
-async fn http_latency(engine: Arc<Engine>, token: &str, n: usize, progress: bool) -> Result<(f64, f64)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::Other(e.to_string()))?;
-    let base = format!("http://{}", listener.local_addr().map_err(|e| BenchError::Other(e.to_string()))?);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(leash_server::serve_on(engine, listener, async {
-        let _ = stop_rx.await;
-    }));
-    let pb = bar(progress, "HTTP calls", n);
+/// `CONCURRENT_CALLERS` clients, each calling in turn; the latency of every call.
+async fn http_clients(
+    base: String,
+    token: String,
+    n: usize,
+    status: &'static str,
+    pb: ProgressBar,
+) -> Result<Vec<f64>> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENT_CALLERS)
         .build()
         .map_err(|e| BenchError::Other(e.to_string()))?;
     let mut tasks = Vec::new();
     for c in 0..CONCURRENT_CALLERS {
-        let (client, base, token, pb) = (client.clone(), base.clone(), token.to_string(), pb.clone());
+        let (client, base, token, pb) = (client.clone(), base.clone(), token.clone(), pb.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut key = 1 + c;
             let mut i = 0;
             while i * CONCURRENT_CALLERS + c < n {
-                let status = if i % 2 == 0 { "needs_reply" } else { "open" };
                 let body = serde_json::json!({"key": key, "set": {"status": status}, "reason": "bench"});
                 let start = Instant::now();
                 let resp = client
@@ -206,13 +204,14 @@ async fn http_latency(engine: Arc<Engine>, token: &str, n: usize, progress: bool
                     .json(&body)
                     .send()
                     .await;
-                let ok = match resp {
-                    Ok(r) => r.status().is_success(),
-                    Err(_) => false,
+                let outcome = match resp {
+                    Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await.ok(),
+                    _ => None,
                 };
                 lat.push(start.elapsed().as_secs_f64() * 1000.0);
-                if !ok {
-                    return Err(BenchError::Other(format!("HTTP call for {key} failed")));
+                let outcome = outcome.as_ref().and_then(|v| v["outcome"].as_str()).unwrap_or("no answer");
+                if outcome != Outcome::Applied.as_str() {
+                    return Err(BenchError::Other(format!("HTTP call for {key} was {outcome}, not applied")));
                 }
                 pb.inc(1);
                 key += CONCURRENT_CALLERS;
@@ -225,6 +224,27 @@ async fn http_latency(engine: Arc<Engine>, token: &str, n: usize, progress: bool
     for t in tasks {
         all.extend(t.await.map_err(|e| BenchError::Other(e.to_string()))??);
     }
+    Ok(all)
+}
+
+/// p50 and p99 of calls from concurrent HTTP clients against `leash serve`
+/// on loopback. Every call sets `status` on a record that holds another
+/// value, so every call is a real write.
+async fn http_latency(
+    engine: Arc<Engine>,
+    token: &str,
+    n: usize,
+    status: &'static str,
+    progress: bool,
+) -> Result<(f64, f64)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::Other(e.to_string()))?;
+    let base = format!("http://{}", listener.local_addr().map_err(|e| BenchError::Other(e.to_string()))?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(leash_server::serve_on(engine, listener, async {
+        let _ = stop_rx.await;
+    }));
+    let pb = bar(progress, "HTTP calls", n);
+    let mut all = http_clients(base, token.to_string(), n, status, pb.clone()).await?;
     pb.finish_and_clear();
     let _ = stop_tx.send(());
     let _ = server.await;
@@ -301,7 +321,7 @@ pub async fn run(opts: &Options) -> Result<Figures> {
     // 5. Concurrent guarded writes on distinct records.
     let concurrent = guarded_concurrent(engine.clone(), &agent, n, "needs_reply", opts.progress).await?;
     let eval = policy_eval_ns(&engine);
-    let (p50, p99) = http_latency(engine.clone(), &token, HTTP_CALLS.min(n), opts.progress).await?;
+    let (p50, p99) = http_latency(engine.clone(), &token, HTTP_CALLS.min(n), "open", opts.progress).await?;
     drop(engine);
     db.drop().await;
 

@@ -101,7 +101,7 @@ impl Engine {
             }
         }
 
-        let mut tx = self.store().begin().await?;
+        let mut tx = self.store().begin_grouped().await?;
         if let Some(key) = &call.idempotency_key {
             if let Some(first) = tx.idempotent_result(action_name, &caller.name, key).await? {
                 return serde_json::from_str(&first)
@@ -344,13 +344,21 @@ impl Engine {
         match (action.kind, key) {
             (Kind::Update, Some(key)) => {
                 let mut change = new_change(key.to_string(), Op::Update);
+                let head_from_lock = known_head.is_some();
                 let head = match known_head {
                     Some(head) => head,
                     None => tx.chain_head(&table.name, key).await?,
                 };
                 change.seal(head);
                 // The row and its journal entry land together or not at all.
-                if !tx.update_with_change(table, &action.key, key, &change).await? {
+                let mut written = tx.update_with_change(table, &action.key, key, &change).await?;
+                if !written && head_from_lock {
+                    // The head read with the lock may predate it (PostgreSQL):
+                    // once more on the head read now, under the lock.
+                    change.seal(tx.chain_head(&table.name, key).await?);
+                    written = tx.update_with_change(table, &action.key, key, &change).await?;
+                }
+                if !written {
                     return Ok(Err(Refusal::new(
                         Code::StaleRecord,
                         "the record changed while this call ran; read it again and retry",

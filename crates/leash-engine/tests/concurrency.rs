@@ -104,7 +104,57 @@ async fn racing_retries_with_one_idempotency_key_all_get_the_first_outcome(kind:
     assert_eq!(f.get("tickets", "1", "status").await, json!("solved"));
 }
 
+/// On SQLite the calls below share commits (group commit): one call's
+/// failure must fail it alone, and the others' writes must all land.
+async fn a_failing_call_among_concurrent_calls_fails_alone(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    fail_journal_for(&f, "105").await;
+    let mut tasks = Vec::new();
+    for i in 100..124 {
+        let engine = f.engine.clone();
+        tasks.push(tokio::spawn(async move {
+            (i, engine.call(&agent(), "set_status", call(Some(&i.to_string()), &[("status", "solved")])).await)
+        }));
+    }
+    for t in tasks {
+        match t.await.unwrap() {
+            (105, r) => assert!(r.is_err(), "the injected failure surfaces: {r:?}"),
+            (i, r) => assert_eq!(r.unwrap().outcome, Outcome::Applied, "call on {i}"),
+        }
+    }
+    assert_eq!(f.changes().await.len(), 23);
+    assert_eq!(f.get("tickets", "105", "status").await, json!("open"), "the failed call's update was undone");
+    for i in [100, 104, 106, 123] {
+        assert_eq!(f.get("tickets", &i.to_string(), "status").await, json!("solved"));
+    }
+    assert!(f.engine.verify().await.unwrap().ok);
+}
+
+/// Writes go on after the server drops every connection of the pool (a
+/// restart, an idle kill): pooled connections are not pinged on every use.
+async fn writes_go_on_after_the_server_drops_every_connection(kind: Kind) {
+    if kind != Kind::Postgres {
+        return; // SQLite has no server; killing MySQL's takes a procedure.
+    }
+    let Some(f) = fixture(kind).await else { return };
+    assert_eq!(f.call("set_status", Some("100"), &[("status", "solved")]).await.outcome, Outcome::Applied);
+    let name = f.url.rsplit("application_name=").next().unwrap().to_string();
+    let admin = leash_store::open(&leash_testkit::server_url(kind).unwrap()).await.unwrap();
+    admin
+        .execute_script(&[&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{name}'"
+        )])
+        .await
+        .unwrap();
+    for i in 101..104 {
+        assert_eq!(f.call("set_status", Some(&i.to_string()), &[("status", "solved")]).await.outcome, Outcome::Applied);
+    }
+    assert_eq!(f.changes().await.len(), 4);
+}
+
 conformance!(
+    a_failing_call_among_concurrent_calls_fails_alone,
+    writes_go_on_after_the_server_drops_every_connection,
     racing_retries_with_one_idempotency_key_all_get_the_first_outcome,
     racing_calls_on_one_record_lose_no_update_and_chain_old_values,
     racing_calls_that_expect_the_same_value_let_exactly_one_win,

@@ -8,6 +8,7 @@ mod migrations;
 mod rows;
 pub mod scratch;
 mod sql;
+mod writer;
 
 use std::collections::HashMap;
 
@@ -155,6 +156,10 @@ pub trait Store: Send + Sync {
     /// A write transaction; the store takes whatever lock makes it serialisable
     /// for the records it touches.
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+    /// A write transaction for one short call, which may share its commit
+    /// with calls queued behind it (SQLite group commit). Its `commit`
+    /// returns once the shared commit has succeeded, or fails with it.
+    async fn begin_grouped(&self) -> Result<Box<dyn StoreTx>>;
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>>;
@@ -254,7 +259,9 @@ pub trait StoreTx: Send {
     async fn insert_change(&mut self, change: &Change) -> Result<()>;
     /// Compare-and-set update of the change's record plus its journal row, in
     /// one round trip where the store can. False: the record no longer holds
-    /// the fields' `old` values, and neither the row nor the journal changed.
+    /// the fields' `old` values or (on a store whose `lock_for_write` may
+    /// read a stale head) `prev_hash` is no longer the record's chain head;
+    /// then neither the row nor the journal changed.
     async fn update_with_change(
         &mut self,
         table: &TableSchema,

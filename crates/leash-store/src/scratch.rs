@@ -28,7 +28,8 @@ impl ScratchDb {
             Dialect::Postgres => {
                 crate::open(server).await?.execute_script(&[&format!("CREATE SCHEMA {name}")]).await?;
                 let sep = if server.contains('?') { '&' } else { '?' };
-                let url = format!("{server}{sep}options=-c%20search_path%3D{name}");
+                // The application name lets a test find (and kill) its connections.
+                let url = format!("{server}{sep}options=-c%20search_path%3D{name}&application_name={name}");
                 Ok(ScratchDb {
                     dialect,
                     url,

@@ -2,7 +2,8 @@
 //! generic driver, with the differences kept in `Dialect`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Arguments, Connection, Executor, Row, Tr
 
 use crate::dialect::column_type;
 use crate::rows::*;
+use crate::writer::{Role, Writer, WriterGuard};
 use crate::*;
 
 pub const POOL_CONNECTIONS_MAX: u32 = 8;
@@ -23,6 +25,16 @@ pub const BUSY_TIMEOUT_MS: u64 = 10_000;
 /// (40 MB at 4 KB pages). Hot pages written many times between checkpoints
 /// are copied once, which halves the checkpoint cost of a busy journal.
 pub const SQLITE_WAL_CHECKPOINT_PAGES: u32 = 10_000;
+/// SQLite: after this many write transactions a background task checkpoints
+/// the WAL from a pooled connection, so the writer never stops to copy pages
+/// into the database file itself (a 40 MB checkpoint held every queued write
+/// for ~30 ms). The writer's own `wal_autocheckpoint` stays as a backstop.
+pub const SQLITE_CHECKPOINT_AFTER_WRITES: u64 = 100;
+pub const SQLITE_CHECKPOINT_POLL_MS: u64 = 20;
+/// A server connection idle this long is pinged before it is handed out; one
+/// in steady use is not (a ping is a round trip per transaction). A write
+/// that finds its connection dead before anything ran retries on another.
+pub const POOL_PING_AFTER_IDLE_MS: u64 = 1_000;
 
 /// A statement under construction with its bound values; the only way SQL
 /// with values is built, so every value is a parameter.
@@ -107,19 +119,35 @@ impl Query {
 pub struct SqlStore {
     /// Reads outside a transaction, and writes on PostgreSQL and MySQL.
     pool: AnyPool,
-    /// SQLite has one writer at a time, so this process keeps one connection
-    /// for all its writes: writers queue for it (fairly) instead of sleeping
-    /// in SQLite's busy handler, its page cache stays valid from one write
-    /// to the next, and it skips the pool's hand-back ping. Other processes
-    /// still meet the busy timeout.
-    writer: Option<Arc<tokio::sync::Mutex<AnyConnection>>>,
+    /// SQLite's one write connection in this process (see `writer.rs`).
+    writer: Option<Arc<Writer>>,
     dialect: Dialect,
+}
+
+/// Checkpoints SQLite's WAL off the write path; ends once its store is gone.
+fn spawn_checkpointer(pool: AnyPool, writes: Weak<AtomicU64>) {
+    tokio::spawn(async move {
+        let mut done = 0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(SQLITE_CHECKPOINT_POLL_MS)).await;
+            let Some(n) = writes.upgrade().map(|w| w.load(Ordering::Relaxed)) else { return };
+            if n.saturating_sub(done) < SQLITE_CHECKPOINT_AFTER_WRITES {
+                continue;
+            }
+            done = n;
+            // PASSIVE: copies what no reader still needs; never waits for
+            // or blocks the writer.
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_all(&pool).await {
+                tracing::warn!(error = %e, "background WAL checkpoint failed; the writer's autocheckpoint remains");
+            }
+        }
+    });
 }
 
 /// A connection a write transaction runs on.
 pub(crate) enum WriteConn {
     Pooled(PoolConnection<Any>),
-    Writer(tokio::sync::OwnedMutexGuard<AnyConnection>),
+    Writer(WriterGuard),
 }
 
 impl std::ops::Deref for WriteConn {
@@ -127,7 +155,7 @@ impl std::ops::Deref for WriteConn {
     fn deref(&self) -> &AnyConnection {
         match self {
             WriteConn::Pooled(c) => c,
-            WriteConn::Writer(c) => c,
+            WriteConn::Writer(g) => &g.conn,
         }
     }
 }
@@ -136,12 +164,15 @@ impl std::ops::DerefMut for WriteConn {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match self {
             WriteConn::Pooled(c) => c,
-            WriteConn::Writer(c) => c,
+            WriteConn::Writer(g) => &mut g.conn,
         }
     }
 }
 
-async fn prepare_connection(conn: &mut AnyConnection, dialect: Dialect) -> std::result::Result<(), sqlx::Error> {
+pub(crate) async fn prepare_connection(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> std::result::Result<(), sqlx::Error> {
     match dialect {
         Dialect::Sqlite => {
             conn.execute("PRAGMA journal_mode = WAL").await?;
@@ -202,15 +233,23 @@ impl SqlStore {
             .max_connections(POOL_CONNECTIONS_MAX)
             .acquire_timeout(Duration::from_millis(BUSY_TIMEOUT_MS * 3))
             // A local file cannot drop the connection; a server can.
-            .test_before_acquire(dialect != Dialect::Sqlite)
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if dialect != Dialect::Sqlite && meta.idle_for >= Duration::from_millis(POOL_PING_AFTER_IDLE_MS) {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| Box::pin(async move { prepare_connection(conn, dialect).await }))
             .connect(&url)
             .await?;
         let writer = match dialect {
             Dialect::Sqlite => {
-                let mut conn = AnyConnection::connect(&url).await?;
-                prepare_connection(&mut conn, dialect).await?;
-                Some(Arc::new(tokio::sync::Mutex::new(conn)))
+                let writer = Arc::new(Writer::open(&url).await?);
+                spawn_checkpointer(pool.clone(), Arc::downgrade(&writer.writes));
+                Some(writer)
             }
             _ => None,
         };
@@ -220,24 +259,31 @@ impl SqlStore {
     /// The connection writes go through: SQLite's one writer, or one from the pool.
     async fn writable(&self) -> Result<WriteConn> {
         Ok(match &self.writer {
-            // Bounded like the pool's acquire: a writer stuck behind a
-            // transaction that never ends gets an error, not a hang.
-            Some(w) => WriteConn::Writer(
-                tokio::time::timeout(Duration::from_millis(BUSY_TIMEOUT_MS * 3), w.clone().lock_owned())
-                    .await
-                    .map_err(|_| {
-                        StoreError::Database("timed out waiting for this process's SQLite writer; retry".into())
-                    })?,
-            ),
+            Some(w) => WriteConn::Writer(w.lock().await?),
             None => WriteConn::Pooled(self.pool.acquire().await?),
         })
     }
 
     /// A connection for writing, in a transaction begun with `statement`.
     pub(crate) async fn write_conn(&self, statement: &'static str) -> Result<WriteConn> {
-        let mut conn = self.writable().await?;
-        <Any as sqlx::Database>::TransactionManager::begin(&mut conn, Some(statement.into())).await?;
-        Ok(conn)
+        // A pooled server connection may have died since its last use (it is
+        // pinged only after sitting idle); nothing ran on it, so the
+        // transaction is begun on another, up to a pool's worth of times.
+        let mut attempts = 0;
+        loop {
+            let mut conn = self.writable().await?;
+            match <Any as sqlx::Database>::TransactionManager::begin(&mut conn, Some(statement.into())).await {
+                Ok(()) => return Ok(conn),
+                Err(e) if connection_lost(&e) && attempts < POOL_CONNECTIONS_MAX => {
+                    tracing::info!(error = %e, "a pooled connection was lost; beginning on another");
+                    if let WriteConn::Pooled(c) = &mut conn {
+                        c.close_on_drop();
+                    }
+                    attempts += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -284,7 +330,8 @@ impl SqlStore {
     /// A write transaction as the concrete type, for this crate's own
     /// statements (scripts, the bench's baseline); dropping it rolls back.
     pub(crate) async fn write_tx(&self) -> Result<SqlTx> {
-        Ok(SqlTx { conn: self.write_conn(self.dialect.begin_write()).await?, open: true, dialect: self.dialect })
+        let conn = self.write_conn(self.dialect.begin_write()).await?;
+        Ok(SqlTx { conn, open: true, dialect: self.dialect, group: None, failed: false, broken: false })
     }
 
     /// One statement that writes, outside a transaction.
@@ -471,6 +518,19 @@ impl Store for SqlStore {
         Ok(Box::new(self.write_tx().await?))
     }
 
+    async fn begin_grouped(&self) -> Result<Box<dyn StoreTx>> {
+        let Some(writer) = &self.writer else { return self.begin().await };
+        let (guard, role) = writer.lock_for_group().await?;
+        Ok(Box::new(SqlTx {
+            conn: WriteConn::Writer(guard),
+            open: true,
+            dialect: self.dialect,
+            group: Some((writer.clone(), role)),
+            failed: false,
+            broken: false,
+        }))
+    }
+
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
         let mut q = select_record(self.dialect, table, key_col);
         bind_key(&mut q, table, key_col, key);
@@ -612,13 +672,55 @@ pub struct SqlTx {
     /// Begun and not yet committed: dropping it rolls back.
     open: bool,
     dialect: Dialect,
+    /// SQLite's writer and this transaction's place in a commit group.
+    group: Option<(Arc<Writer>, Role)>,
+    /// A statement failed: this transaction only rolls back.
+    failed: bool,
+    /// A statement failed in a way that may have rolled back the whole
+    /// transaction: SQLite's writer connection is replaced.
+    broken: bool,
+}
+
+/// A constraint failure (SQLite's default `ABORT`) undoes its statement and
+/// leaves the transaction open; other errors (I/O, a full disk) may end it.
+fn undoes_only_its_statement(e: &sqlx::Error) -> bool {
+    const SQLITE_CONSTRAINT: i64 = 19;
+    match e {
+        sqlx::Error::Database(d) => {
+            d.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| c & 0xff == SQLITE_CONSTRAINT)
+        }
+        _ => false,
+    }
+}
+
+/// The server dropped the connection (restart, idle kill, an admin's
+/// terminate): the statement did not run.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now;
+        // MariaDB: connection killed, communication link failure.
+        sqlx::Error::Database(d) => {
+            matches!(d.code().as_deref(), Some("57P01" | "57P02" | "57P03" | "70100" | "08S01"))
+        }
+        _ => false,
+    }
 }
 
 impl Drop for SqlTx {
     fn drop(&mut self) {
         if self.open {
-            // Queued on the connection; runs before its next statement.
+            // Queued on the connection; runs before its next statement. In
+            // a group it undoes this call's savepoint only.
             <Any as sqlx::Database>::TransactionManager::start_rollback(&mut self.conn);
+        }
+        if let WriteConn::Writer(state) = &mut self.conn {
+            if self.broken {
+                state.poison();
+            }
+            if let (true, Some((writer, _))) = (self.open && state.group_open(), &self.group) {
+                writer.finish_later();
+            }
         }
     }
 }
@@ -632,19 +734,32 @@ impl SqlTx {
         Query::new(self.dialect, sql)
     }
 
+    /// Notes a failed statement, so the transaction is never committed, and
+    /// whether the failure may have ended the transaction under us.
+    fn check<T>(&mut self, r: std::result::Result<T, sqlx::Error>) -> Result<T> {
+        if let Err(e) = &r {
+            self.failed = true;
+            self.broken |= !undoes_only_its_statement(e);
+        }
+        Ok(r?)
+    }
+
     async fn exec(&mut self, q: Query) -> Result<u64> {
         let (sql, args) = q.build();
-        Ok(sqlx::query_with(&sql, args).execute(&mut *self.conn).await?.rows_affected())
+        let r = sqlx::query_with(&sql, args).execute(&mut *self.conn).await;
+        self.check(r).map(|done| done.rows_affected())
     }
 
     async fn one(&mut self, q: Query) -> Result<Option<AnyRow>> {
         let (sql, args) = q.build();
-        Ok(sqlx::query_with(&sql, args).fetch_optional(&mut *self.conn).await?)
+        let r = sqlx::query_with(&sql, args).fetch_optional(&mut *self.conn).await;
+        self.check(r)
     }
 
     async fn all(&mut self, q: Query) -> Result<Vec<AnyRow>> {
         let (sql, args) = q.build();
-        Ok(sqlx::query_with(&sql, args).fetch_all(&mut *self.conn).await?)
+        let r = sqlx::query_with(&sql, args).fetch_all(&mut *self.conn).await;
+        self.check(r)
     }
 
     /// `UPDATE … SET new … WHERE key AND every field still holds old`.
@@ -788,9 +903,17 @@ impl StoreTx for SqlTx {
                 return Ok(true);
             }
             // The INSERT selects from the UPDATE's returned row: none, no row.
+            // The UPDATE also matches only if the change extends the chain's
+            // current head (`lock_for_write` may have read an older one).
             Dialect::Postgres => {
                 let mut q = self.q("WITH cas AS (");
                 self.push_cas_update(&mut q, table, key_col, key, &change.fields);
+                q.push(" AND (SELECT hash FROM leash_changes WHERE table_name = ").text(&table.name);
+                q.push(" AND record_key = ").text(key).push(" ORDER BY seq DESC LIMIT 1) IS NOT DISTINCT FROM ");
+                match &change.prev_hash {
+                    Some(prev) => q.text(prev),
+                    None => q.push("NULL"),
+                };
                 q.push(&format!(" RETURNING 1) INSERT INTO leash_changes ({CHANGE_COLUMNS}) SELECT "));
                 push_change_list(&mut q, change);
                 q.push(" FROM cas");
@@ -1160,15 +1283,18 @@ impl StoreTx for SqlTx {
         key: &str,
         action: &str,
     ) -> Result<(Option<Record>, Vec<Pause>, Option<String>)> {
-        if self.dialect != Dialect::Sqlite {
-            // A subquery here would read the chain head in the snapshot taken
-            // before waiting for the row lock: a stale head.
+        if self.dialect == Dialect::Mysql {
+            // Two statements: what a subquery of a locking read sees after a
+            // lock wait is not pinned down on MySQL.
             let record = self.lock_record(table, key_col, key).await?;
             let (pauses, head) = self.call_context(action, &table.name, Some(key)).await?;
             return Ok((record, pauses, head));
         }
-        // SQLite's write lock is already held (BEGIN IMMEDIATE): one statement
-        // reads the record, its chain head and whether anything is paused.
+        // One statement reads the record, its chain head and whether anything
+        // is paused. SQLite's write lock is already held (BEGIN IMMEDIATE).
+        // On PostgreSQL the row comes back as it is after any lock wait, but
+        // the subqueries read the snapshot taken before it: the head may be
+        // stale, so `update_with_change` checks it again under the lock.
         let cols: Vec<String> = table.columns.iter().map(|c| self.dialect.select_column(&c.name, c.ty)).collect();
         let mut q = self.q(&format!("SELECT {}, (SELECT hash FROM leash_changes WHERE table_name = ", cols.join(", ")));
         q.text(&table.name).push(" AND record_key = ").text(key);
@@ -1176,6 +1302,9 @@ impl StoreTx for SqlTx {
         q.text(ALL_SCOPE).push(", ").text(action).push(")) FROM ");
         q.ident(&table.name).push(" WHERE ").ident(key_col).push(" = ");
         bind_key(&mut q, table, key_col, key);
+        if self.dialect == Dialect::Postgres {
+            q.push(" FOR UPDATE OF ").ident(&table.name);
+        }
         let Some(row) = self.one(q).await? else {
             let (pauses, head) = self.call_context(action, &table.name, Some(key)).await?;
             return Ok((None, pauses, head));
@@ -1186,7 +1315,11 @@ impl StoreTx for SqlTx {
             Value::Null => None,
             hash => Some(leash_core::value::display(&hash)),
         };
-        let paused = value_at(&row, n + 1)?.as_i64().unwrap_or(0) != 0;
+        // An integer on SQLite, a boolean on PostgreSQL.
+        let paused = match value_at(&row, n + 1)? {
+            Value::Bool(b) => b,
+            v => v.as_i64().unwrap_or(0) != 0,
+        };
         let pauses = if paused { self.pauses_for(action).await? } else { Vec::new() };
         Ok((Some(record), pauses, head))
     }
@@ -1342,8 +1475,31 @@ impl StoreTx for SqlTx {
 
     async fn commit(self: Box<Self>) -> Result<()> {
         let mut this = self;
-        <Any as sqlx::Database>::TransactionManager::commit(&mut this.conn).await?;
+        if this.failed {
+            return Err(StoreError::Database("a statement of this transaction failed; it was rolled back".into()));
+        }
+        let Some((writer, role)) = this.group.clone() else {
+            let r = <Any as sqlx::Database>::TransactionManager::commit(&mut this.conn).await;
+            this.check(r)?;
+            this.open = false;
+            return Ok(());
+        };
+        if role == Role::Member {
+            // Releases the savepoint: the work joins the group's transaction.
+            let r = <Any as sqlx::Database>::TransactionManager::commit(&mut this.conn).await;
+            this.check(r)?;
+        }
+        // From here only the group's COMMIT ends this work.
         this.open = false;
-        Ok(())
+        let WriteConn::Writer(state) = &mut this.conn else {
+            return Err(StoreError::Database("a grouped transaction off SQLite's writer".into()));
+        };
+        match writer.defer(state) {
+            Some(answer) => {
+                drop(this);
+                writer.await_group(answer).await
+            }
+            None => writer.finish(state).await,
+        }
     }
 }
