@@ -308,7 +308,24 @@ async fn stale_compare_and_set_writes_neither_row_nor_journal_row(kind: Kind) {
     assert!(f.engine.verify().await.unwrap().chain_breaks.is_empty());
 }
 
+/// A second engine (another process) has none of the first one's caches:
+/// its first statements read the approval and the stored outcome of a key.
+async fn a_fresh_engine_reads_approvals_and_stored_outcomes(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let mut keyed = call(Some("1"), &[("status", "solved")]);
+    keyed.idempotency_key = Some("k-1".into());
+    let first = f.engine.call(&agent(), "set_status", keyed.clone()).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Applied);
+    let policy = leash_core::policy::parse_policy("test.toml", POLICY).unwrap();
+    let other = leash_engine::Engine::open(policy, f.store.clone()).await.unwrap();
+    assert_eq!(other.call(&agent(), "set_status", keyed).await.unwrap(), first, "the stored outcome, not a new call");
+    let r = other.call(&agent(), "set_status", call(Some("100"), &[("status", "solved")])).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Applied, "{r:?}");
+    assert_eq!(f.changes().await.len(), 2);
+}
+
 conformance!(
+    a_fresh_engine_reads_approvals_and_stored_outcomes,
     stale_compare_and_set_writes_neither_row_nor_journal_row,
     applied_change_writes_record_and_journal_row_with_old_and_new,
     same_value_is_unchanged_and_writes_nothing,

@@ -331,7 +331,15 @@ impl SqlStore {
     /// statements (scripts, the bench's baseline); dropping it rolls back.
     pub(crate) async fn write_tx(&self) -> Result<SqlTx> {
         let conn = self.write_conn(self.dialect.begin_write()).await?;
-        Ok(SqlTx { conn, open: true, dialect: self.dialect, group: None, failed: false, broken: false })
+        Ok(SqlTx {
+            conn,
+            open: true,
+            dialect: self.dialect,
+            group: None,
+            pending_begin: None,
+            failed: false,
+            broken: false,
+        })
     }
 
     /// One statement that writes, outside a transaction.
@@ -526,6 +534,7 @@ impl Store for SqlStore {
             open: true,
             dialect: self.dialect,
             group: Some((writer.clone(), role)),
+            pending_begin: Some(role.begin()),
             failed: false,
             broken: false,
         }))
@@ -674,6 +683,9 @@ pub struct SqlTx {
     dialect: Dialect,
     /// SQLite's writer and this transaction's place in a commit group.
     group: Option<(Arc<Writer>, Role)>,
+    /// A grouped transaction's `BEGIN IMMEDIATE` or `SAVEPOINT`, until it
+    /// goes in front of the first statement (see `writer.rs`).
+    pending_begin: Option<&'static str>,
     /// A statement failed: this transaction only rolls back.
     failed: bool,
     /// A statement failed in a way that may have rolled back the whole
@@ -709,17 +721,30 @@ fn connection_lost(e: &sqlx::Error) -> bool {
 
 impl Drop for SqlTx {
     fn drop(&mut self) {
-        if self.open {
-            // Queued on the connection; runs before its next statement. In
-            // a group it undoes this call's savepoint only.
-            <Any as sqlx::Database>::TransactionManager::start_rollback(&mut self.conn);
-        }
-        if let WriteConn::Writer(state) = &mut self.conn {
-            if self.broken {
-                state.poison();
+        match (&mut self.conn, &self.group) {
+            (WriteConn::Writer(state), Some((writer, role))) => {
+                if self.broken {
+                    state.poison();
+                }
+                if self.open {
+                    // Left for whoever takes the connection next; in a group
+                    // it undoes this call's savepoint only.
+                    if self.pending_begin.is_none() {
+                        state.leave_undo(*role);
+                    }
+                    if state.group_open() {
+                        writer.finish_later();
+                    }
+                }
             }
-            if let (true, Some((writer, _))) = (self.open && state.group_open(), &self.group) {
-                writer.finish_later();
+            (conn, _) => {
+                if self.open {
+                    // Queued on the connection; runs before its next statement.
+                    <Any as sqlx::Database>::TransactionManager::start_rollback(conn);
+                }
+                if let (WriteConn::Writer(state), true) = (conn, self.broken) {
+                    state.poison();
+                }
             }
         }
     }
@@ -735,31 +760,65 @@ impl SqlTx {
     }
 
     /// Notes a failed statement, so the transaction is never committed, and
-    /// whether the failure may have ended the transaction under us.
-    fn check<T>(&mut self, r: std::result::Result<T, sqlx::Error>) -> Result<T> {
+    /// whether the failure may have ended the transaction under us (always
+    /// when the statement carried the group's `BEGIN`/`SAVEPOINT`: it is
+    /// unknown whether that ran).
+    fn check<T>(&mut self, r: std::result::Result<T, sqlx::Error>, began_here: bool) -> Result<T> {
         if let Err(e) = &r {
             self.failed = true;
-            self.broken |= !undoes_only_its_statement(e);
+            self.broken |= began_here || !undoes_only_its_statement(e);
         }
         Ok(r?)
     }
 
+    /// The grouped transaction's pending begin, taken: its work is in the
+    /// group from here.
+    fn take_begin(&mut self) -> Option<&'static str> {
+        let begin = self.pending_begin.take()?;
+        if let (WriteConn::Writer(state), Some((_, role))) = (&mut self.conn, &self.group) {
+            state.begun(*role);
+        }
+        Some(begin)
+    }
+
+    /// The statement's SQL, with the group's begin in front if nothing ran yet.
+    fn with_begin(&mut self, sql: String) -> (String, bool) {
+        match self.take_begin() {
+            Some(begin) => (format!("{begin}{sql}"), true),
+            None => (sql, false),
+        }
+    }
+
     async fn exec(&mut self, q: Query) -> Result<u64> {
+        // Alone, not in front: SQLite reports the rows a BEGIN "changed" as
+        // those of the connection's last write, which would skew the count.
+        if let Some(begin) = self.take_begin() {
+            let r = self.conn.execute(begin.trim_end_matches("; ")).await;
+            self.check(r, true)?;
+        }
         let (sql, args) = q.build();
         let r = sqlx::query_with(&sql, args).execute(&mut *self.conn).await;
-        self.check(r).map(|done| done.rows_affected())
+        self.check(r, false).map(|done| done.rows_affected())
     }
 
     async fn one(&mut self, q: Query) -> Result<Option<AnyRow>> {
         let (sql, args) = q.build();
-        let r = sqlx::query_with(&sql, args).fetch_optional(&mut *self.conn).await;
-        self.check(r)
+        let (sql, began_here) = self.with_begin(sql);
+        let r = if began_here {
+            // sqlx's fetch_optional stops at the first result, which would
+            // be the BEGIN's (no row); these statements return one row.
+            sqlx::query_with(&sql, args).fetch_all(&mut *self.conn).await.map(|rows| rows.into_iter().next())
+        } else {
+            sqlx::query_with(&sql, args).fetch_optional(&mut *self.conn).await
+        };
+        self.check(r, began_here)
     }
 
     async fn all(&mut self, q: Query) -> Result<Vec<AnyRow>> {
         let (sql, args) = q.build();
+        let (sql, began_here) = self.with_begin(sql);
         let r = sqlx::query_with(&sql, args).fetch_all(&mut *self.conn).await;
-        self.check(r)
+        self.check(r, began_here)
     }
 
     /// `UPDATE … SET new … WHERE key AND every field still holds old`.
@@ -1478,18 +1537,14 @@ impl StoreTx for SqlTx {
         if this.failed {
             return Err(StoreError::Database("a statement of this transaction failed; it was rolled back".into()));
         }
-        let Some((writer, role)) = this.group.clone() else {
+        let Some((writer, _)) = this.group.clone() else {
             let r = <Any as sqlx::Database>::TransactionManager::commit(&mut this.conn).await;
-            this.check(r)?;
+            this.check(r, false)?;
             this.open = false;
             return Ok(());
         };
-        if role == Role::Member {
-            // Releases the savepoint: the work joins the group's transaction.
-            let r = <Any as sqlx::Database>::TransactionManager::commit(&mut this.conn).await;
-            this.check(r)?;
-        }
-        // From here only the group's COMMIT ends this work.
+        // The work stays in the group's transaction (a member's savepoint is
+        // never released); only the group's COMMIT ends it.
         this.open = false;
         let WriteConn::Writer(state) = &mut this.conn else {
             return Err(StoreError::Database("a grouped transaction off SQLite's writer".into()));

@@ -11,14 +11,24 @@
 //! the last call of the group (nobody queued, or `SQLITE_GROUP_CALLS_MAX`
 //! reached) commits for all. Every call of the group is answered with that
 //! one commit's result, so a caller never hears "committed" for work that
-//! was not. A statement error anywhere poisons the group: the connection is
-//! replaced (closing it rolls back) and every deferred call gets an error.
+//! was not. A statement error that may have ended the transaction poisons
+//! the group: the connection is replaced (closing it rolls back) and every
+//! deferred call gets an error.
+//!
+//! Each hand-off to sqlx's SQLite worker thread costs two thread wake-ups,
+//! the largest CPU cost of a write on a small VM, so a grouped transaction is
+//! begun without one: `BEGIN IMMEDIATE` (or the member's `SAVEPOINT`) goes in
+//! front of the call's first statement, a member never releases its
+//! savepoint (the group's COMMIT ends them all), and a call that goes away
+//! leaves its undo for whoever takes the connection next. These statements
+//! bypass sqlx's transaction manager, which therefore sees no transaction;
+//! transactions begun through it (`lock`) never overlap a group's.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{Any, AnyConnection, Connection, TransactionManager};
+use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use crate::dialect::Dialect;
@@ -48,6 +58,10 @@ pub(crate) struct WriterState {
     deferred: Vec<oneshot::Sender<GroupResult>>,
     /// A statement failed in the open transaction: it must not commit.
     poisoned: bool,
+    /// A group's transaction is open on `conn`.
+    in_group: bool,
+    /// What a call that went away left undone; runs before anything else.
+    undo: Option<&'static str>,
 }
 
 pub(crate) type WriterGuard = OwnedMutexGuard<WriterState>;
@@ -61,6 +75,25 @@ pub(crate) enum Role {
     Member,
 }
 
+impl Role {
+    /// Goes in front of the call's first statement.
+    pub(crate) fn begin(self) -> &'static str {
+        match self {
+            Role::Leader => "BEGIN IMMEDIATE; ",
+            Role::Member => "SAVEPOINT leash_call; ",
+        }
+    }
+
+    /// Undoes the call's work, and only its work: a member's savepoint is
+    /// the newest of that name, because members run one after another.
+    fn undo(self) -> &'static str {
+        match self {
+            Role::Leader => "ROLLBACK",
+            Role::Member => "ROLLBACK TO leash_call",
+        }
+    }
+}
+
 async fn connect(url: &str) -> Result<AnyConnection> {
     let mut conn = AnyConnection::connect(url).await?;
     prepare_connection(&mut conn, Dialect::Sqlite).await?;
@@ -69,7 +102,13 @@ async fn connect(url: &str) -> Result<AnyConnection> {
 
 impl Writer {
     pub(crate) async fn open(url: &str) -> Result<Writer> {
-        let state = WriterState { conn: connect(url).await?, deferred: Vec::new(), poisoned: false };
+        let state = WriterState {
+            conn: connect(url).await?,
+            deferred: Vec::new(),
+            poisoned: false,
+            in_group: false,
+            undo: None,
+        };
         Ok(Writer {
             state: Arc::new(Mutex::new(state)),
             waiting: AtomicUsize::new(0),
@@ -94,6 +133,13 @@ impl Writer {
             .map_err(|_| StoreError::Database("timed out waiting for this process's SQLite writer; retry".into()))?;
         drop(waiting);
         self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut guard = guard;
+        if let Some(undo) = guard.undo.take() {
+            if let Err(e) = guard.conn.execute(undo).await {
+                tracing::warn!(error = %e, "undoing a call that went away failed; the group is abandoned");
+                guard.poisoned = true;
+            }
+        }
         Ok(guard)
     }
 
@@ -107,23 +153,15 @@ impl Writer {
         Ok(guard)
     }
 
-    /// For a call that may share the open group's commit: its transaction
-    /// is begun (or a savepoint taken) before it is returned.
+    /// For a call that may share the open group's commit. Nothing runs
+    /// yet: the transaction (or savepoint) begins with the call's first
+    /// statement (`Role::begin`).
     pub(crate) async fn lock_for_group(&self) -> Result<(WriterGuard, Role)> {
         let mut guard = self.acquire().await?;
         if guard.poisoned {
             let _ = guard.finish(&self.url).await;
         }
-        let role = if guard.deferred.is_empty() { Role::Leader } else { Role::Member };
-        let begin = match role {
-            Role::Leader => Some(Dialect::Sqlite.begin_write().into()),
-            // sqlx takes a savepoint when a transaction is open.
-            Role::Member => None,
-        };
-        if let Err(e) = <Any as sqlx::Database>::TransactionManager::begin(&mut guard.conn, begin).await {
-            guard.poisoned = true;
-            return Err(e.into());
-        }
+        let role = if guard.in_group { Role::Member } else { Role::Leader };
         Ok((guard, role))
     }
 
@@ -183,12 +221,31 @@ impl Writer {
 
 impl WriterState {
     pub(crate) fn group_open(&self) -> bool {
-        !self.deferred.is_empty() || self.poisoned
+        self.in_group || self.poisoned || self.undo.is_some() || !self.deferred.is_empty()
+    }
+
+    /// The call's first statement (with `role.begin()` in front) is about to
+    /// run: from here its work is in the group's transaction.
+    pub(crate) fn begun(&mut self, role: Role) {
+        if role == Role::Leader {
+            self.in_group = true;
+        }
+    }
+
+    /// A call that began went away without committing.
+    pub(crate) fn leave_undo(&mut self, role: Role) {
+        self.undo = Some(role.undo());
+        if role == Role::Leader {
+            self.in_group = false;
+        }
     }
 
     /// Commits the open transaction (or, poisoned, throws it away with the
     /// connection) and answers every deferred call with the result.
     async fn finish(&mut self, url: &str) -> Result<()> {
+        if let Some(undo) = self.undo.take() {
+            self.poisoned |= self.conn.execute(undo).await.is_err();
+        }
         let result: GroupResult = if self.poisoned {
             // Whatever state the failed statement left, a new connection
             // starts clean; closing the old one rolls its transaction back.
@@ -196,16 +253,19 @@ impl WriterState {
                 Ok(conn) => {
                     self.conn = conn;
                     self.poisoned = false;
+                    self.in_group = false;
                 }
                 Err(e) => tracing::error!(error = %e, "cannot reopen the SQLite writer"),
             }
             Err("a statement in the shared transaction failed".into())
-        } else {
-            let committed =
-                <Any as sqlx::Database>::TransactionManager::commit(&mut self.conn).await.map_err(|e| e.to_string());
+        } else if self.in_group {
+            let committed = self.conn.execute("COMMIT").await.map(drop).map_err(|e| e.to_string());
+            self.in_group = false;
             // A failed COMMIT may leave the transaction open: start clean.
             self.poisoned = committed.is_err();
             committed
+        } else {
+            Ok(())
         };
         if result.is_err() && !self.deferred.is_empty() {
             tracing::warn!(calls = self.deferred.len(), error = ?result, "a group of SQLite writes did not commit");
