@@ -23,7 +23,7 @@ pub use setup::StoreKind;
 pub const CONCURRENT_CALLERS: usize = 8;
 pub const REVERT_CHANGES: usize = 10_000;
 pub const POLICY_EVAL_ROUNDS: usize = 20_000;
-pub const HTTP_CALLS: usize = 2_000;
+pub const HTTP_CALLS: usize = 5_000;
 pub const RESTORE_BATCH_ROWS: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
