@@ -130,8 +130,9 @@ async fn a_failing_call_among_concurrent_calls_fails_alone(kind: Kind) {
     assert!(f.engine.verify().await.unwrap().ok);
 }
 
-/// Writes go on after the server drops every connection of the pool (a
-/// restart, an idle kill): pooled connections are not pinged on every use.
+/// Reads and writes go on after the server drops every connection of the
+/// pool (a restart, an idle kill): pooled connections are not pinged on
+/// every use.
 async fn writes_go_on_after_the_server_drops_every_connection(kind: Kind) {
     if kind != Kind::Postgres {
         return; // SQLite has no server; killing MySQL's takes a procedure.
@@ -146,6 +147,7 @@ async fn writes_go_on_after_the_server_drops_every_connection(kind: Kind) {
         )])
         .await
         .unwrap();
+    assert_eq!(f.changes().await.len(), 1, "a read after the kill");
     for i in 101..104 {
         assert_eq!(f.call("set_status", Some(&i.to_string()), &[("status", "solved")]).await.outcome, Outcome::Applied);
     }

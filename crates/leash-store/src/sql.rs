@@ -349,14 +349,23 @@ impl SqlStore {
         Ok(sqlx::query_with(&sql, args).execute(&mut *conn).await?.rows_affected())
     }
 
+    /// A read on the pool. A connection the server dropped while it sat in
+    /// the pool fails the read before anything ran (sqlx then closes it);
+    /// reads change nothing, so it is run again on another.
     async fn fetch_all(&self, q: Query) -> Result<Vec<AnyRow>> {
         let (sql, args) = q.build();
-        Ok(sqlx::query_with(&sql, args).fetch_all(&self.pool).await?)
+        let mut attempts = 0;
+        loop {
+            match sqlx::query_with(&sql, copy_args(&args)).fetch_all(&self.pool).await {
+                Err(e) if connection_lost(&e) && attempts < POOL_CONNECTIONS_MAX => attempts += 1,
+                r => return Ok(r?),
+            }
+        }
     }
 
+    /// Only for look-ups by a unique key: it reads every matching row.
     async fn fetch_optional(&self, q: Query) -> Result<Option<AnyRow>> {
-        let (sql, args) = q.build();
-        Ok(sqlx::query_with(&sql, args).fetch_optional(&self.pool).await?)
+        Ok(self.fetch_all(q).await?.into_iter().next())
     }
 
     fn q(&self, sql: &str) -> Query {
@@ -703,6 +712,13 @@ fn undoes_only_its_statement(e: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// `AnyArguments` is not `Clone`; its values are.
+fn copy_args(args: &AnyArguments<'static>) -> AnyArguments<'static> {
+    let mut copy = AnyArguments::default();
+    copy.values.0.clone_from(&args.values.0);
+    copy
 }
 
 /// The server dropped the connection (restart, idle kill, an admin's
