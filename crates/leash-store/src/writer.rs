@@ -227,6 +227,8 @@ impl WriterState {
     /// The call's first statement (with `role.begin()` in front) is about to
     /// run: from here its work is in the group's transaction.
     pub(crate) fn begun(&mut self, role: Role) {
+        // The role was read from `in_group` under this same lock.
+        debug_assert_eq!(self.in_group, role == Role::Member, "{role:?} began with in_group = {}", self.in_group);
         if role == Role::Leader {
             self.in_group = true;
         }
