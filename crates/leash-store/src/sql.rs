@@ -21,9 +21,9 @@ use crate::*;
 
 pub const POOL_CONNECTIONS_MAX: u32 = 8;
 pub const BUSY_TIMEOUT_MS: u64 = 10_000;
-/// SQLite checkpoints its WAL into the database file after this many pages
-/// (40 MB at 4 KB pages). Hot pages written many times between checkpoints
-/// are copied once, which halves the checkpoint cost of a busy journal.
+/// The writer's own WAL checkpoint, after this many pages (40 MB at 4 KB
+/// pages): a backstop, for when the background checkpoints below fall
+/// behind.
 pub const SQLITE_WAL_CHECKPOINT_PAGES: u32 = 10_000;
 /// SQLite: after this many write transactions a background task checkpoints
 /// the WAL from a pooled connection, so the writer never stops to copy pages
@@ -330,16 +330,7 @@ impl SqlStore {
     /// A write transaction as the concrete type, for this crate's own
     /// statements (scripts, the bench's baseline); dropping it rolls back.
     pub(crate) async fn write_tx(&self) -> Result<SqlTx> {
-        let conn = self.write_conn(self.dialect.begin_write()).await?;
-        Ok(SqlTx {
-            conn,
-            open: true,
-            dialect: self.dialect,
-            group: None,
-            pending_begin: None,
-            failed: false,
-            broken: false,
-        })
+        Ok(SqlTx::new(self.write_conn(self.dialect.begin_write()).await?, self.dialect, None))
     }
 
     /// One statement that writes, outside a transaction.
@@ -538,15 +529,7 @@ impl Store for SqlStore {
     async fn begin_grouped(&self) -> Result<Box<dyn StoreTx>> {
         let Some(writer) = &self.writer else { return self.begin().await };
         let (guard, role) = writer.lock_for_group().await?;
-        Ok(Box::new(SqlTx {
-            conn: WriteConn::Writer(guard),
-            open: true,
-            dialect: self.dialect,
-            group: Some((writer.clone(), role)),
-            pending_begin: Some(role.begin()),
-            failed: false,
-            broken: false,
-        }))
+        Ok(Box::new(SqlTx::new(WriteConn::Writer(guard), self.dialect, Some((writer.clone(), role)))))
     }
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
@@ -737,36 +720,36 @@ fn connection_lost(e: &sqlx::Error) -> bool {
 
 impl Drop for SqlTx {
     fn drop(&mut self) {
+        if let (WriteConn::Writer(state), true) = (&mut self.conn, self.broken) {
+            state.poison();
+        }
+        if !self.open {
+            return;
+        }
         match (&mut self.conn, &self.group) {
             (WriteConn::Writer(state), Some((writer, role))) => {
-                if self.broken {
-                    state.poison();
+                // Left for whoever takes the connection next; in a group it
+                // undoes this call's savepoint only.
+                if self.pending_begin.is_none() {
+                    state.leave_undo(*role);
                 }
-                if self.open {
-                    // Left for whoever takes the connection next; in a group
-                    // it undoes this call's savepoint only.
-                    if self.pending_begin.is_none() {
-                        state.leave_undo(*role);
-                    }
-                    if state.group_open() {
-                        writer.finish_later();
-                    }
+                if state.group_open() {
+                    writer.finish_later();
                 }
             }
-            (conn, _) => {
-                if self.open {
-                    // Queued on the connection; runs before its next statement.
-                    <Any as sqlx::Database>::TransactionManager::start_rollback(conn);
-                }
-                if let (WriteConn::Writer(state), true) = (conn, self.broken) {
-                    state.poison();
-                }
-            }
+            // Queued on the connection; runs before its next statement.
+            (conn, _) => <Any as sqlx::Database>::TransactionManager::start_rollback(conn),
         }
     }
 }
 
 impl SqlTx {
+    /// A grouped transaction (`group`) begins with its first statement.
+    fn new(conn: WriteConn, dialect: Dialect, group: Option<(Arc<Writer>, Role)>) -> SqlTx {
+        let pending_begin = group.as_ref().map(|(_, role)| role.begin());
+        SqlTx { conn, open: true, dialect, group, pending_begin, failed: false, broken: false }
+    }
+
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.conn
     }
