@@ -9,9 +9,10 @@ pub type Record = serde_json::Map<String, Value>;
 
 /// What a column holds, as far as the rules care. Each store maps its own
 /// type names onto these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnType {
+    #[default]
     Text,
     Integer,
     Numeric,
@@ -102,8 +103,91 @@ pub fn coerce(value: &Value, column: ColumnType) -> Option<Value> {
             },
             _ => None,
         },
-        ColumnType::Json => Some(value.clone()),
+        // A JSON column's value is the document's text: a string is taken
+        // as that text and must parse; anything else is written out.
+        ColumnType::Json => match value {
+            Value::String(s) => serde_json::from_str::<Value>(s).is_ok().then(|| value.clone()),
+            other => Some(Value::String(other.to_string())),
+        },
     }
+}
+
+/// A stored value as rules and conditions compare it. The store keeps each
+/// value in the database's own form (DESIGN §7): integers and booleans as
+/// JSON numbers and booleans, everything else as the text the database
+/// prints. Rules need more: `numeric` text compares as a number, `json`
+/// text as the document it holds, and timestamps in one spelling
+/// (RFC 3339, UTC: `2026-02-01T11:30:15Z`), so that
+/// `timestamp(record.paid_at) < timestamp('2026-01-01T00:00:00Z')` works in
+/// CEL whatever the database's own spelling. A text the type cannot read
+/// stays as it is.
+pub fn typed_view(value: &Value, column: ColumnType) -> Value {
+    let Value::String(s) = value else {
+        return match (column, value) {
+            (ColumnType::Boolean, Value::Number(n)) => match n.as_i64() {
+                Some(0) => Value::Bool(false),
+                Some(1) => Value::Bool(true),
+                _ => value.clone(),
+            },
+            _ => value.clone(),
+        };
+    };
+    match column {
+        ColumnType::Integer | ColumnType::Numeric => number_from_text(s).unwrap_or_else(|| value.clone()),
+        ColumnType::Boolean => match s.trim().to_ascii_lowercase().as_str() {
+            "t" | "true" | "1" | "yes" | "y" | "on" => Value::Bool(true),
+            "f" | "false" | "0" | "no" | "n" | "off" => Value::Bool(false),
+            _ => value.clone(),
+        },
+        ColumnType::Json => serde_json::from_str(s).unwrap_or_else(|_| value.clone()),
+        ColumnType::Timestamp => timestamp_rfc3339(s).map(Value::String).unwrap_or_else(|| value.clone()),
+        ColumnType::Text | ColumnType::Date => value.clone(),
+    }
+}
+
+/// Whether two stored values of one column mean the same thing: `12.5` and
+/// `12.50` on a numeric column, one instant in two spellings, one JSON
+/// document with other spacing.
+pub fn same_stored(a: &Value, b: &Value, column: ColumnType) -> bool {
+    same_value(a, b) || same_value(&typed_view(a, column), &typed_view(b, column))
+}
+
+/// A record with every value in its typed view, for rules and conditions.
+pub fn typed_record(record: &Record, column: impl Fn(&str) -> ColumnType) -> Record {
+    record.iter().map(|(k, v)| (k.clone(), typed_view(v, column(k)))).collect()
+}
+
+fn number_from_text(s: &str) -> Option<Value> {
+    let s = s.trim();
+    if let Ok(i) = s.parse::<i64>() {
+        return Some(Value::from(i));
+    }
+    if let Ok(u) = s.parse::<u64>() {
+        return Some(Value::from(u));
+    }
+    s.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(serde_json::Number::from_f64).map(Value::Number)
+}
+
+/// `2026-02-01 11:30:15+00`, `2026-02-01T11:30:15.5+05:30` or a time with no
+/// zone (read as UTC) → `2026-02-01T11:30:15Z` / `…T06:00:15.5Z`.
+fn timestamp_rfc3339(s: &str) -> Option<String> {
+    let s = s.trim();
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Some(ts.to_string());
+    }
+    // PostgreSQL prints offsets as `+00` or `+05:30`; a bare hour offset is
+    // not RFC 3339, so complete it.
+    let with_minutes = match s.rfind(['+', '-']) {
+        Some(i) if i > 10 && s[i + 1..].len() == 2 && s[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{s}:00")
+        }
+        _ => String::new(),
+    };
+    if let Ok(ts) = with_minutes.parse::<jiff::Timestamp>() {
+        return Some(ts.to_string());
+    }
+    let civil = s.parse::<jiff::civil::DateTime>().ok()?;
+    civil.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp().to_string())
 }
 
 #[cfg(test)]
@@ -119,6 +203,39 @@ mod tests {
         assert_eq!(coerce(&json!("yes"), ColumnType::Boolean), Some(json!(true)));
         assert_eq!(coerce(&json!(7), ColumnType::Text), Some(json!("7")));
         assert_eq!(coerce(&json!([1]), ColumnType::Text), None);
+    }
+
+    #[test]
+    fn typed_view_reads_database_text_as_rules_compare_it() {
+        assert_eq!(typed_view(&json!("12.50"), ColumnType::Numeric), json!(12.5));
+        assert_eq!(typed_view(&json!("t"), ColumnType::Boolean), json!(true));
+        assert_eq!(typed_view(&json!(0), ColumnType::Boolean), json!(false));
+        assert_eq!(typed_view(&json!("{\"a\": 1}"), ColumnType::Json), json!({"a": 1}));
+        for spelling in
+            ["2026-02-01 11:30:15+00", "2026-02-01T11:30:15Z", "2026-02-01 13:30:15+02", "2026-02-01 11:30:15"]
+        {
+            assert_eq!(
+                typed_view(&json!(spelling), ColumnType::Timestamp),
+                json!("2026-02-01T11:30:15Z"),
+                "{spelling}"
+            );
+        }
+        assert_eq!(
+            typed_view(&json!("2026-02-01 11:30:15.25+05:30"), ColumnType::Timestamp),
+            json!("2026-02-01T06:00:15.25Z")
+        );
+        assert_eq!(typed_view(&json!("not a time"), ColumnType::Timestamp), json!("not a time"));
+        assert!(same_stored(&json!("12.50"), &json!(12.5), ColumnType::Numeric));
+        assert!(!same_stored(&json!("12.50"), &json!("12.51"), ColumnType::Numeric));
+        assert!(same_stored(&json!("{\"a\":1}"), &json!("{\"a\": 1}"), ColumnType::Json));
+        assert!(!same_stored(&json!("abc"), &json!("ABC"), ColumnType::Text));
+    }
+
+    #[test]
+    fn coerce_keeps_json_as_text_and_refuses_what_does_not_parse() {
+        assert_eq!(coerce(&json!({"a": 1}), ColumnType::Json), Some(json!("{\"a\":1}")));
+        assert_eq!(coerce(&json!("[1, 2]"), ColumnType::Json), Some(json!("[1, 2]")));
+        assert_eq!(coerce(&json!("{bad"), ColumnType::Json), None);
     }
 
     #[test]

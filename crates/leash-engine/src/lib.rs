@@ -11,6 +11,7 @@ mod review;
 mod rollout;
 mod state;
 mod tokens;
+mod values;
 mod verify;
 mod write;
 

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Op};
-use leash_core::value::{same_value, Record, Value};
+use leash_core::value::{same_stored, Record, Value};
 use leash_store::{ChangeFilter, TableSchema, Undoable};
 use serde::Serialize;
 
+use crate::values::column_type;
 use crate::write::Provenance;
 use crate::{Caller, Engine, EngineError, Result, Role};
 
@@ -186,7 +187,7 @@ impl Engine {
                 Some(r) if req.dry_run => r.clone(),
                 _ => current.remove(&change.record_key),
             };
-            let conflicts = conflicts_of(&change, now.as_ref(), &key_col);
+            let conflicts = conflicts_of(table, &change, now.as_ref(), &key_col);
             let record_gone = now.is_none() && change.op != Op::Delete;
             if !conflicts.is_empty() && (!req.force || record_gone) {
                 report.skipped += 1;
@@ -217,8 +218,22 @@ impl Engine {
         if req.dry_run || undos.is_empty() {
             return Ok(());
         }
-        let written = tx.update_records(table, &key_col, &updates).await?;
-        debug_assert_eq!(written as usize, updates.len(), "a locked record vanished during its revert");
+        // What the database stored for each undo (a trigger may rewrite it)
+        // is what the revert's journal row says.
+        let stored = tx.update_records(table, &key_col, &updates).await?;
+        debug_assert!(stored.iter().all(Option::is_some), "a locked record vanished during its revert");
+        let mut stored: HashMap<String, Vec<Value>> =
+            updates.iter().zip(stored).filter_map(|((key, _), values)| Some((key.clone(), values?))).collect();
+        for (change, op, back) in undos.iter_mut() {
+            if *op != Op::Update {
+                continue;
+            }
+            if let Some(values) = stored.remove(&change.record_key) {
+                for (f, v) in back.iter_mut().zip(values) {
+                    f.new = v;
+                }
+            }
+        }
         let undo_keys: Vec<String> = undos.iter().map(|(c, _, _)| c.record_key.clone()).collect();
         let heads = tx.chain_heads(&table.name, &undo_keys).await?;
         let reason_prefix = "revert of ";
@@ -297,6 +312,7 @@ fn narrowed(table: &TableSchema, key_col: &str, changes: &[Undoable]) -> TableSc
             .cloned()
             .collect(),
         unique_columns: table.unique_columns.clone(),
+        has_triggers: table.has_triggers,
     }
 }
 
@@ -309,7 +325,7 @@ fn undo_op(op: Op) -> Op {
 }
 
 /// Fields whose current value is not what the change left behind.
-fn conflicts_of(change: &Undoable, current: Option<&Record>, key_col: &str) -> Vec<Conflict> {
+fn conflicts_of(table: &TableSchema, change: &Undoable, current: Option<&Record>, key_col: &str) -> Vec<Conflict> {
     let conflict = |field: &str, expected: &Value, current: Value| Conflict {
         change_id: change.id.clone(),
         field: field.to_string(),
@@ -330,7 +346,7 @@ fn conflicts_of(change: &Undoable, current: Option<&Record>, key_col: &str) -> V
             .filter(|f| f.field != key_col)
             .filter_map(|f| {
                 let now = rec.get(&f.field).cloned().unwrap_or(Value::Null);
-                (!same_value(&now, &f.new)).then(|| conflict(&f.field, &f.new, now))
+                (!same_stored(&now, &f.new, column_type(table, &f.field))).then(|| conflict(&f.field, &f.new, now))
             })
             .collect(),
     }

@@ -6,10 +6,11 @@ use leash_core::codes::{Code, Outcome};
 use leash_core::decide::{decide, Decision, Inputs};
 use leash_core::journal::{Proposal, ProposalStatus};
 use leash_core::policy::Kind;
-use leash_core::value::{display, same_value, Value};
-use leash_store::ProposalFilter;
+use leash_core::value::{display, same_stored, Record, Value};
+use leash_store::{Locked, ProposalFilter, StoreError, TableSchema};
 
-use crate::write::{coerce_call, find_duplicates, paused, Provenance, Target};
+use crate::values::{coerce_call, column_type, stored_fields, typed, typed_call};
+use crate::write::{find_duplicates, paused, Provenance, Target};
 use crate::{Caller, Engine, EngineError, Result, Role};
 
 impl Engine {
@@ -31,6 +32,28 @@ impl Engine {
         note: Option<&str>,
     ) -> Result<CallResult> {
         reviewer.require(Role::Reviewer, "approving")?;
+        let mut call = Call::default();
+        match self.approve_inner(reviewer, id, edits, note, &mut call).await {
+            // The database refused an edited value: say which, write nothing.
+            Err(EngineError::Store(StoreError::Rejected(rej))) => {
+                let proposal = self.store().proposal(id).await?;
+                match proposal.as_ref().and_then(|p| self.policy().action(&p.action)) {
+                    Some(action) => Ok(self.refusal_for(&rej, action, &call).await?.into()),
+                    None => Err(StoreError::Rejected(rej).into()),
+                }
+            }
+            r => r,
+        }
+    }
+
+    async fn approve_inner(
+        &self,
+        reviewer: &Caller,
+        id: &str,
+        edits: serde_json::Map<String, Value>,
+        note: Option<&str>,
+        call: &mut Call,
+    ) -> Result<CallResult> {
         let mut tx = self.store().begin().await?;
         let mut proposal =
             tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
@@ -53,37 +76,8 @@ impl Engine {
             return Ok(r.into());
         }
         let table = self.schema(&action.table)?;
-        let key = proposal.record_key.clone();
-        let record = match (action.kind, &key) {
-            (Kind::Update, Some(k)) => tx.lock_record(table, &action.key, k).await?,
-            _ => None,
-        };
-        if action.kind == Kind::Update {
-            let moved = match &record {
-                None => Some("the record no longer exists".to_string()),
-                Some(rec) => proposal.fields.iter().find_map(|f| {
-                    let now = rec.get(&f.field).cloned().unwrap_or(Value::Null);
-                    (!same_value(&now, &f.old)).then(|| {
-                        format!("{} was `{}` when proposed and is now `{}`", f.field, display(&f.old), display(&now))
-                    })
-                }),
-            };
-            if let Some(why) = moved {
-                proposal.status = ProposalStatus::Stale;
-                proposal.reviewer = Some(reviewer.name.clone());
-                proposal.decided_at = Some(self.clock().stamp());
-                proposal.review_note = Some(why.clone());
-                tx.update_proposal(&proposal).await?;
-                tx.commit().await?;
-                return Ok(CallResult::rejected(
-                    Code::StaleRecord,
-                    format!("{why}; the proposal is now stale and was not applied. Ask the agent to look again"),
-                ));
-            }
-        }
-
-        let mut call = Call {
-            key: key.clone().map(Value::String),
+        *call = Call {
+            key: proposal.record_key.clone().map(Value::String),
             reason: proposal.reason.clone(),
             evidence: proposal.evidence.clone(),
             confidence: proposal.confidence,
@@ -102,20 +96,42 @@ impl Engine {
             }
             call.set.insert(field.clone(), value.clone());
         }
-        if let Err(r) = coerce_call(action, table, &mut call) {
+        if let Err(r) = coerce_call(action, table, call) {
             return Ok(r.into());
         }
+        let key = call.key_text().ok().flatten();
+        let new: Vec<(&str, &Value)> = call.set.iter().map(|(f, v)| (f.as_str(), v)).collect();
+        let locked = match (action.kind, &key) {
+            (Kind::Update, Some(k)) => tx.lock_for_write(table, &action.key, k, &action.name, &new).await?,
+            _ => Locked { new: call.set.values().cloned().collect(), ..Locked::default() },
+        };
+        if action.kind == Kind::Update {
+            if let Some(why) = moved_since(table, &proposal, locked.record.as_ref()) {
+                proposal.status = ProposalStatus::Stale;
+                proposal.reviewer = Some(reviewer.name.clone());
+                proposal.decided_at = Some(self.clock().stamp());
+                proposal.review_note = Some(why.clone());
+                tx.update_proposal(&proposal).await?;
+                tx.commit().await?;
+                return Ok(CallResult::rejected(
+                    Code::StaleRecord,
+                    format!("{why}; the proposal is now stale and was not applied. Ask the agent to look again"),
+                ));
+            }
+        }
+        let key = locked.key.clone().or(key);
+        let stored_new: Record = call.set.keys().cloned().zip(locked.new.iter().cloned()).collect();
         for (field, value) in edits.iter_mut() {
-            if let Some(v) = call.set.get(field) {
+            if let Some(v) = stored_new.get(field) {
                 *value = v.clone();
             }
         }
-        let row = call.set.clone();
-        let record_for_rules = record.clone().unwrap_or(row);
-        let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &call).await?;
+        let record = locked.record.as_ref().filter(|_| action.kind == Kind::Update);
+        let record_for_rules = typed(table, record.unwrap_or(&stored_new));
+        let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &stored_new).await?;
         let inputs =
             Inputs { record: Some(&record_for_rules), duplicates: &duplicates, watch_active: false, approved: true };
-        let decision = decide(action, &call, &inputs);
+        let decision = decide(action, &typed_call(table, call, &stored_new), &inputs);
         let now = self.clock().stamp();
         proposal.reviewer = Some(reviewer.name.clone());
         proposal.decided_at = Some(now);
@@ -138,6 +154,7 @@ impl Engine {
                 }
             }
             Decision::Apply { fields, watch } => {
+                let fields = stored_fields(fields, record, &stored_new);
                 let prov = Provenance {
                     actor: &proposal.actor,
                     approver: Some(&reviewer.name),
@@ -149,15 +166,9 @@ impl Engine {
                     reverts: None,
                     watch,
                 };
-                let change = match self
-                    .write_change(
-                        tx.as_mut(),
-                        action,
-                        Target { table, key: key.as_deref(), fields: &fields, known_head: None },
-                        &prov,
-                    )
-                    .await?
-                {
+                let known_head = record.map(|_| locked.head.clone());
+                let target = Target { table, key: key.as_deref(), fields: &fields, known_head };
+                let change = match self.write_change(tx.as_mut(), action, target, &prov).await? {
                     Ok(c) => c,
                     Err(r) => return Ok(r.into()),
                 };
@@ -200,4 +211,16 @@ impl Engine {
         tx.commit().await?;
         Ok(proposal)
     }
+}
+
+/// Why a proposal no longer fits its record, if it does not: the record is
+/// gone, or a field is no longer what it was when the change was proposed.
+/// The one rule for "stale", for approving and for showing the queue.
+pub(crate) fn moved_since(table: &TableSchema, proposal: &Proposal, record: Option<&Record>) -> Option<String> {
+    let Some(rec) = record else { return Some("the record no longer exists".to_string()) };
+    proposal.fields.iter().find_map(|f| {
+        let now = rec.get(&f.field).cloned().unwrap_or(Value::Null);
+        (!same_stored(&now, &f.old, column_type(table, &f.field)))
+            .then(|| format!("{} was `{}` when proposed and is now `{}`", f.field, display(&f.old), display(&now)))
+    })
 }

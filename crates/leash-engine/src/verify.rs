@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use leash_core::journal::{Change, Op};
-use leash_core::value::{same_value, Value};
+use leash_core::value::{same_stored, Value};
 use leash_store::ChangeFilter;
 use serde::Serialize;
 
@@ -98,7 +98,7 @@ impl Engine {
                 fields.sort_by_key(|(f, _)| *f);
                 for (field, (value, id)) in fields {
                     let now = rec.get(field).cloned().unwrap_or(Value::Null);
-                    if !same_value(&now, value) {
+                    if !same_stored(&now, value, crate::values::column_type(schema, field)) {
                         drift.push(Drift {
                             table_name: table.into(),
                             record_key: key.into(),

@@ -7,10 +7,11 @@ use leash_core::codes::{Code, Outcome};
 use leash_core::decide::{check_call, decide, Decision, Inputs};
 use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
 use leash_core::policy::{Action, Kind};
-use leash_core::value::{coerce, display, Value};
-use leash_store::{StoreTx, TableSchema, ALL_SCOPE};
+use leash_core::value::{Record, Value};
+use leash_store::{Locked, StoreError, StoreTx, TableSchema, Written, ALL_SCOPE};
 
-use crate::{Caller, Engine, Result};
+use crate::values::{coerce_call, stored_fields, typed, typed_call};
+use crate::{Caller, Engine, EngineError, Result};
 
 /// Run ids this process remembers having recorded; cleared when full.
 pub const RUNS_REMEMBERED_MAX: usize = 10_000;
@@ -43,23 +44,34 @@ fn refused(code: Code, message: impl Into<String>) -> CallResult {
 
 impl Engine {
     /// Runs one call through the gateway and returns its one outcome.
-    pub async fn call(&self, caller: &Caller, action_name: &str, call: Call) -> Result<CallResult> {
-        let idempotency_key = call.idempotency_key.clone();
-        let result = match self.call_inner(caller, action_name, call).await {
+    pub async fn call(&self, caller: &Caller, action_name: &str, mut call: Call) -> Result<CallResult> {
+        let result = match self.call_inner(caller, action_name, &mut call).await {
             Ok(result) => result,
-            // Two copies of one call raced: both found no stored outcome, and
-            // the loser failed on the key's uniqueness (or on the row the
-            // winner changed). The winner's outcome is the answer for both.
-            Err(e) => match idempotency_key {
-                Some(key) => {
-                    match self.store().begin().await?.idempotent_result(action_name, &caller.name, &key).await? {
-                        Some(first) => serde_json::from_str(&first)
-                            .map_err(|e| crate::EngineError::Invalid(format!("stored outcome unreadable: {e}")))?,
-                        None => return Err(e),
+            Err(e) => {
+                // Two copies of one call raced: both found no stored outcome,
+                // and the loser failed on the key's uniqueness (or on the row
+                // the winner changed). The winner's outcome is the answer for both.
+                let first = match &call.idempotency_key {
+                    Some(key) => self.store().begin().await?.idempotent_result(action_name, &caller.name, key).await?,
+                    None => None,
+                };
+                match (first, e) {
+                    (Some(first), _) => serde_json::from_str(&first)
+                        .map_err(|e| EngineError::Invalid(format!("stored outcome unreadable: {e}")))?,
+                    // The database refused a value or the row: a refusal
+                    // that names it, never the database's text. Nothing was
+                    // written.
+                    (None, EngineError::Store(StoreError::Rejected(rej))) => {
+                        let Some(action) = self.policy().action(action_name) else {
+                            return Err(StoreError::Rejected(rej).into());
+                        };
+                        let r = self.refusal_for(&rej, action, &call).await?;
+                        let tx = self.store().begin().await?;
+                        self.finish_rejected(tx, caller, action_name, &call, r).await?
                     }
+                    (None, e) => return Err(e),
                 }
-                None => return Err(e),
-            },
+            }
         };
         tracing::info!(
             action = action_name, actor = %caller.name, outcome = result.outcome.as_str(),
@@ -69,7 +81,7 @@ impl Engine {
         Ok(result)
     }
 
-    async fn call_inner(&self, caller: &Caller, action_name: &str, mut call: Call) -> Result<CallResult> {
+    async fn call_inner(&self, caller: &Caller, action_name: &str, call: &mut Call) -> Result<CallResult> {
         let Some(action) = self.policy().action(action_name) else {
             let names: Vec<&str> =
                 self.policy().actions.iter().filter(|a| caller.may_call(&a.name)).map(|a| a.name.as_str()).collect();
@@ -84,13 +96,14 @@ impl Engine {
                 format!("{} may not use {action_name}; ask an admin to grant it", caller.name),
             ));
         }
-        if let Err(r) = check_call(action, &call) {
+        if let Err(r) = check_call(action, call) {
             return Ok(r.into());
         }
         let table = self.schema(&action.table)?;
-        if let Err(r) = coerce_call(action, table, &mut call) {
+        if let Err(r) = coerce_call(action, table, call) {
             return Ok(r.into());
         }
+        let call = &*call;
         let now = self.clock().now();
         if let Some(window) = &action.limits.window {
             if !window.contains(now) {
@@ -110,27 +123,39 @@ impl Engine {
         }
         let watch_active = match self.check_approved(tx.as_mut(), action).await? {
             Ok(watch) => watch,
-            Err(r) => return self.finish_rejected(tx, caller, action_name, &call, r).await,
+            Err(r) => return self.finish_rejected(tx, caller, action_name, call, r).await,
         };
 
         let key = call.key_text().ok().flatten();
-        let (record, pauses, head) = match (action.kind, &key) {
-            (Kind::Update, Some(k)) => tx.lock_for_write(table, &action.key, k, action_name).await?,
+        let new: Vec<(&str, &Value)> = call.set.iter().map(|(f, v)| (f.as_str(), v)).collect();
+        let locked = match (action.kind, &key) {
+            (Kind::Update, Some(k)) => tx.lock_for_write(table, &action.key, k, action_name, &new).await?,
             _ => {
                 let (pauses, _) = tx.call_context(action_name, &action.table, None).await?;
-                (Some(call.set.clone()), pauses, None)
+                Locked {
+                    record: Some(call.set.clone()),
+                    pauses,
+                    new: call.set.values().cloned().collect(),
+                    ..Locked::default()
+                }
             }
         };
-        if let Some(r) = refusal_for_pauses(&pauses, action_name) {
-            return self.finish_rejected(tx, caller, action_name, &call, r).await;
+        if let Some(r) = refusal_for_pauses(&locked.pauses, action_name) {
+            return self.finish_rejected(tx, caller, action_name, call, r).await;
         }
-        let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &call).await?;
-        let inputs = Inputs { record: record.as_ref(), duplicates: &duplicates, watch_active, approved: false };
-        let decision = decide(action, &call, &inputs);
+        // The record's own key spelling names its journal rows.
+        let key = locked.key.clone().or(key);
+        let stored_new: Record = call.set.keys().cloned().zip(locked.new.iter().cloned()).collect();
+        let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &stored_new).await?;
+        let typed_record = locked.record.as_ref().map(|r| typed(table, r));
+        let inputs = Inputs { record: typed_record.as_ref(), duplicates: &duplicates, watch_active, approved: false };
+        let decision = decide(action, &typed_call(table, call, &stored_new), &inputs);
+        let record = locked.record.as_ref().filter(|_| action.kind == Kind::Update);
+        let head = locked.head.clone();
 
         let stamp = self.clock().stamp();
         let result = match decision {
-            Decision::Reject(r) => return self.finish_rejected(tx, caller, action_name, &call, r).await,
+            Decision::Reject(r) => return self.finish_rejected(tx, caller, action_name, call, r).await,
             Decision::Unchanged => CallResult {
                 outcome: Outcome::Unchanged,
                 change_id: None,
@@ -142,17 +167,18 @@ impl Engine {
                 fields: Vec::new(),
             },
             Decision::Apply { fields, watch } => {
+                let fields = stored_fields(fields, record, &stored_new);
                 if let Some(r) = self.take_limits(tx.as_mut(), action, call.run_id.as_deref(), now).await? {
                     drop(tx);
                     let tx = self.store().begin().await?;
-                    return self.finish_rejected(tx, caller, action_name, &call, r).await;
+                    return self.finish_rejected(tx, caller, action_name, call, r).await;
                 }
                 let signature = match self.breaker_gate(tx.as_mut(), action, &fields).await? {
                     Ok(signature) => signature,
                     Err(r) => {
                         drop(tx);
                         let tx = self.store().begin().await?;
-                        return self.finish_rejected(tx, caller, action_name, &call, r).await;
+                        return self.finish_rejected(tx, caller, action_name, call, r).await;
                     }
                 };
                 let prov = Provenance {
@@ -182,11 +208,12 @@ impl Engine {
                     Err(r) => {
                         drop(tx);
                         let tx = self.store().begin().await?;
-                        return self.finish_rejected(tx, caller, action_name, &call, r).await;
+                        return self.finish_rejected(tx, caller, action_name, call, r).await;
                     }
                 }
             }
             Decision::Review { fields, reasons, notes, suggested } => {
+                let fields = stored_fields(fields, record, &stored_new);
                 let proposal = Proposal {
                     id: self.clock().id(),
                     created_at: stamp.clone(),
@@ -240,7 +267,7 @@ impl Engine {
                 seen.insert(run.clone());
             }
         }
-        self.remember(tx.as_mut(), caller, action_name, &call, &result).await?;
+        self.remember(tx.as_mut(), caller, action_name, call, &result).await?;
         tx.commit().await?;
         Ok(result)
     }
@@ -351,25 +378,41 @@ impl Engine {
                 };
                 change.seal(head);
                 // The row and its journal entry land together or not at all.
-                let mut written = tx.update_with_change(table, &action.key, key, &change).await?;
-                if !written && head_from_lock {
+                let mut written = tx.update_with_change(table, &action.key, &change).await?;
+                if written == Written::Stale && head_from_lock {
                     // The head read with the lock may predate it (PostgreSQL):
                     // once more on the head read now, under the lock.
                     change.seal(tx.chain_head(&table.name, key).await?);
-                    written = tx.update_with_change(table, &action.key, key, &change).await?;
+                    written = tx.update_with_change(table, &action.key, &change).await?;
                 }
-                if !written {
-                    return Ok(Err(Refusal::new(
-                        Code::StaleRecord,
-                        "the record changed while this call ran; read it again and retry",
-                    )));
+                match written {
+                    Written::Journaled => {}
+                    Written::Stale => {
+                        return Ok(Err(Refusal::new(
+                            Code::StaleRecord,
+                            "the record changed while this call ran; read it again and retry",
+                        )))
+                    }
+                    // The database stored something else (a trigger, its own
+                    // formatting): the journal says what it stored.
+                    Written::Stored(values) => {
+                        for (f, v) in change.fields.iter_mut().zip(values) {
+                            f.new = v;
+                        }
+                        let head = change.prev_hash.clone();
+                        change.seal(head);
+                        tx.insert_change(&change).await?;
+                    }
                 }
                 self.emit_change(tx, &change).await?;
                 Ok(Ok(change))
             }
             (_, key) => {
-                let key = tx.insert_record(table, &action.key, key, fields).await?;
+                let (key, stored) = tx.insert_record(table, &action.key, key, fields).await?;
                 let mut change = new_change(key, Op::Insert);
+                for (f, v) in change.fields.iter_mut().zip(stored) {
+                    f.new = v;
+                }
                 self.journal(tx, &mut change, None).await?;
                 Ok(Ok(change))
             }
@@ -461,40 +504,16 @@ pub(crate) fn refusal_for_pauses(pauses: &[leash_store::Pause], action: &str) ->
     })
 }
 
-/// Converts the caller's values to the columns' types (`"42"` → 42).
-pub(crate) fn coerce_call(action: &Action, table: &TableSchema, call: &mut Call) -> std::result::Result<(), Refusal> {
-    let convert = |field: &str, value: &Value| -> std::result::Result<Value, Refusal> {
-        let Some(col) = table.column(field) else {
-            return Err(Refusal::new(Code::InvalidInput, format!("{} has no column `{field}`", action.table)));
-        };
-        coerce(value, col.ty).ok_or_else(|| {
-            Refusal::new(
-                Code::InvalidInput,
-                format!("{field}: `{}` cannot be stored in a {:?} column", display(value), col.ty).to_lowercase(),
-            )
-        })
-    };
-    for (field, value) in call.set.iter_mut() {
-        *value = convert(field, value)?;
-    }
-    if let Some(expect) = call.expect.as_mut() {
-        for (field, value) in expect.iter_mut() {
-            *value = convert(field, value)?;
-        }
-    }
-    Ok(())
-}
-
 /// For `unique` fields: another record already holding the new value.
 pub(crate) async fn find_duplicates(
     tx: &mut dyn StoreTx,
     action: &Action,
     table: &TableSchema,
     key: Option<&str>,
-    call: &Call,
+    new: &Record,
 ) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    for (field, value) in &call.set {
+    for (field, value) in new {
         if action.field(field).is_some_and(|r| r.unique) && !value.is_null() {
             if let Some(other) = tx.find_other(table, &action.key, key, field, value).await? {
                 out.insert(field.clone(), other);

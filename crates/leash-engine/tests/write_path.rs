@@ -7,6 +7,7 @@ use common::*;
 use leash_core::call::CallResult;
 use leash_core::codes::{Code, Outcome, ReviewReason};
 use leash_engine::{Caller, Clock, Role};
+use leash_store::Written;
 use serde_json::json;
 
 #[track_caller]
@@ -293,13 +294,13 @@ async fn stale_compare_and_set_writes_neither_row_nor_journal_row(kind: Kind) {
         c
     };
     let mut tx = f.store.begin().await.unwrap();
-    assert!(!tx.update_with_change(&table, "id", "1", &change("pending")).await.unwrap());
+    assert_eq!(tx.update_with_change(&table, "id", &change("pending")).await.unwrap(), Written::Stale);
     tx.commit().await.unwrap();
     assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
     assert!(f.changes().await.is_empty(), "no journal row for a write that did not happen");
 
     let mut tx = f.store.begin().await.unwrap();
-    assert!(tx.update_with_change(&table, "id", "1", &change("open")).await.unwrap());
+    assert_eq!(tx.update_with_change(&table, "id", &change("open")).await.unwrap(), Written::Journaled);
     tx.commit().await.unwrap();
     assert_eq!(f.get("tickets", "1", "status").await, json!("solved"));
     let changes = f.changes().await;

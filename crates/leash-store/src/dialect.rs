@@ -1,12 +1,48 @@
-//! The SQL differences between stores, in one place.
+//! The SQL differences between stores, in one place: every `Dialect::`
+//! match lives in this file, each behind a method named for what it does.
 
-use leash_core::value::ColumnType;
+use leash_core::value::{ColumnType, Value};
+
+use crate::Column;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
     Postgres,
     Mysql,
+}
+
+/// How the compare-and-set UPDATE and its journal INSERT reach the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteShape {
+    /// One statement: `WITH cas AS (UPDATE … RETURNING) INSERT … SELECT FROM cas`
+    /// (PostgreSQL).
+    Cte,
+    /// Two statements in one call, the INSERT guarded by `changes() = 1` (SQLite).
+    Pair,
+    /// Separate statements (MySQL has neither data-modifying CTEs nor
+    /// multi-statement prepared queries).
+    Separate,
+}
+
+/// Where a store describes its tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Catalogue {
+    /// SQLite's `pragma_table_xinfo` and friends.
+    Pragmas,
+    /// PostgreSQL's `pg_attribute`, `pg_type`, `pg_enum`, `pg_index`.
+    PgCatalog,
+    /// MySQL's and MariaDB's `information_schema`.
+    InformationSchema,
+}
+
+/// How a bound value travels to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// As text; the database parses it into the column's type.
+    Text,
+    /// As the native SQLite value (integer, real, text).
+    Native,
 }
 
 impl Dialect {
@@ -29,13 +65,19 @@ impl Dialect {
     }
 
     /// Quotes an identifier. Identifiers come only from a checked policy
-    /// (`[A-Za-z_][A-Za-z0-9_]*`), so quoting is belt and braces.
+    /// (`[A-Za-z_][A-Za-z0-9_]*`), so quoting is belt and braces; it also
+    /// keeps mixed case as written.
     pub fn quote(self, ident: &str) -> String {
         debug_assert!(leash_core::policy::is_identifier(ident), "unchecked identifier {ident:?}");
         match self {
             Dialect::Mysql => format!("`{ident}`"),
             _ => format!("\"{ident}\""),
         }
+    }
+
+    /// A table name, schema-qualified or not (`crm.customers`), quoted part by part.
+    pub fn quote_table(self, table: &str) -> String {
+        table.split('.').map(|part| self.quote(part)).collect::<Vec<_>>().join(".")
     }
 
     /// The n-th (1-based) bound parameter.
@@ -46,39 +88,105 @@ impl Dialect {
         }
     }
 
-    /// A parameter cast to a column's type, where the driver sends text.
-    pub fn typed_param(self, n: usize, ty: ColumnType) -> String {
+    pub(crate) fn binding(self) -> Binding {
+        match self {
+            Dialect::Sqlite => Binding::Native,
+            _ => Binding::Text,
+        }
+    }
+
+    pub(crate) fn write_shape(self) -> WriteShape {
+        match self {
+            Dialect::Postgres => WriteShape::Cte,
+            Dialect::Sqlite => WriteShape::Pair,
+            Dialect::Mysql => WriteShape::Separate,
+        }
+    }
+
+    /// `UPDATE … FROM (VALUES …)` (MySQL has none: it uses a CASE per field).
+    pub(crate) fn updates_from_values(self) -> bool {
+        self != Dialect::Mysql
+    }
+
+    /// Whether an UPDATE's or INSERT's RETURNING shows the row as triggers
+    /// left it (PostgreSQL's BEFORE triggers rewrite the row itself;
+    /// SQLite's triggers run other statements afterwards).
+    pub(crate) fn returning_sees_triggers(self) -> bool {
+        self == Dialect::Postgres
+    }
+
+    /// Whether a store's locking read can also read the chain head and the
+    /// pause flag in the same statement (MySQL: what a subquery of a
+    /// locking read sees after a lock wait is not pinned down).
+    pub(crate) fn locks_and_reads_in_one(self) -> bool {
+        self != Dialect::Mysql
+    }
+
+    /// The n-th parameter as a value for `col`: PostgreSQL casts the text to
+    /// the column's type (one path for enums, domains, uuid, json, arrays…);
+    /// MySQL converts on assignment; SQLite stores what it is given.
+    pub(crate) fn value_param(self, n: usize, col: &Column) -> String {
         let p = self.param(n);
-        match (self, ty) {
-            (Dialect::Postgres, ColumnType::Integer) => format!("CAST({p} AS BIGINT)"),
-            (Dialect::Postgres, ColumnType::Numeric) => format!("CAST({p} AS NUMERIC)"),
-            (Dialect::Postgres, ColumnType::Boolean) => format!("CAST({p} AS BOOLEAN)"),
-            (Dialect::Postgres, ColumnType::Date) => format!("CAST({p} AS DATE)"),
-            (Dialect::Postgres, ColumnType::Timestamp) => format!("CAST({p} AS TIMESTAMPTZ)"),
-            (Dialect::Postgres, ColumnType::Json) => format!("CAST({p} AS JSONB)"),
-            (Dialect::Postgres, ColumnType::Text) => format!("CAST({p} AS TEXT)"),
+        match (self, &col.cast_as) {
+            (Dialect::Postgres, Some(ty)) => format!("CAST({p} AS {ty})"),
             _ => p,
         }
     }
 
-    /// A column as a SELECT expression the generic driver can decode.
-    pub fn select_column(self, col: &str, ty: ColumnType) -> String {
-        let q = self.quote(col);
-        match (self, ty) {
-            (
-                Dialect::Postgres,
-                ColumnType::Numeric | ColumnType::Date | ColumnType::Timestamp | ColumnType::Json | ColumnType::Text,
-            ) => {
-                format!("CAST({q} AS TEXT) AS {q}")
+    /// Whether the database can say, before writing, what it would store
+    /// for a value (PostgreSQL: cast to the declared type and print).
+    /// Elsewhere the value is as given until it is written and read back.
+    pub(crate) fn predicts_stored_text(self) -> bool {
+        self == Dialect::Postgres
+    }
+
+    /// What the database would store for parameter n in `col`, as text.
+    pub(crate) fn predicted_text(self, n: usize, col: &Column) -> String {
+        format!("CAST(CAST({} AS {}) AS TEXT)", self.value_param(n, col), col.declared)
+    }
+
+    /// A value as a store that cannot predict will store it, as far as leash
+    /// knows (MySQL: an ISO time with a zone, in UTC).
+    pub(crate) fn predicted_locally(self, value: &Value, col: &Column) -> Value {
+        match (self, value) {
+            (Dialect::Mysql, Value::String(s)) if col.ty == ColumnType::Timestamp => {
+                mysql_datetime(s).map(Value::String).unwrap_or_else(|| value.clone())
             }
-            // MySQL reports TINYINT, MEDIUMINT and TEXT in forms the generic
-            // driver cannot map; cast to ones it can.
-            (Dialect::Mysql, ColumnType::Integer | ColumnType::Boolean) => format!("CAST({q} AS SIGNED) AS {q}"),
-            (Dialect::Mysql, _) => format!("CAST({q} AS CHAR) AS {q}"),
+            _ => value.clone(),
+        }
+    }
+
+    /// A column as a SELECT expression: the database's own text of the
+    /// value (PostgreSQL, MySQL), or SQLite's stored value as it is.
+    pub(crate) fn read_expr(self, col: &Column) -> String {
+        let q = self.quote(&col.name);
+        format!("{} AS {q}", self.text_of(&q, col))
+    }
+
+    /// The text of a column's value, for reads and comparisons. Binary
+    /// values are read as hex: they are shown, never written.
+    pub(crate) fn text_of(self, quoted: &str, col: &Column) -> String {
+        match self {
+            Dialect::Postgres => format!("CAST({quoted} AS TEXT)"),
+            Dialect::Mysql if col.binary => format!("HEX({quoted})"),
+            Dialect::Mysql => format!("CAST({quoted} AS CHAR)"),
             // Unary plus keeps the stored value but drops the declared type
             // (BOOLEAN, DATE, …) that the generic driver cannot map.
-            (Dialect::Sqlite, _) => format!("+{q} AS {q}"),
-            _ => q,
+            Dialect::Sqlite => format!("+{quoted}"),
+        }
+    }
+
+    /// `column still holds the value bound at n`, NULL equal to NULL,
+    /// compared as exactly the text that was read (byte for byte on MySQL,
+    /// whose default collations fold case).
+    pub(crate) fn still_holds(self, quoted: &str, col: &Column, n: usize) -> String {
+        let p = self.param(n);
+        match self {
+            Dialect::Postgres => format!("CAST({quoted} AS TEXT) IS NOT DISTINCT FROM {p}"),
+            Dialect::Mysql => {
+                format!("CAST({} AS BINARY) <=> CAST({p} AS BINARY)", self.text_of(quoted, col))
+            }
+            Dialect::Sqlite => format!("{quoted} IS {p}"),
         }
     }
 
@@ -101,30 +209,225 @@ impl Dialect {
         }
     }
 
+    /// The locking clause of a SELECT that reads rows it will write.
     pub fn for_update(self) -> &'static str {
         match self {
             Dialect::Sqlite => "",
             _ => " FOR UPDATE",
         }
     }
+
+    /// The locking clause when the SELECT also reads other tables: only the
+    /// record's row is locked.
+    pub(crate) fn for_update_of(self, quoted_table: &str) -> String {
+        match self {
+            Dialect::Postgres => format!(" FOR UPDATE OF {quoted_table}"),
+            _ => self.for_update().to_string(),
+        }
+    }
+
+    /// Inserts a row unless its key exists. MySQL takes the row's exclusive
+    /// lock at once: a shared lock from INSERT IGNORE would deadlock two
+    /// writers upgrading it.
+    pub(crate) fn insert_or_keep(self, key: &str, any_column: &str) -> String {
+        match self {
+            Dialect::Mysql => format!(" ON DUPLICATE KEY UPDATE {any_column} = {any_column}"),
+            _ => format!(" ON CONFLICT ({key}) DO NOTHING"),
+        }
+    }
+
+    /// The start of an upsert's update part: what follows is `col = …` pairs.
+    pub(crate) fn on_conflict_update(self, key: &str) -> String {
+        match self {
+            Dialect::Mysql => " ON DUPLICATE KEY UPDATE ".to_string(),
+            _ => format!(" ON CONFLICT ({key}) DO UPDATE SET "),
+        }
+    }
+
+    /// How an upsert's update part names the row already there.
+    pub(crate) fn existing_row(self, table: &str) -> String {
+        match self {
+            Dialect::Mysql => String::new(),
+            _ => format!("{table}."),
+        }
+    }
+
+    /// Statements that make one migrator run at a time across processes, and
+    /// the statement that ends it (`ok`: commit). SQLite's write lock, an
+    /// advisory lock on PostgreSQL, a named lock on MySQL (whose DDL commits
+    /// implicitly, so a transaction would not hold it).
+    pub(crate) fn migration_lock(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Sqlite => &["BEGIN IMMEDIATE"],
+            Dialect::Postgres => &["BEGIN", "SELECT pg_advisory_xact_lock(7418265)"],
+            Dialect::Mysql => &["DO GET_LOCK('leash_migrate', 60)"],
+        }
+    }
+
+    pub(crate) fn migration_unlock(self, ok: bool) -> &'static str {
+        match (self, ok) {
+            (Dialect::Mysql, _) => "DO RELEASE_LOCK('leash_migrate')",
+            (_, true) => "COMMIT",
+            (_, false) => "ROLLBACK",
+        }
+    }
+
+    /// What every new connection sets so that the text leash reads is the
+    /// same in every process: ISO dates and UTC times, and on MySQL strict
+    /// assignment (a value the column cannot hold is an error, not a
+    /// silently truncated or zeroed value) and READ COMMITTED (under
+    /// REPEATABLE READ a plain SELECT after a lock wait reads the snapshot
+    /// from before the wait: a stale chain head).
+    /// SQLite: WAL with NORMAL sync, a busy timeout, and the writer's own
+    /// WAL checkpoint as a backstop (see `sql/connect.rs`).
+    pub(crate) fn session_setup(self, busy_timeout_ms: u64, wal_checkpoint_pages: u32) -> Vec<String> {
+        match self {
+            Dialect::Sqlite => vec![
+                "PRAGMA journal_mode = WAL".into(),
+                "PRAGMA synchronous = NORMAL".into(),
+                format!("PRAGMA busy_timeout = {busy_timeout_ms}"),
+                format!("PRAGMA wal_autocheckpoint = {wal_checkpoint_pages}"),
+            ],
+            Dialect::Postgres => {
+                vec!["SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'".into()]
+            }
+            Dialect::Mysql => vec![
+                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".into(),
+                "SET time_zone = '+00:00', sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE'))".into(),
+            ],
+        }
+    }
+
+    /// A database server, whose connections can drop; not a local file.
+    pub(crate) fn is_server(self) -> bool {
+        self != Dialect::Sqlite
+    }
+
+    /// Every write in a process goes through one connection (SQLite: one
+    /// writer at a time anyway; see `writer.rs`).
+    pub(crate) fn has_single_writer(self) -> bool {
+        self == Dialect::Sqlite
+    }
+
+    /// The URL sqlx opens: SQLite creates a missing file; `mariadb://` is MySQL's driver.
+    pub(crate) fn driver_url(self, url: &str) -> String {
+        match self {
+            Dialect::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            Dialect::Mysql if url.starts_with("mariadb:") => format!("mysql:{}", &url["mariadb:".len()..]),
+            _ => url.to_string(),
+        }
+    }
+
+    /// Where a table's shape is read from.
+    pub(crate) fn catalogue(self) -> Catalogue {
+        match self {
+            Dialect::Sqlite => Catalogue::Pragmas,
+            Dialect::Postgres => Catalogue::PgCatalog,
+            Dialect::Mysql => Catalogue::InformationSchema,
+        }
+    }
+
+    /// The id of the row an INSERT just made, where the store has no RETURNING.
+    pub(crate) fn last_insert_id(self) -> Option<&'static str> {
+        match self {
+            Dialect::Mysql => Some("SELECT CAST(LAST_INSERT_ID() AS SIGNED)"),
+            _ => None,
+        }
+    }
+
+    /// A value as the text bound for it: what the database parses into the
+    /// column's type. `None` is SQL NULL.
+    pub(crate) fn text_for(self, value: &Value, col: &Column) -> Option<String> {
+        match value {
+            Value::Null => None,
+            Value::String(s) if self == Dialect::Mysql && col.ty == ColumnType::Timestamp => {
+                Some(mysql_datetime(s).unwrap_or_else(|| s.clone()))
+            }
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(match self {
+                Dialect::Postgres => b.to_string(),
+                _ => (*b as i64).to_string(),
+            }),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// MySQL's DATETIME and TIMESTAMP take no zone: an ISO-8601 time with `Z`
+/// or an offset is converted to UTC, the session's time zone.
+fn mysql_datetime(s: &str) -> Option<String> {
+    let ts: jiff::Timestamp = s.trim().parse().ok()?;
+    let civil = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    Some(if civil.subsec_nanosecond() == 0 {
+        civil.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        civil.strftime("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    })
 }
 
 /// Maps a declared column type to what the rules compare.
 pub fn column_type(declared: &str) -> ColumnType {
     let t = declared.to_ascii_lowercase();
-    if t.contains("bool") || t == "tinyint(1)" {
+    let t = t.trim();
+    // Arrays, ranges, intervals and other composite text forms are text to
+    // the rules, whatever their element type.
+    if t.ends_with("[]") || t.contains("range") || t.starts_with("interval") || t.contains("point") {
+        return ColumnType::Text;
+    }
+    let base = t.split(['(', ' ']).next().unwrap_or(t);
+    if t.contains("bool") || t.starts_with("tinyint(1)") || t == "bit(1)" {
         ColumnType::Boolean
-    } else if t.contains("timestamp") || t.contains("datetime") {
+    } else if t.starts_with("timestamp") || t.starts_with("datetime") {
         ColumnType::Timestamp
-    } else if t == "date" {
+    } else if base == "date" {
         ColumnType::Date
-    } else if t.contains("json") {
+    } else if base == "json" || base == "jsonb" {
         ColumnType::Json
-    } else if t.contains("int") || t == "serial" || t == "bigserial" {
+    } else if t.contains("int") || base == "serial" || base == "bigserial" || base == "smallserial" {
         ColumnType::Integer
-    } else if ["real", "floa", "doub", "numeric", "decimal"].iter().any(|n| t.contains(n)) {
+    } else if ["real", "float", "double", "numeric", "decimal", "money"].iter().any(|n| base.starts_with(n)) {
         ColumnType::Numeric
     } else {
         ColumnType::Text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_types_map_as_the_rules_compare_them() {
+        for (declared, ty) in [
+            ("integer", ColumnType::Integer),
+            ("bigint", ColumnType::Integer),
+            ("int(11) unsigned", ColumnType::Integer),
+            ("tinyint(1)", ColumnType::Boolean),
+            ("boolean", ColumnType::Boolean),
+            ("numeric(10,2)", ColumnType::Numeric),
+            ("double precision", ColumnType::Numeric),
+            ("timestamp(3) with time zone", ColumnType::Timestamp),
+            ("datetime(6)", ColumnType::Timestamp),
+            ("date", ColumnType::Date),
+            ("jsonb", ColumnType::Json),
+            ("interval", ColumnType::Text),
+            ("integer[]", ColumnType::Text),
+            ("point", ColumnType::Text),
+            ("int4range", ColumnType::Text),
+            ("uuid", ColumnType::Text),
+            ("character varying(40)", ColumnType::Text),
+        ] {
+            assert_eq!(column_type(declared), ty, "{declared}");
+        }
+    }
+
+    #[test]
+    fn mysql_times_lose_their_zone_to_utc() {
+        assert_eq!(mysql_datetime("2026-02-01T11:30:15Z").as_deref(), Some("2026-02-01 11:30:15"));
+        assert_eq!(mysql_datetime("2026-02-01T13:30:15.5+02:00").as_deref(), Some("2026-02-01 11:30:15.500000"));
+        assert_eq!(mysql_datetime("2026-02-01 11:30:15"), None);
     }
 }

@@ -7,6 +7,7 @@ mod dialect;
 mod migrations;
 mod rows;
 pub mod scratch;
+mod session;
 mod sql;
 mod writer;
 
@@ -19,7 +20,8 @@ use leash_core::value::{ColumnType, Record, Value};
 use serde::Serialize;
 
 pub use dialect::Dialect;
-pub use sql::SqlStore;
+pub use session::{BUSY_TIMEOUT_MS, POOL_CONNECTIONS_MAX, POOL_PING_AFTER_IDLE_MS, SQLITE_WAL_CHECKPOINT_PAGES};
+pub use sql::{SqlStore, BULK_ROWS_MAX, CHANGES_PER_INSERT_MAX};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,31 +33,108 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Invalid(String),
+    /// The database refused a value or a row (a type it cannot parse, a
+    /// constraint). Its own text stays in `detail`, for the log only.
+    #[error("the database refused the write ({}): {}", .0.kind.as_str(), .0.detail)]
+    Rejected(Rejection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// A value the column's type cannot hold.
+    Value,
+    /// NULL in a NOT NULL column.
+    NotNull,
+    Unique,
+    Check,
+    ForeignKey,
+}
+
+impl RejectionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionKind::Value => "value",
+            RejectionKind::NotNull => "not null",
+            RejectionKind::Unique => "unique",
+            RejectionKind::Check => "check",
+            RejectionKind::ForeignKey => "foreign key",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub kind: RejectionKind,
+    /// The column, when the database names it.
+    pub column: Option<String>,
+    pub constraint: Option<String>,
+    /// The database's message: for the server log, never for a caller.
+    pub detail: String,
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> StoreError {
-        StoreError::Database(e.to_string())
+        match sql::rejection(&e) {
+            Some(r) => StoreError::Rejected(r),
+            None => StoreError::Database(e.to_string()),
+        }
     }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-#[derive(Debug, Clone, Serialize)]
+/// A column as the live database describes it.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Column {
     pub name: String,
+    /// What the rules compare (`numeric(10,2)` → numeric).
     pub ty: ColumnType,
+    /// The type as the database prints it: `numeric(10,2)`, `mood`,
+    /// `timestamp(0) with time zone`, `enum('a','b')`.
     pub declared: String,
+    /// PostgreSQL: the type a bound text is cast to before it is assigned,
+    /// without length or precision so that the assignment checks them
+    /// (strings are cast to `text`: an explicit cast to `varchar(4)` would
+    /// silently cut a longer value).
+    pub cast_as: Option<String>,
     pub nullable: bool,
+    /// The database fills it in when an INSERT leaves it out.
+    pub has_default: bool,
+    /// An enum's labels, in order; empty for other types.
+    pub labels: Vec<String>,
+    /// `varchar(n)` / `char(n)`: the most characters it holds.
+    pub max_chars: Option<u32>,
+    /// Bytes, not text (bytea, BLOB, BINARY): read as hex, never written.
+    pub binary: bool,
+    /// Computed by the database (GENERATED … STORED, identity ALWAYS).
+    pub generated: bool,
+}
+
+impl Column {
+    /// Why leash may not write this column, if it may not.
+    pub fn unwritable(&self) -> Option<&'static str> {
+        if self.binary {
+            Some("it holds bytes, which leash does not write")
+        } else if self.generated {
+            Some("the database computes it")
+        } else {
+            None
+        }
+    }
 }
 
 /// A table as the live database describes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableSchema {
+    /// As the policy names it, schema-qualified or not (`crm.customers`).
     pub name: String,
     pub columns: Vec<Column>,
     /// Columns that alone identify a row (primary key or a unique index).
     pub unique_columns: Vec<String>,
+    /// Triggers run on writes to it: what is stored may differ from what
+    /// was written, so it is read back (SQLite, MySQL; PostgreSQL always
+    /// reads it back through RETURNING).
+    pub has_triggers: bool,
 }
 
 impl TableSchema {
@@ -146,6 +225,37 @@ pub struct OutboxRow {
 
 pub const ALL_SCOPE: &str = "*";
 
+/// What a call reads before it decides (`StoreTx::lock_for_write`).
+#[derive(Debug, Clone, Default)]
+pub struct Locked {
+    /// The record, locked; `None` when no record has the key.
+    pub record: Option<Record>,
+    /// The record's key as the database prints it (`"01"` → `"1"`): the
+    /// one spelling its journal rows use.
+    pub key: Option<String>,
+    pub pauses: Vec<Pause>,
+    /// The chain head of the record's journal.
+    pub head: Option<String>,
+    /// The new values as the database would store them, in the order given
+    /// (PostgreSQL parses and prints them; elsewhere they are as given).
+    pub new: Vec<Value>,
+}
+
+/// What a compare-and-set write did (`StoreTx::update_with_change`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// The record and its journal row are written.
+    Journaled,
+    /// The record no longer held the old values (or the chain moved on):
+    /// nothing was written.
+    Stale,
+    /// The record is written, but the database stored other values than the
+    /// change says (a trigger rewrote them, or the type reformatted them):
+    /// here they are, in the change's field order. No journal row was
+    /// written; the caller journals these.
+    Stored(Vec<Value>),
+}
+
 /// Read access and the door into a transaction.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -162,6 +272,10 @@ pub trait Store: Send + Sync {
     async fn begin_grouped(&self) -> Result<Box<dyn StoreTx>>;
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
+    /// Whether the column's type can hold this value (PostgreSQL asks the
+    /// database; elsewhere `None`: unknown). Used only to name the value a
+    /// refused write stumbled on.
+    async fn fits(&self, column: &Column, value: &Value) -> Result<Option<bool>>;
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>>;
     /// The same selection as `changes`, only what a revert reads.
     async fn undoables(&self, filter: &ChangeFilter) -> Result<Vec<Undoable>>;
@@ -195,8 +309,6 @@ pub trait Store: Send + Sync {
 /// without `commit` rolls back.
 #[async_trait]
 pub trait StoreTx: Send {
-    /// Loads and locks the record (`FOR UPDATE` where the store has it).
-    async fn lock_record(&mut self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
     /// The key of a record other than `except_key` whose `column` equals `value`.
     async fn find_other(
         &mut self,
@@ -206,22 +318,16 @@ pub trait StoreTx: Send {
         column: &str,
         value: &Value,
     ) -> Result<Option<String>>;
-    /// Compare-and-set: writes `new` only where every field still holds `old`.
-    async fn update_record(
-        &mut self,
-        table: &TableSchema,
-        key_col: &str,
-        key: &str,
-        fields: &[FieldChange],
-    ) -> Result<bool>;
-    /// Inserts a row and returns its key. `key` given: insert with that key.
+    /// Inserts a row and returns its key and the values it stored for the
+    /// row's fields, in order, as the database prints them. `key` given:
+    /// insert with that key.
     async fn insert_record(
         &mut self,
         table: &TableSchema,
         key_col: &str,
         key: Option<&str>,
         row: &[FieldChange],
-    ) -> Result<String>;
+    ) -> Result<(String, Vec<Value>)>;
     /// Deletes the row only if every field still holds `old`.
     async fn delete_record(
         &mut self,
@@ -244,13 +350,14 @@ pub trait StoreTx: Send {
     /// Of these change ids, the ones not yet reverted (locked).
     async fn open_changes(&mut self, ids: &[String]) -> Result<Vec<String>>;
     /// Writes each row's `new` values; the rows must be locked and compared
-    /// already. Returns the rows updated.
+    /// already. Returns, per row in order, the values as stored (which a
+    /// trigger may have rewritten); a row that was not found has none.
     async fn update_records(
         &mut self,
         table: &TableSchema,
         key_col: &str,
         rows: &[(String, Vec<FieldChange>)],
-    ) -> Result<u64>;
+    ) -> Result<Vec<Option<Vec<Value>>>>;
     /// The chain head (latest hash) of each of these records that has one.
     async fn chain_heads(&mut self, table: &str, keys: &[String]) -> Result<HashMap<String, String>>;
     async fn insert_changes(&mut self, changes: &[Change]) -> Result<()>;
@@ -258,17 +365,11 @@ pub trait StoreTx: Send {
     async fn mark_reverted_many(&mut self, pairs: &[(String, String)]) -> Result<u64>;
     async fn insert_change(&mut self, change: &Change) -> Result<()>;
     /// Compare-and-set update of the change's record plus its journal row, in
-    /// one round trip where the store can. False: the record no longer holds
-    /// the fields' `old` values or (on a store whose `lock_for_write` may
-    /// read a stale head) `prev_hash` is no longer the record's chain head;
-    /// then neither the row nor the journal changed.
-    async fn update_with_change(
-        &mut self,
-        table: &TableSchema,
-        key_col: &str,
-        key: &str,
-        change: &Change,
-    ) -> Result<bool>;
+    /// one round trip where the store can. `Stale`: the record no longer
+    /// holds the fields' `old` values or (on a store whose `lock_for_write`
+    /// may read a stale head) `prev_hash` is no longer the record's chain
+    /// head; then neither the row nor the journal changed.
+    async fn update_with_change(&mut self, table: &TableSchema, key_col: &str, change: &Change) -> Result<Written>;
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<()>;
     async fn lock_proposal(&mut self, id: &str) -> Result<Option<Proposal>>;
@@ -292,16 +393,18 @@ pub trait StoreTx: Send {
         Ok((pauses, head))
     }
     /// Everything a call reads before it decides, in as few round trips as
-    /// the store allows: the record (locked), the pauses in force and the
-    /// record's chain head. The head is read after the lock is held, so it
-    /// cannot move before this transaction writes.
+    /// the store allows: the record (locked), its key as stored, the pauses
+    /// in force, the record's chain head, and the new values as the
+    /// database would store them. The head is read after the lock is held,
+    /// so it cannot move before this transaction writes.
     async fn lock_for_write(
         &mut self,
         table: &TableSchema,
         key_col: &str,
         key: &str,
         action: &str,
-    ) -> Result<(Option<Record>, Vec<Pause>, Option<String>)>;
+        new: &[(&str, &Value)],
+    ) -> Result<Locked>;
     async fn set_pause(&mut self, pause: &Pause) -> Result<()>;
     /// Clears a pause or breaker; returns whether one was set.
     async fn clear_pause(&mut self, scope: &str, by: &str, at: &str, reason: &str) -> Result<bool>;

@@ -39,8 +39,11 @@ pub fn value_at(row: &AnyRow, idx: usize) -> Result<Value> {
     })
 }
 
-/// Brings a stored value into the shape the column's type promises.
-pub fn typed(value: Value, ty: ColumnType) -> Value {
+/// A value as read into leash's stored form (DESIGN §7): integers as JSON
+/// numbers, booleans as booleans, everything else as the database's text.
+/// SQLite hands over its stored value itself, which already is that form
+/// but for booleans kept as 0 and 1.
+pub fn stored_form(value: Value, ty: ColumnType) -> Value {
     match (ty, &value) {
         (ColumnType::Boolean, Value::Number(n)) => match n.as_i64() {
             Some(0) => Value::Bool(false),
@@ -52,20 +55,19 @@ pub fn typed(value: Value, ty: ColumnType) -> Value {
             "f" | "false" | "0" => Value::Bool(false),
             _ => value,
         },
-        (ColumnType::Integer, Value::String(s)) => s.parse::<i64>().map(Value::from).unwrap_or(value),
-        (ColumnType::Numeric, Value::String(s)) => match s.parse::<i64>() {
+        (ColumnType::Integer, Value::String(s)) => match s.parse::<i64>() {
             Ok(i) => Value::from(i),
-            Err(_) => s.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(value),
+            Err(_) => s.parse::<u64>().map(Value::from).unwrap_or(value),
         },
-        (ColumnType::Json, Value::String(s)) => serde_json::from_str(s).unwrap_or(value),
         _ => value,
     }
 }
 
+/// A row read with the table's columns in order (and perhaps more after them).
 pub fn record_from_row(row: &AnyRow, table: &TableSchema) -> Result<Record> {
     let mut record = Record::new();
     for (i, col) in table.columns.iter().enumerate() {
-        record.insert(col.name.clone(), typed(value_at(row, i)?, col.ty));
+        record.insert(col.name.clone(), stored_form(value_at(row, i)?, col.ty));
     }
     Ok(record)
 }
@@ -122,7 +124,7 @@ pub fn change_from_row(row: &AnyRow) -> Result<Change> {
         proposal_id: opt_string(row, "proposal_id")?,
         reverts: opt_string(row, "reverts")?,
         reverted_by: opt_string(row, "reverted_by")?,
-        watch: matches!(typed(column_value(row, "watch")?, ColumnType::Boolean), Value::Bool(true)),
+        watch: matches!(stored_form(column_value(row, "watch")?, ColumnType::Boolean), Value::Bool(true)),
         prev_hash: (!prev_hash.is_empty()).then_some(prev_hash),
         hash: string(row, "hash")?,
     })

@@ -32,7 +32,7 @@ use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use crate::dialect::Dialect;
-use crate::sql::{prepare_connection, BUSY_TIMEOUT_MS};
+use crate::session::{prepare_connection, BUSY_TIMEOUT_MS};
 use crate::{Result, StoreError};
 
 /// Calls sharing one commit at most; bounds how long the first waits.
@@ -68,19 +68,19 @@ pub(crate) type WriterGuard = OwnedMutexGuard<WriterState>;
 
 /// Where a transaction stands in a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
+pub(crate) enum GroupRole {
     /// Began the transaction (`BEGIN IMMEDIATE`).
     Leader,
     /// Runs in a savepoint of a transaction earlier calls left open.
     Member,
 }
 
-impl Role {
+impl GroupRole {
     /// Goes in front of the call's first statement.
     pub(crate) fn begin(self) -> &'static str {
         match self {
-            Role::Leader => "BEGIN IMMEDIATE; ",
-            Role::Member => "SAVEPOINT leash_call; ",
+            GroupRole::Leader => "BEGIN IMMEDIATE; ",
+            GroupRole::Member => "SAVEPOINT leash_call; ",
         }
     }
 
@@ -88,8 +88,8 @@ impl Role {
     /// the newest of that name, because members run one after another.
     fn undo(self) -> &'static str {
         match self {
-            Role::Leader => "ROLLBACK",
-            Role::Member => "ROLLBACK TO leash_call",
+            GroupRole::Leader => "ROLLBACK",
+            GroupRole::Member => "ROLLBACK TO leash_call",
         }
     }
 }
@@ -155,13 +155,13 @@ impl Writer {
 
     /// For a call that may share the open group's commit. Nothing runs
     /// yet: the transaction (or savepoint) begins with the call's first
-    /// statement (`Role::begin`).
-    pub(crate) async fn lock_for_group(&self) -> Result<(WriterGuard, Role)> {
+    /// statement (`GroupRole::begin`).
+    pub(crate) async fn lock_for_group(&self) -> Result<(WriterGuard, GroupRole)> {
         let mut guard = self.acquire().await?;
         if guard.poisoned {
             let _ = guard.finish(&self.url).await;
         }
-        let role = if guard.in_group { Role::Member } else { Role::Leader };
+        let role = if guard.in_group { GroupRole::Member } else { GroupRole::Leader };
         Ok((guard, role))
     }
 
@@ -226,18 +226,18 @@ impl WriterState {
 
     /// The call's first statement (with `role.begin()` in front) is about to
     /// run: from here its work is in the group's transaction.
-    pub(crate) fn begun(&mut self, role: Role) {
+    pub(crate) fn begun(&mut self, role: GroupRole) {
         // The role was read from `in_group` under this same lock.
-        debug_assert_eq!(self.in_group, role == Role::Member, "{role:?} began with in_group = {}", self.in_group);
-        if role == Role::Leader {
+        debug_assert_eq!(self.in_group, role == GroupRole::Member, "{role:?} began with in_group = {}", self.in_group);
+        if role == GroupRole::Leader {
             self.in_group = true;
         }
     }
 
     /// A call that began went away without committing.
-    pub(crate) fn leave_undo(&mut self, role: Role) {
+    pub(crate) fn leave_undo(&mut self, role: GroupRole) {
         self.undo = Some(role.undo());
-        if role == Role::Leader {
+        if role == GroupRole::Leader {
             self.in_group = false;
         }
     }

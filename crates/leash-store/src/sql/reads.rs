@@ -1,0 +1,217 @@
+//! `Store` for `SqlStore`: reads on the pool, and the doors into write
+//! transactions. The journal, proposals, tokens and the outbox are read
+//! here; a table's shape in `schema.rs`.
+
+use async_trait::async_trait;
+use leash_core::journal::{Change, Proposal};
+use leash_core::value::{display, Record, Value};
+use sqlx::Executor;
+
+use super::connect::{SqlStore, WriteConn};
+use super::query::Query;
+use super::tx::SqlTx;
+use super::write::column;
+use crate::rows::*;
+use crate::*;
+
+const TOKEN_COLUMNS: &str = "name, role, actions, created_at, revoked_at";
+
+impl SqlStore {
+    /// `SELECT columns FROM leash_changes` narrowed by the filter.
+    fn change_query(&self, columns: &str, f: &ChangeFilter) -> Query {
+        let mut q = self.q(&format!("SELECT {columns} FROM leash_changes WHERE 1 = 1"));
+        if !f.ids.is_empty() {
+            q.push(" AND id IN (").list(&f.ids).push(")");
+        }
+        let eq = [
+            ("action", &f.action),
+            ("run_id", &f.run_id),
+            ("actor", &f.actor),
+            ("record_key", &f.record_key),
+            ("proposal_id", &f.proposal_id),
+        ];
+        for (col, value) in eq {
+            if let Some(v) = value {
+                q.push(&format!(" AND {col} = ")).text(v);
+            }
+        }
+        if let Some(since) = &f.since {
+            q.push(" AND at >= ").text(since);
+        }
+        if let Some(until) = &f.until {
+            q.push(" AND at < ").text(until);
+        }
+        match f.newest {
+            Some(n) => q.push(&format!(" ORDER BY seq DESC LIMIT {n}")),
+            None => q.push(" ORDER BY seq ASC"),
+        };
+        q
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn dialect(&self) -> Dialect {
+        SqlStore::dialect(self)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        self.migrate_all().await
+    }
+
+    async fn table_schema(&self, table: &str) -> Result<Option<TableSchema>> {
+        self.read_table_schema(table).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        Ok(Box::new(self.write_tx().await?))
+    }
+
+    async fn begin_grouped(&self) -> Result<Box<dyn StoreTx>> {
+        let Some(writer) = &self.writer else { return self.begin().await };
+        let (guard, role) = writer.lock_for_group().await?;
+        Ok(Box::new(SqlTx::new(WriteConn::Writer(guard), self.dialect(), Some((writer.clone(), role)))))
+    }
+
+    async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
+        let d = self.dialect();
+        let cols: Vec<String> = table.columns.iter().map(|c| d.read_expr(c)).collect();
+        let mut q = self.q(&format!("SELECT {} FROM ", cols.join(", ")));
+        q.table(&table.name).push(" WHERE ").ident(key_col).push(" = ").key(key, column(table, key_col)?);
+        self.fetch_optional(q).await?.map(|row| record_from_row(&row, table)).transpose()
+    }
+
+    async fn fits(&self, col: &Column, value: &Value) -> Result<Option<bool>> {
+        if !self.dialect().predicts_stored_text() {
+            return Ok(None);
+        }
+        let mut q = self.q("SELECT ");
+        q.predicted(value, col);
+        match self.fetch_all(q).await {
+            Ok(_) => Ok(Some(true)),
+            Err(StoreError::Rejected(_)) => Ok(Some(false)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn changes(&self, f: &ChangeFilter) -> Result<Vec<Change>> {
+        let q = self.change_query(CHANGE_COLUMNS, f);
+        self.fetch_all(q).await?.iter().map(change_from_row).collect()
+    }
+
+    async fn undoables(&self, f: &ChangeFilter) -> Result<Vec<Undoable>> {
+        let q = self.change_query(UNDOABLE_COLUMNS, f);
+        self.fetch_all(q).await?.iter().map(undoable_from_row).collect()
+    }
+
+    async fn change(&self, id: &str) -> Result<Option<Change>> {
+        let mut q = self.q(&format!("SELECT {CHANGE_COLUMNS} FROM leash_changes WHERE id = "));
+        q.text(id);
+        self.fetch_optional(q).await?.as_ref().map(change_from_row).transpose()
+    }
+
+    async fn proposals(&self, f: &ProposalFilter) -> Result<Vec<Proposal>> {
+        let mut q = self.q(&format!("SELECT {PROPOSAL_COLUMNS} FROM leash_proposals WHERE 1 = 1"));
+        if !f.statuses.is_empty() {
+            let statuses: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_string()).collect();
+            q.push(" AND status IN (").list(&statuses).push(")");
+        }
+        if let Some(a) = &f.action {
+            q.push(" AND action = ").text(a);
+        }
+        if let Some(a) = &f.actor {
+            q.push(" AND actor = ").text(a);
+        }
+        if let Some(t) = &f.since {
+            q.push(" AND created_at >= ").text(t);
+        }
+        if let Some(t) = &f.until {
+            q.push(" AND created_at < ").text(t);
+        }
+        q.push(" ORDER BY created_at ASC, id ASC");
+        if let Some(n) = f.limit {
+            q.push(&format!(" LIMIT {n}"));
+        }
+        self.fetch_all(q).await?.iter().map(proposal_from_row).collect()
+    }
+
+    async fn proposal(&self, id: &str) -> Result<Option<Proposal>> {
+        let mut q = self.q(&format!("SELECT {PROPOSAL_COLUMNS} FROM leash_proposals WHERE id = "));
+        q.text(id);
+        self.fetch_optional(q).await?.as_ref().map(proposal_from_row).transpose()
+    }
+
+    async fn pauses(&self) -> Result<Vec<Pause>> {
+        let q = self.q("SELECT scope, kind, reason, by_name, at FROM leash_state ORDER BY scope");
+        self.fetch_all(q).await?.iter().map(pause_from_row).collect()
+    }
+
+    async fn token(&self, name: &str) -> Result<Option<TokenRow>> {
+        let mut q = self.q(&format!("SELECT {TOKEN_COLUMNS} FROM leash_tokens WHERE name = "));
+        q.text(name);
+        self.fetch_optional(q).await?.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRow>> {
+        let q = self.q(&format!("SELECT {TOKEN_COLUMNS} FROM leash_tokens ORDER BY name"));
+        self.fetch_all(q).await?.iter().map(token_from_row).collect()
+    }
+
+    async fn approvals(&self) -> Result<Vec<Approval>> {
+        let q = self.q(&format!("SELECT {APPROVAL_COLUMNS} FROM leash_policy_approvals ORDER BY seq"));
+        self.fetch_all(q).await?.iter().map(approval_from_row).collect()
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRow>> {
+        let mut q = self.q(&format!("SELECT {TOKEN_COLUMNS} FROM leash_tokens WHERE hash = "));
+        q.text(hash);
+        self.fetch_optional(q).await?.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn claim_outbox(&self, now: &str, lease_until: &str, limit: u32) -> Result<Vec<OutboxRow>> {
+        let mut q = self.q("SELECT id, event, payload, target, attempts, next_attempt_at FROM leash_outbox \
+             WHERE delivered_at IS NULL AND next_attempt_at <= ");
+        q.text(now).push(&format!(" ORDER BY seq LIMIT {limit}"));
+        let mut claimed = Vec::new();
+        for row in self.fetch_all(q).await? {
+            let text = |i| value_at(&row, i).map(|v| display(&v));
+            let (id, due) = (text(0)?, text(5)?);
+            let mut claim = self.q("UPDATE leash_outbox SET next_attempt_at = ");
+            claim.text(lease_until).push(" WHERE id = ").text(&id).push(" AND next_attempt_at = ").text(&due);
+            if self.execute_write(claim).await? == 1 {
+                claimed.push(OutboxRow {
+                    id,
+                    event: text(1)?,
+                    payload: text(2)?,
+                    target: text(3)?,
+                    attempts: value_at(&row, 4)?.as_u64().unwrap_or(0) as u32,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: &str,
+        delivered_at: Option<&str>,
+        attempts: u32,
+        next_attempt_at: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let mut q = self.q("UPDATE leash_outbox SET delivered_at = ");
+        q.opt_text(delivered_at).push(", attempts = ").int(attempts as i64);
+        q.push(", next_attempt_at = ").text(next_attempt_at);
+        q.push(", last_error = ").opt_text(error).push(" WHERE id = ").text(id);
+        self.execute_write(q).await?;
+        Ok(())
+    }
+
+    async fn execute_script(&self, statements: &[&str]) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        for s in statements {
+            tx.conn().execute(*s).await?;
+        }
+        Box::new(tx).commit().await
+    }
+}
