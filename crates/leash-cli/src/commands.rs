@@ -230,21 +230,30 @@ async fn check(cli: &Cli) -> Result<u8> {
     let store = leash_store::open(&url).await.with_context(|| format!("cannot open {url}"))?;
     let issues = check_schema(&policy, store.as_ref()).await?;
     let file = cli.config.display().to_string();
-    if cli.json {
-        let issues: Vec<_> = issues
-            .iter()
+    let (warnings, errors): (Vec<_>, Vec<_>) = issues.iter().partition(|i| i.warning);
+    let listed = |list: &[&leash_engine::SchemaIssue]| -> Vec<serde_json::Value> {
+        list.iter()
             .map(|i| serde_json::json!({"file": file, "line": i.line, "key": i.key, "message": i.message}))
-            .collect();
-        println!("{}", serde_json::json!({"ok": issues.is_empty(), "actions": policy.actions.len(), "errors": issues}));
-    } else if issues.is_empty() {
-        println!("{file}: ok — {} action(s), every table and column found", policy.actions.len());
+            .collect()
+    };
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({"ok": errors.is_empty(), "actions": policy.actions.len(),
+                "errors": listed(&errors), "warnings": listed(&warnings)})
+        );
     } else {
-        for i in &issues {
-            println!("{file}:{}: {}: {}", i.line, i.key, i.message);
+        for i in errors.iter().chain(&warnings) {
+            let what = if i.warning { "warning: " } else { "" };
+            println!("{file}:{}: {}: {what}{}", i.line, i.key, i.message);
         }
-        println!("{} error(s)", issues.len());
+        if errors.is_empty() {
+            println!("{file}: ok — {} action(s), every table and column found", policy.actions.len());
+        } else {
+            println!("{} error(s)", errors.len());
+        }
     }
-    Ok(if issues.is_empty() { EXIT_DECIDED } else { crate::EXIT_ERROR })
+    Ok(if errors.is_empty() { EXIT_DECIDED } else { crate::EXIT_ERROR })
 }
 
 async fn call(cli: &Cli, args: &CallArgs) -> Result<u8> {

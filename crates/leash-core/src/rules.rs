@@ -94,6 +94,17 @@ pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext
     Ok(flags)
 }
 
+/// The rules that read only the new value (set, range, pattern, length,
+/// format): the engine runs them before the database parses the value, so
+/// a value outside the policy's closed set is refused by the policy's rule,
+/// not by the column's type.
+pub fn check_new_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
+    if is_blank(new) {
+        return Ok(());
+    }
+    check_value(rule, new)
+}
+
 /// Rules on the new value alone (set, range, pattern, length, format).
 fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
     let f = &rule.name;

@@ -15,11 +15,14 @@ pub struct SchemaIssue {
     pub line: usize,
     pub key: String,
     pub message: String,
+    /// Worth knowing, but the policy still runs (`serve` starts).
+    pub warning: bool,
 }
 
 impl std::fmt::Display for SchemaIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}: {}", self.line, self.key, self.message)
+        let what = if self.warning { "warning: " } else { "" };
+        write!(f, "line {}: {}: {what}{}", self.line, self.key, self.message)
     }
 }
 
@@ -43,7 +46,8 @@ pub async fn check_schema(policy: &Policy, store: &dyn Store) -> Result<Vec<Sche
 pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) -> Vec<SchemaIssue> {
     let mut out = Vec::new();
     for a in &policy.actions {
-        let mut issue = |line: usize, key: String, message: String| out.push(SchemaIssue { line, key, message });
+        let mut issue =
+            |line: usize, key: String, message: String| out.push(SchemaIssue { line, key, message, warning: false });
         let at = |k: &str| format!("actions.{}.{k}", a.name);
         let Some(table) = schemas.get(&a.table) else {
             issue(a.line, at("table"), format!("the database has no table `{}`", a.table));
@@ -74,6 +78,32 @@ pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) ->
             };
             if rule.name == a.key && a.kind == Kind::Update {
                 issue(rule.line, key.clone(), "an action may not rewrite the key that identifies the record".into());
+            }
+            if let Some(why) = col.unwritable() {
+                issue(
+                    rule.line,
+                    key.clone(),
+                    format!("column {} ({}) cannot be written: {why}", col.name, col.declared),
+                );
+            }
+            if rule.unique && col.ty == ColumnType::Json {
+                issue(
+                    rule.line,
+                    format!("{key}.unique"),
+                    format!("column {} holds JSON, which is not compared for `unique`", col.name),
+                );
+            }
+            if !col.labels.is_empty() {
+                for v in rule.one_of.iter().flatten() {
+                    let label = leash_core::value::display(v);
+                    if !col.labels.contains(&label) {
+                        issue(
+                            rule.line,
+                            format!("{key}.one_of"),
+                            format!("`{label}` is not a label of {} (it has: {})", col.declared, col.labels.join(", ")),
+                        );
+                    }
+                }
             }
             for v in rule.one_of.iter().flatten() {
                 if coerce(v, col.ty).is_none() {
@@ -118,6 +148,31 @@ pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) ->
                 );
             }
         }
+        for col in unfilled_columns(a, table) {
+            out.push(SchemaIssue {
+                line: a.line,
+                key: at("fields"),
+                message: format!(
+                    "column {col} is NOT NULL and has no default, but {} does not list it: every row it adds would be refused; add [actions.fields.{col}]",
+                    a.name
+                ),
+                warning: true,
+            });
+        }
     }
     out
+}
+
+/// Columns an append action must fill but does not list: the database would
+/// refuse every row it inserts (`missing_required`).
+fn unfilled_columns(a: &leash_core::policy::Action, table: &TableSchema) -> Vec<String> {
+    if a.kind != Kind::Append {
+        return Vec::new();
+    }
+    table
+        .columns
+        .iter()
+        .filter(|c| !c.nullable && !c.has_default && c.name != a.key && a.field(&c.name).is_none())
+        .map(|c| c.name.clone())
+        .collect()
 }

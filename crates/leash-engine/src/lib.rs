@@ -68,7 +68,7 @@ impl Engine {
     pub async fn open(policy: Policy, store: Arc<dyn Store>) -> Result<Engine> {
         store.migrate().await?;
         let schemas = check::load_schemas(&policy, store.as_ref()).await?;
-        let issues = check::issues(&policy, &schemas);
+        let issues: Vec<SchemaIssue> = check::issues(&policy, &schemas).into_iter().filter(|i| !i.warning).collect();
         if !issues.is_empty() {
             return Err(EngineError::Schema(issues));
         }

@@ -6,6 +6,7 @@
 use leash_core::call::{Call, FieldChange, Refusal};
 use leash_core::codes::Code;
 use leash_core::policy::Action;
+use leash_core::rules::check_new_value;
 use leash_core::value::{coerce, display, typed_record, typed_view, ColumnType, Record, Value};
 use leash_store::{Column, Rejection, RejectionKind, TableSchema};
 
@@ -22,8 +23,9 @@ pub(crate) fn typed(table: &TableSchema, record: &Record) -> Record {
 }
 
 /// A caller's value for `col`, checked and brought into the column's form;
-/// the refusal names the column and its type.
-pub(crate) fn value_for(col: &Column, value: &Value) -> std::result::Result<Value, Refusal> {
+/// the refusal names the column and its type. `closed`: the policy's
+/// `one_of` decides the allowed labels (a subset of an enum's, by `check`).
+pub(crate) fn value_for(col: &Column, value: &Value, closed: bool) -> std::result::Result<Value, Refusal> {
     let refuse = |why: String| {
         Refusal::new(
             Code::InvalidInput,
@@ -41,7 +43,7 @@ pub(crate) fn value_for(col: &Column, value: &Value) -> std::result::Result<Valu
     }
     let v = coerce(value, col.ty).ok_or_else(|| refuse(format!("send a {} value", type_words(col.ty))))?;
     if let Value::String(s) = &v {
-        if !col.labels.is_empty() && !col.labels.iter().any(|l| l == s) {
+        if !closed && !col.labels.is_empty() && !col.labels.iter().any(|l| l == s) {
             return Err(refuse(format!("use one of {}", col.labels.join(", "))));
         }
         if let Some(max) = col.max_chars {
@@ -95,12 +97,15 @@ fn bad_key(action: &Action, col: &Column, key: &str) -> Refusal {
 pub(crate) fn coerce_call(action: &Action, table: &TableSchema, call: &mut Call) -> std::result::Result<(), Refusal> {
     let convert = |field: &str, value: &Value| -> std::result::Result<Value, Refusal> {
         match table.column(field) {
-            Some(col) => value_for(col, value),
+            Some(col) => value_for(col, value, action.field(field).is_some_and(|r| r.one_of.is_some())),
             None => Err(Refusal::new(Code::InvalidInput, format!("{} has no column `{field}`", action.table))),
         }
     };
     for (field, value) in call.set.iter_mut() {
         *value = convert(field, value)?;
+        if let Some(rule) = action.field(field) {
+            check_new_value(rule, &typed_view(value, column_type(table, field)))?;
+        }
     }
     if let Some(expect) = call.expect.as_mut() {
         for (field, value) in expect.iter_mut() {
@@ -206,10 +211,21 @@ impl Engine {
                     column.unwrap_or_else(|| constraint.to_string())
                 ),
             ),
-            RejectionKind::Check => Refusal::new(
-                Code::InvalidInput,
-                format!("the database's check {constraint} refuses this change; send a value that meets it"),
-            ),
+            RejectionKind::Check => {
+                let culprit = match rej.column.clone() {
+                    Some(c) => Some(c),
+                    // A domain's check fails in the cast: ask which value.
+                    None => self.find_culprit(action, table, call).await?,
+                };
+                let what = match &culprit {
+                    Some(c) => format!("{c}: `{}`", call.set.get(c).map(display).unwrap_or_default()),
+                    None => "this change".to_string(),
+                };
+                Refusal::new(
+                    Code::InvalidInput,
+                    format!("{what} is refused by the database's check {constraint}; send a value that meets it"),
+                )
+            }
             RejectionKind::ForeignKey => Refusal::new(
                 Code::InvalidInput,
                 format!("{} must name a record that exists ({constraint})", column.unwrap_or_else(|| "a field".into())),
@@ -218,8 +234,12 @@ impl Engine {
     }
 
     /// Which of the call's key and values the column's type cannot hold,
-    /// asking the database one value at a time (only on this error path).
+    /// asking the database one value at a time (only on this error path);
+    /// where it cannot be asked, the one value the call sets.
     async fn find_culprit(&self, action: &Action, table: &TableSchema, call: &Call) -> Result<Option<String>> {
+        if !self.store().can_test_values() {
+            return Ok((call.set.len() == 1).then(|| call.set.keys().next().cloned()).flatten());
+        }
         let key = call.key_text().ok().flatten().map(|k| (action.key.clone(), Value::String(k)));
         for (field, value) in key.into_iter().chain(call.set.iter().map(|(f, v)| (f.clone(), v.clone()))) {
             if let Some(col) = table.column(&field) {

@@ -218,10 +218,11 @@ impl Dialect {
     }
 
     /// The locking clause when the SELECT also reads other tables: only the
-    /// record's row is locked.
-    pub(crate) fn for_update_of(self, quoted_table: &str) -> String {
+    /// record's row is locked. PostgreSQL names the table unqualified.
+    pub(crate) fn for_update_of(self, table: &str) -> String {
+        let name = table.rsplit('.').next().unwrap_or(table);
         match self {
-            Dialect::Postgres => format!(" FOR UPDATE OF {quoted_table}"),
+            Dialect::Postgres => format!(" FOR UPDATE OF {}", self.quote(name)),
             _ => self.for_update().to_string(),
         }
     }

@@ -276,6 +276,8 @@ pub trait Store: Send + Sync {
     /// database; elsewhere `None`: unknown). Used only to name the value a
     /// refused write stumbled on.
     async fn fits(&self, column: &Column, value: &Value) -> Result<Option<bool>>;
+    /// Whether `fits` can answer at all.
+    fn can_test_values(&self) -> bool;
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>>;
     /// The same selection as `changes`, only what a revert reads.
     async fn undoables(&self, filter: &ChangeFilter) -> Result<Vec<Undoable>>;

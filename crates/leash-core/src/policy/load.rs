@@ -188,6 +188,20 @@ impl Walker<'_> {
         }
     }
 
+    /// A table: an identifier, or `schema.table` (PostgreSQL schemas, MySQL databases).
+    fn table_name(&mut self, item: &Item, at: &At) -> Option<String> {
+        let s = self.string(item, at)?;
+        if is_table_name(&s) {
+            Some(s)
+        } else {
+            self.error(
+                at,
+                format!("`{s}` is not a table name: an identifier ([A-Za-z_][A-Za-z0-9_]*), or schema.table"),
+            );
+            None
+        }
+    }
+
     fn condition(&mut self, item: &Item, at: &At) -> Option<Condition> {
         let s = self.string(item, at)?;
         match Condition::compile(&s) {
@@ -219,6 +233,14 @@ pub fn is_identifier(s: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && s.len() <= NAME_MAX
+}
+
+/// `table` or `schema.table`, each part an identifier.
+pub fn is_table_name(s: &str) -> bool {
+    match s.split_once('.') {
+        Some((schema, table)) => is_identifier(schema) && is_identifier(table),
+        None => is_identifier(s),
+    }
 }
 
 fn is_action_name(s: &str) -> bool {
@@ -418,7 +440,7 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
                     None
                 })
             }
-            "table" => tbl = w.identifier(item, &at),
+            "table" => tbl = w.table_name(item, &at),
             "key" => key = w.identifier(item, &at),
             "kind" => action.kind = w.choice(item, &at, Kind::NAMES, Kind::parse).unwrap_or(Kind::Update),
             "mode" => action.mode = w.choice(item, &at, Mode::NAMES, Mode::parse).unwrap_or(Mode::Suggest),

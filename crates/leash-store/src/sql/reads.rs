@@ -94,6 +94,10 @@ impl Store for SqlStore {
         }
     }
 
+    fn can_test_values(&self) -> bool {
+        self.dialect().predicts_stored_text()
+    }
+
     async fn changes(&self, f: &ChangeFilter) -> Result<Vec<Change>> {
         let q = self.change_query(CHANGE_COLUMNS, f);
         self.fetch_all(q).await?.iter().map(change_from_row).collect()

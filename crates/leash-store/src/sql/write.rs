@@ -76,7 +76,7 @@ pub(super) async fn lock_for_write(
         }
     }
     q.push(" FROM ").table(&table.name).push(" WHERE ").ident(key_col).push(" = ").key(key, key_column);
-    q.push(&d.for_update_of(&d.quote_table(&table.name)));
+    q.push(&d.for_update_of(&table.name));
     let Some(row) = tx.one(q).await? else {
         let (pauses, head) = state::call_context(tx, action, &table.name, Some(key)).await?;
         return Ok(Locked { record: None, key: None, pauses, head, new: predicted_locally(d, table, new)? });
