@@ -1,0 +1,244 @@
+//! The delivery line, read the way USPS Publication 28 reads it: a house
+//! number and street, a PO Box, or a box line (military `PSC 1234 Box 5678`,
+//! rural `RR 2 Box 152`).
+//!
+//! What must stay true, because `compare` trusts it: every word of the line
+//! lands in some field, and only spellings that mean the same are merged.
+//! So a directional is a pre- or post-directional only when a street name
+//! remains (`North St` is a street named North, not `N St`); a route name keeps
+//! its number (`County Road 45` is not `County Rd, # 45`); and a unit needs a
+//! designator or `#` (a bare `4B` after the street is refused, not guessed).
+
+use super::tables::{box_line_kind, direction, suffix, unit_designator};
+use super::words::{has_digit, is_fraction, is_number, is_route, is_unit_id, join_routes, ROUTE_JOIN};
+use super::{Address, BoxLine, Unit, ADDRESS_UNITS_MAX};
+
+/// The street part of a line, before it is copied into an `Address`.
+#[derive(Default)]
+struct Street {
+    predir: Option<&'static str>,
+    name: Vec<String>,
+    suffix: Option<&'static str>,
+    postdir: Option<&'static str>,
+    units: Vec<Unit>,
+}
+
+/// Why one reading of the street failed, when it says more than "no street".
+type Why = Option<String>;
+
+/// Reads the delivery line at the start of `t` into `a`; returns the words it
+/// did not use (a city, when the address has no commas).
+pub(super) fn read_delivery_line(
+    t: &[String],
+    a: &mut Address,
+    whole_part: bool,
+    military: bool,
+) -> Result<Vec<String>, String> {
+    if let Some(n) = po_box_words(t) {
+        let skip = usize::from(t.get(n).is_some_and(|w| w == "#"));
+        let id = t.get(n + skip).filter(|w| is_unit_id(w)).ok_or("a PO Box needs its number")?;
+        a.po_box = Some(id.clone());
+        return Ok(t[n + skip + 1..].to_vec());
+    }
+    if let Some((line, used)) = box_line(t, military)? {
+        a.box_line = Some(line);
+        return Ok(t[used..].to_vec());
+    }
+    let first = t.first().ok_or("the address is empty")?;
+    if !is_number(first) {
+        return Err(format!("no house number: the address starts with `{first}`"));
+    }
+    let mut number = first.clone();
+    let mut i = 1;
+    if let Some(f) = t.get(i).filter(|w| is_fraction(w)) {
+        number = format!("{number} {f}");
+        i += 1;
+    }
+    a.number = Some(number);
+    let words = join_routes(&t[i..]);
+    let (street, rest) = read_street(&words, whole_part)?;
+    a.predir = street.predir.map(str::to_string);
+    a.street = street.name.iter().flat_map(|w| w.split(ROUTE_JOIN)).map(str::to_string).collect();
+    a.suffix = street.suffix.map(str::to_string);
+    a.postdir = street.postdir.map(str::to_string);
+    let mut units = street.units.into_iter();
+    (a.unit, a.second_unit) = (units.next(), units.next());
+    Ok(rest.iter().flat_map(|w| w.split(ROUTE_JOIN)).map(str::to_string).collect())
+}
+
+/// How many words spell "PO Box" at the start (`P O Box`, `Post Office Box`, `Box`).
+fn po_box_words(t: &[String]) -> Option<usize> {
+    const SPELLINGS: &[&[&str]] =
+        &[&["P", "O", "BOX"], &["PO", "BOX"], &["POST", "OFFICE", "BOX"], &["POBOX"], &["POB"], &["BOX"]];
+    SPELLINGS.iter().find(|s| t.len() > s.len() && s.iter().zip(t).all(|(a, b)| a == b)).map(|s| s.len())
+}
+
+/// `PSC 1234 Box 5678`, `Unit 2050 Box 4190` (military only), `RR 2 Box 152`.
+fn box_line(t: &[String], military: bool) -> Result<Option<(BoxLine, usize)>, String> {
+    let Some((n, kind, is_military)) = box_line_kind(t) else { return Ok(None) };
+    let Some(number) = t.get(n).filter(|w| has_digit(w)) else { return Ok(None) };
+    if is_military && !military {
+        return Ok(None);
+    }
+    let mut line = BoxLine { kind: kind.to_string(), number: number.clone(), box_id: None };
+    let mut used = n + 1;
+    if t.get(used).is_some_and(|w| w == "BOX") {
+        let id = t.get(used + 1).filter(|w| is_unit_id(w)).ok_or(format!("`{kind} {number} Box` has no box number"))?;
+        line.box_id = Some(id.clone());
+        used += 2;
+    }
+    Ok(Some((line, used)))
+}
+
+/// Street words after the house number: [predir] name [suffix] [postdir] [unit [unit]].
+fn read_street(w: &[String], whole_part: bool) -> Result<(Street, Vec<String>), String> {
+    let predir = w.first().and_then(|x| direction(x));
+    let starts: Vec<(Option<&'static str>, usize)> =
+        predir.map(|d| (Some(d), 1)).into_iter().chain([(None, 0)]).collect();
+    let mut why: Why = None;
+    for &(predir, from) in &starts {
+        for end in name_ends(w, from, whole_part) {
+            match after_name(w, from, end, predir, whole_part) {
+                Ok(found) => return Ok(found),
+                Err(reason) => why = why.or(reason),
+            }
+        }
+    }
+    if let Some(why) = why {
+        return Err(why);
+    }
+    for &(predir, from) in &starts {
+        if let Some(found) = without_suffix(w, from, predir, whole_part)? {
+            return Ok(found);
+        }
+    }
+    Err("no street name after the house number".into())
+}
+
+/// Suffixes that end a street and rarely begin a city (`Lake Shore Dr Chicago`
+/// but `Main St Park City`): without commas, a suffix followed by one of these
+/// is taken as part of the name.
+const STREET_ENDINGS: &[&str] =
+    &["AVE", "BLVD", "CIR", "CT", "DR", "LN", "PKWY", "PL", "RD", "TER", "TRL", "WAY", "HWY", "ALY", "SQ", "EXPY"];
+
+/// Where the street name may end: at a suffix with a name before it, or at a
+/// route name. With commas the last such word is tried first (`Lake Shore Dr`);
+/// without, the first, since a city follows.
+fn name_ends(w: &[String], from: usize, whole_part: bool) -> Vec<usize> {
+    let mut ends: Vec<usize> =
+        (from..w.len()).filter(|&j| is_route(&w[j]) || (j > from && suffix(&w[j]).is_some())).collect();
+    if whole_part {
+        ends.reverse();
+    } else {
+        let before_street_ending =
+            |j: &usize| w.get(j + 1).and_then(|n| suffix(n)).is_some_and(|s| STREET_ENDINGS.contains(&s));
+        ends.sort_by_key(before_street_ending);
+    }
+    ends
+}
+
+fn after_name(
+    w: &[String],
+    from: usize,
+    end: usize,
+    predir: Option<&'static str>,
+    whole_part: bool,
+) -> Result<(Street, Vec<String>), Why> {
+    let (name, suffix) =
+        if is_route(&w[end]) { (w[from..=end].to_vec(), None) } else { (w[from..end].to_vec(), suffix(&w[end])) };
+    let mut i = end + 1;
+    let postdir = postdir_at(w, i);
+    i += usize::from(postdir.is_some());
+    let units = read_units(w, &mut i)?;
+    let rest = w[i..].to_vec();
+    check_rest(&rest, whole_part)?;
+    Ok((Street { predir, name, suffix, postdir, units }, rest))
+}
+
+/// A directional after the street is a post-directional when nothing but a
+/// unit follows; otherwise it starts a city (`Main St West Hartford`).
+fn postdir_at(w: &[String], i: usize) -> Option<&'static str> {
+    let d = w.get(i).and_then(|x| direction(x))?;
+    let next = w.get(i + 1);
+    next.is_none_or(|n| unit_designator(n).is_some()).then_some(d)
+}
+
+/// What is left after the street: nothing when the street has its own comma
+/// part, a city otherwise, and never a bare unit number.
+fn check_rest(rest: &[String], whole_part: bool) -> Result<(), Why> {
+    match rest.first() {
+        None => Ok(()),
+        Some(w) if has_digit(w) => {
+            Err(Some(format!("`{w}` follows the street without a unit designator such as Apt, Ste or #")))
+        }
+        Some(w) if whole_part && unit_designator(w).is_some_and(|(_, needs_id)| needs_id) => {
+            Err(Some(format!("`{w}` has no unit number after it")))
+        }
+        Some(_) if whole_part => Err(None),
+        Some(_) => Ok(()),
+    }
+}
+
+/// No suffix: the name runs to a unit designator or the end of the part.
+fn without_suffix(
+    w: &[String],
+    from: usize,
+    predir: Option<&'static str>,
+    whole_part: bool,
+) -> Result<Option<(Street, Vec<String>)>, String> {
+    let stop = (from + 1..w.len()).find(|&j| unit_designator(&w[j]).is_some()).unwrap_or(w.len());
+    let mut name = w.get(from..stop).unwrap_or_default().to_vec();
+    let postdir = match name.as_slice() {
+        [_, .., last] => direction(last),
+        _ => None,
+    };
+    if postdir.is_some() {
+        name.pop();
+    }
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let mut i = stop;
+    let units = read_units(w, &mut i).map_err(|why| why.unwrap_or_default())?;
+    let rest = w[i..].to_vec();
+    match check_rest(&rest, whole_part) {
+        Ok(()) => Ok(Some((Street { predir, name, suffix: None, postdir, units }, rest))),
+        Err(Some(why)) => Err(why),
+        Err(None) => Ok(None),
+    }
+}
+
+/// Up to two units from `i` on (`Bldg 3 Rm 101`); `i` moves past them.
+pub(super) fn read_units(w: &[String], i: &mut usize) -> Result<Vec<Unit>, Why> {
+    let mut units = Vec::new();
+    while let Some(unit) = read_unit(w, i)? {
+        units.push(unit);
+        if units.len() > ADDRESS_UNITS_MAX {
+            let shown: Vec<String> = units.iter().map(Unit::display).collect();
+            return Err(Some(format!("more than {ADDRESS_UNITS_MAX} units ({})", shown.join(", "))));
+        }
+    }
+    Ok(units)
+}
+
+fn read_unit(w: &[String], i: &mut usize) -> Result<Option<Unit>, Why> {
+    let Some(word) = w.get(*i) else { return Ok(None) };
+    let Some((designator, needs_id)) = unit_designator(word) else { return Ok(None) };
+    let mut j = *i + 1;
+    // "APT # 4B", "APT NO 4B": the sign adds nothing after a designator.
+    if designator != "#" && w.get(j).is_some_and(|n| unit_designator(n) == Some(("#", true))) {
+        j += 1;
+    }
+    let next = w.get(j);
+    let id = next.filter(|n| is_unit_id(n) && (needs_id || has_digit(n)));
+    if needs_id && id.is_none() {
+        return match next {
+            Some(n) if unit_designator(n).is_some() => {
+                Err(Some(format!("two unit designators in a row (`{word} {n}`), and no unit number between them")))
+            }
+            _ => Ok(None),
+        };
+    }
+    *i = j + usize::from(id.is_some());
+    Ok(Some(Unit { designator: designator.to_string(), id: id.cloned() }))
+}
