@@ -185,7 +185,7 @@ fn add_unit(a: &mut Address, unit: Unit) -> Result<(), String> {
 
 /// Words leash writes in capitals: route names (`US Highway 1`, `FM 1960`),
 /// box-line kinds and military post offices.
-const CAPITALISED: &[&str] = &["US", "FM", "RM", "PSC", "CMR", "RR", "HC", "APO", "FPO", "DPO", "PO"];
+const CAPITALISED: &[&str] = &["US", "FM", "PSC", "CMR", "RR", "HC", "APO", "FPO", "DPO", "PO"];
 
 fn title(word: &str) -> String {
     if CAPITALISED.contains(&word) {

@@ -70,7 +70,9 @@ pub(super) fn read_delivery_line(
 fn po_box_words(t: &[String]) -> Option<usize> {
     const SPELLINGS: &[&[&str]] =
         &[&["P", "O", "BOX"], &["PO", "BOX"], &["POST", "OFFICE", "BOX"], &["POBOX"], &["POB"], &["BOX"]];
-    SPELLINGS.iter().find(|s| t.len() > s.len() && s.iter().zip(t).all(|(a, b)| a == b)).map(|s| s.len())
+    // A lone `Box` is a PO Box only with its number; `PO Box` alone still is one.
+    let spelled = |s: &[&str]| s.iter().zip(t).all(|(a, b)| a == b) && t.len() >= s.len() + usize::from(s == ["BOX"]);
+    SPELLINGS.iter().find(|s| spelled(s)).map(|s| s.len())
 }
 
 /// `PSC 1234 Box 5678`, `Unit 2050 Box 4190` (military only), `RR 2 Box 152`.
@@ -155,12 +157,14 @@ fn after_name(
     Ok((Street { predir, name, suffix, postdir, units }, rest))
 }
 
-/// A directional after the street is a post-directional when nothing but a
-/// unit follows; otherwise it starts a city (`Main St West Hartford`).
+/// A directional after the street is a post-directional when it is written as
+/// one (`NW`) or nothing but a unit follows; a spelled-out one followed by
+/// more words starts a city (`Main St West Hartford`).
 fn postdir_at(w: &[String], i: usize) -> Option<&'static str> {
-    let d = w.get(i).and_then(|x| direction(x))?;
+    let word = w.get(i)?;
+    let d = direction(word)?;
     let next = w.get(i + 1);
-    next.is_none_or(|n| unit_designator(n).is_some()).then_some(d)
+    (word == d || next.is_none_or(|n| unit_designator(n).is_some())).then_some(d)
 }
 
 /// What is left after the street: nothing when the street has its own comma
