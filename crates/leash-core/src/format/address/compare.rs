@@ -128,19 +128,30 @@ fn unit_id_key(id: &Option<String>) -> String {
 }
 
 /// The same unit: the same id, and the same designator unless one of them is
-/// the bare `#` that stands for "some designator".
+/// the bare `#` that stands for "some designator". Not for TRLR and KEY: they
+/// are street suffixes too, and `Palm Key # 1` → `Palm, # 1` drops the street's.
 fn same_unit(x: &Unit, y: &Unit) -> bool {
-    let designator = x.designator == y.designator || x.designator == "#" || y.designator == "#";
+    let stands_for = |d: &str, other: &str| d == "#" && other != "TRLR" && other != "KEY";
+    let designator = x.designator == y.designator
+        || stands_for(&x.designator, &y.designator)
+        || stands_for(&y.designator, &x.designator);
     designator && unit_id_key(&x.id) == unit_id_key(&y.id)
+}
+
+fn same_id_and_designator(x: &Unit, y: &Unit) -> bool {
+    x.designator == y.designator && unit_id_key(&x.id) == unit_id_key(&y.id)
 }
 
 fn units(field: &str, a: &Address, b: &Address) -> Vec<Flag> {
     let (old, new): (Vec<&Unit>, Vec<&Unit>) = (a.units().collect(), b.units().collect());
+    // With two units a `#` could stand for either designator, so it stands for none.
+    let single = old.len() == 1 && new.len() == 1;
+    let matches = |x: &Unit, y: &Unit| if single { same_unit(x, y) } else { same_id_and_designator(x, y) };
     // Units are matched as a set: `Rm 101 Bldg 3` is `Bldg 3 Rm 101`.
     let mut unmatched_new = new.clone();
     let mut unmatched_old = Vec::new();
     for x in &old {
-        match unmatched_new.iter().position(|y| same_unit(x, y)) {
+        match unmatched_new.iter().position(|y| matches(x, y)) {
             Some(at) => {
                 unmatched_new.remove(at);
             }
@@ -281,8 +292,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
+/// One or two slips of the keyboard in as many words: `Brookln`, `Miami Bch`,
+/// not a word more or less (`Shore Street N Brooklyn`).
 fn is_typing_fix(a: &str, b: &str) -> bool {
-    let (a, b) = (city_key(a).replace(' ', ""), city_key(b).replace(' ', ""));
+    let (a, b) = (city_key(a), city_key(b));
+    if a.split(' ').count() != b.split(' ').count() {
+        return false;
+    }
+    let (a, b) = (a.replace(' ', ""), b.replace(' ', ""));
     let allowed = if a.len().min(b.len()) <= 5 { 1 } else { 2 };
     a.chars().next() == b.chars().next() && edit_distance(&a, &b) <= allowed
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 pub use compare::{compare, diff, same_city};
 pub use tables::{state_code, zip_states};
 
+use street::LineEnd;
 use tables::{unit_designator, MILITARY_POST_OFFICES, MILITARY_STATES};
 use words::{has_digit, tokenize, zip_parts};
 
@@ -80,7 +81,12 @@ pub fn parse(input: &str) -> Result<Address, String> {
     let state_spelled_out = take_state(&mut parts, &mut a);
     let military = is_military(&parts, &a);
     let street_part = parts.first().cloned().ok_or("there is no street line, only a state and ZIP")?;
-    let rest = street::read_delivery_line(&street_part, &mut a, parts.len() > 1, military)?;
+    let line_end = match (parts.len() > 1, a.state.is_some() || a.zip.is_some()) {
+        (true, _) => LineEnd::Comma,
+        (false, true) => LineEnd::City,
+        (false, false) => LineEnd::Unknown,
+    };
+    let rest = street::read_delivery_line(&street_part, &mut a, line_end, military)?;
     let rest_parts = Some(rest).filter(|r| !r.is_empty()).into_iter().chain(parts.into_iter().skip(1));
     for part in rest_parts {
         read_part(&part, &mut a)?;

@@ -26,12 +26,23 @@ struct Street {
 /// Why one reading of the street failed, when it says more than "no street".
 type Why = Option<String>;
 
+/// What follows the delivery line in its comma part.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum LineEnd {
+    /// Nothing: the city has a comma part of its own.
+    Comma,
+    /// A city, without a comma (the address ends in a state or ZIP).
+    City,
+    /// Perhaps a city: one part with neither state nor ZIP.
+    Unknown,
+}
+
 /// Reads the delivery line at the start of `t` into `a`; returns the words it
 /// did not use (a city, when the address has no commas).
 pub(super) fn read_delivery_line(
     t: &[String],
     a: &mut Address,
-    whole_part: bool,
+    end: LineEnd,
     military: bool,
 ) -> Result<Vec<String>, String> {
     if let Some(n) = po_box_words(t) {
@@ -56,7 +67,7 @@ pub(super) fn read_delivery_line(
     }
     a.number = Some(number);
     let words = join_routes(&t[i..]);
-    let (street, rest) = read_street(&words, whole_part)?;
+    let (street, rest) = read_street(&words, end)?;
     a.predir = street.predir.map(str::to_string);
     a.street = street.name.iter().flat_map(|w| w.split(ROUTE_JOIN)).map(str::to_string).collect();
     a.suffix = street.suffix.map(str::to_string);
@@ -93,13 +104,16 @@ fn box_line(t: &[String], military: bool) -> Result<Option<(BoxLine, usize)>, St
 }
 
 /// Street words after the house number: [predir] name [suffix] [postdir] [unit [unit]].
-fn read_street(w: &[String], whole_part: bool) -> Result<(Street, Vec<String>), String> {
+fn read_street(w: &[String], line_end: LineEnd) -> Result<(Street, Vec<String>), String> {
+    let whole_part = line_end == LineEnd::Comma;
     let predir = w.first().and_then(|x| direction(x));
     let starts: Vec<(Option<&'static str>, usize)> =
         predir.map(|d| (Some(d), 1)).into_iter().chain([(None, 0)]).collect();
     let mut why: Why = None;
-    for &(predir, from) in &starts {
-        for end in name_ends(w, from, whole_part) {
+    // Where the name ends decides first, the directional second: without
+    // commas `1 North Street Fishers Island` ends at Street, not at Island.
+    for end in name_ends(w, whole_part) {
+        for &(predir, from) in starts.iter().filter(|(_, from)| is_route(&w[end]) || end > *from) {
             match after_name(w, from, end, predir, whole_part) {
                 Ok(found) => return Ok(found),
                 Err(reason) => why = why.or(reason),
@@ -110,7 +124,7 @@ fn read_street(w: &[String], whole_part: bool) -> Result<(Street, Vec<String>), 
         return Err(why);
     }
     for &(predir, from) in &starts {
-        if let Some(found) = without_suffix(w, from, predir, whole_part)? {
+        if let Some(found) = without_suffix(w, from, predir, line_end)? {
             return Ok(found);
         }
     }
@@ -123,18 +137,43 @@ fn read_street(w: &[String], whole_part: bool) -> Result<(Street, Vec<String>), 
 const STREET_ENDINGS: &[&str] =
     &["AVE", "BLVD", "CIR", "CT", "DR", "LN", "PKWY", "PL", "RD", "TER", "TRL", "WAY", "HWY", "ALY", "SQ", "EXPY"];
 
-/// Where the street name may end: at a suffix with a name before it, or at a
+fn suffix_is_street_type(word: &str) -> bool {
+    suffix(word).is_some_and(|s| s == "ST" || STREET_ENDINGS.contains(&s))
+}
+
+/// Where the street name may end: at a suffix after the first word, or at a
 /// route name. With commas the last such word is tried first (`Lake Shore Dr`);
 /// without, the first, since a city follows.
-fn name_ends(w: &[String], from: usize, whole_part: bool) -> Vec<usize> {
+fn name_ends(w: &[String], whole_part: bool) -> Vec<usize> {
+    // TRAILER and KEY are suffixes and designators. `Trailer 5` and `Key A`
+    // are units, `Key N` is Key North; `Palm Key # 1` is Palm Key with unit 1,
+    // unless a street type came first (`Main St Trlr # 1`).
+    let starts_unit = |j: usize| {
+        let signed = w.get(j + 1).is_some_and(|n| n == "#");
+        let after_suffix = j > 0 && suffix_is_street_type(&w[j - 1]);
+        match read_unit(w, &mut j.clone()) {
+            Ok(Some(Unit { id: Some(_), .. })) if signed => after_suffix,
+            Ok(Some(Unit { id: Some(id), .. })) => direction(&id).is_none(),
+            _ => false,
+        }
+    };
     let mut ends: Vec<usize> =
-        (from..w.len()).filter(|&j| is_route(&w[j]) || (j > from && suffix(&w[j]).is_some())).collect();
+        (0..w.len()).filter(|&j| is_route(&w[j]) || (j > 0 && suffix(&w[j]).is_some() && !starts_unit(j))).collect();
     if whole_part {
         ends.reverse();
     } else {
-        let before_street_ending =
-            |j: &usize| w.get(j + 1).and_then(|n| suffix(n)).is_some_and(|s| STREET_ENDINGS.contains(&s));
-        ends.sort_by_key(before_street_ending);
+        // `ST` may be Saint in a city (`Main St St Paul`); `STREET` is not.
+        let before_street_ending = |j: usize| {
+            let next = w.get(j + 1).map(String::as_str);
+            let street = matches!(next, Some("STREET" | "STR" | "STRT"));
+            street || next.and_then(suffix).is_some_and(|s| STREET_ENDINGS.contains(&s))
+        };
+        // `1 N Lake Shore St Brooklyn` is not a street named N Lake: a lone
+        // directional names a street before a street type (`N St`), and
+        // otherwise only when nothing else reads.
+        let lone_directional =
+            |j: usize| j == 1 && direction(&w[0]).is_some() && !is_route(&w[1]) && !suffix_is_street_type(&w[1]);
+        ends.sort_by_key(|&j| (lone_directional(j), before_street_ending(j)));
     }
     ends
 }
@@ -148,6 +187,12 @@ fn after_name(
 ) -> Result<(Street, Vec<String>), Why> {
     let (name, suffix) =
         if is_route(&w[end]) { (w[from..=end].to_vec(), None) } else { (w[from..end].to_vec(), suffix(&w[end])) };
+    // `North Street Key West`: a directional is not a pre-directional when all
+    // that would remain of the name is a street type.
+    let name_is_a_street_type = matches!(name.as_slice(), [only] if suffix_is_street_type(only));
+    if predir.is_some() && name_is_a_street_type {
+        return Err(None);
+    }
     let mut i = end + 1;
     let postdir = postdir_at(w, i);
     i += usize::from(postdir.is_some());
@@ -188,8 +233,13 @@ fn without_suffix(
     w: &[String],
     from: usize,
     predir: Option<&'static str>,
-    whole_part: bool,
+    line_end: LineEnd,
 ) -> Result<Option<(Street, Vec<String>)>, String> {
+    let whole_part = line_end == LineEnd::Comma;
+    // A name may start with a designator word (`Front`), but not with a unit (`Apt 1`).
+    if matches!(read_unit(w, &mut from.clone()), Ok(Some(_))) {
+        return Ok(None);
+    }
     let stop = (from + 1..w.len()).find(|&j| unit_designator(&w[j]).is_some()).unwrap_or(w.len());
     let mut name = w.get(from..stop).unwrap_or_default().to_vec();
     let postdir = match name.as_slice() {
@@ -199,8 +249,21 @@ fn without_suffix(
     if postdir.is_some() {
         name.pop();
     }
+    // `1 North N` reads as North St going north or N St on the north side;
+    // either reading would merge two streets, so a person reads it.
+    if let ([only], Some(d)) = (name.as_slice(), predir.or(postdir)) {
+        if direction(only).is_some() && predir.is_some() != postdir.is_some() {
+            let spelled = if predir.is_some() { format!("{d} {only}") } else { format!("{only} {d}") };
+            return Err(format!("`{spelled}` could be a directional and a street named either way"));
+        }
+    }
     if name.is_empty() {
         return Ok(None);
+    }
+    if line_end == LineEnd::City && stop == w.len() {
+        return Err(
+            "without a comma or a street suffix, leash cannot tell where the street ends and the city begins".into()
+        );
     }
     let mut i = stop;
     let units = read_units(w, &mut i).map_err(|why| why.unwrap_or_default())?;
@@ -234,7 +297,8 @@ fn read_unit(w: &[String], i: &mut usize) -> Result<Option<Unit>, Why> {
         j += 1;
     }
     let next = w.get(j);
-    let id = next.filter(|n| is_unit_id(n) && (needs_id || has_digit(n)));
+    // `Trlr Rm 1` is two designators, not trailer "RM".
+    let id = next.filter(|n| is_unit_id(n) && unit_designator(n).is_none() && (needs_id || has_digit(n)));
     if needs_id && id.is_none() {
         return match next {
             Some(n) if unit_designator(n).is_some() => {

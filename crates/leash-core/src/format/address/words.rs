@@ -123,11 +123,12 @@ pub(super) fn is_fraction(t: &str) -> bool {
     matches!(t.split_once('/'), Some((a, b)) if !a.is_empty() && !b.is_empty() && a.chars().chain(b.chars()).all(|c| c.is_ascii_digit()))
 }
 
-/// What can follow a designator: a number (`4B`, `200`, `A-1`) or one or two
-/// letters (`Apt C`). `Key West` is a city, not the KEY designator with id WEST.
+/// What can follow a designator: a number (`4B`, `200`, `A-1`) or a letter
+/// (`Apt C`). `Key West` is a city, not the KEY designator with id WEST, and
+/// `Trlr St Louis` is a trailer street in St Louis, not trailer "ST".
 pub(super) fn is_unit_id(t: &str) -> bool {
     let shape = t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    shape && (has_digit(t) || (t.len() <= 2 && t.chars().all(|c| c.is_ascii_alphabetic())))
+    shape && (has_digit(t) || (t.len() == 1 && t.chars().all(|c| c.is_ascii_alphabetic())))
 }
 
 pub(super) fn zip_parts(t: &str) -> Option<(String, Option<String>)> {
