@@ -137,6 +137,12 @@ fn read_street(w: &[String], line_end: LineEnd) -> Result<(Street, Vec<String>),
 const STREET_ENDINGS: &[&str] =
     &["AVE", "BLVD", "CIR", "CT", "DR", "LN", "PKWY", "PL", "RD", "TER", "TRL", "WAY", "HWY", "ALY", "SQ", "EXPY"];
 
+/// Suffixes that often begin a city name (Saint, Mount, Fort, Lake, Park, Key …).
+const CITY_STARTS: &[&str] = &[
+    "ST", "MT", "FT", "PT", "PRT", "LK", "LKS", "PARK", "SPG", "SPGS", "FLS", "GLN", "HBR", "KY", "CPE", "FRST", "GDN",
+    "ML", "PNE", "PNES", "VLY", "CTR", "IS", "GRV", "BCH", "HL", "HLS", "CRK", "RDG", "VLG",
+];
+
 fn suffix_is_street_type(word: &str) -> bool {
     suffix(word).is_some_and(|s| s == "ST" || STREET_ENDINGS.contains(&s))
 }
@@ -162,11 +168,14 @@ fn name_ends(w: &[String], whole_part: bool) -> Vec<usize> {
     if whole_part {
         ends.reverse();
     } else {
-        // `ST` may be Saint in a city (`Main St St Paul`); `STREET` is not.
+        // A suffix followed by another suffix is inside the name (`Spring Hill
+        // Hts`, `Lake Shore Dr`) unless that one may begin a city (`Main St St
+        // Paul`, `Main St Park City`, `Main St Key West`).
         let before_street_ending = |j: usize| {
             let next = w.get(j + 1).map(String::as_str);
             let street = matches!(next, Some("STREET" | "STR" | "STRT"));
-            street || next.and_then(suffix).is_some_and(|s| STREET_ENDINGS.contains(&s))
+            let inside_name = next.and_then(suffix).is_some_and(|s| !CITY_STARTS.contains(&s)) && !starts_unit(j + 1);
+            street || inside_name
         };
         // `1 N Lake Shore St Brooklyn` is not a street named N Lake: a lone
         // directional names a street before a street type (`N St`), and
