@@ -374,7 +374,8 @@ fn known() -> Vec<Known> {
         .map(|l| {
             let cols: Vec<&str> = l.split(" | ").map(str::trim).collect();
             assert_eq!(cols.len(), 4, "field | leash | scourgify | why: {l}");
-            Known { field: cols[0].into(), leash: cols[1].into(), scourgify: cols[2].into(), line: l.into() }
+            let value = |c: &str| if c == "-" { String::new() } else { c.to_string() };
+            Known { field: cols[0].into(), leash: value(cols[1]), scourgify: value(cols[2]), line: l.into() }
         })
         .collect()
 }
