@@ -345,21 +345,21 @@ fn mutate(a: &Addr, class: usize, k: usize) -> Addr {
         (Line::Street { predir, .. }, 2) => {
             *predir = match predir {
                 None => Some(k % DIRECTIONS.len()),
-                Some(d) if k % 2 == 0 => Some((*d + 1) % DIRECTIONS.len()),
+                Some(d) if k.is_multiple_of(2) => Some((*d + 1) % DIRECTIONS.len()),
                 Some(_) => None,
             }
         }
         (Line::Street { suffix, name: Name::Words(_), .. }, 3) => {
             *suffix = match suffix {
                 None => Some(k % SUFFIXES.len()),
-                Some(x) if k % 2 == 0 => Some((*x + 1 + k % (SUFFIXES.len() - 1)) % SUFFIXES.len()),
+                Some(x) if k.is_multiple_of(2) => Some((*x + 1 + k % (SUFFIXES.len() - 1)) % SUFFIXES.len()),
                 Some(_) => None,
             }
         }
         (Line::Street { postdir, .. }, 4) => {
             *postdir = match postdir {
                 None => Some(k % DIRECTIONS.len()),
-                Some(d) if k % 2 == 0 => Some((*d + 1) % DIRECTIONS.len()),
+                Some(d) if k.is_multiple_of(2) => Some((*d + 1) % DIRECTIONS.len()),
                 Some(_) => None,
             }
         }
@@ -442,7 +442,7 @@ fn mutate(a: &Addr, class: usize, k: usize) -> Addr {
         }
         (_, 14) => {
             b.zip4 = match &b.zip4 {
-                Some(p) if k % 2 == 0 => Some(format!("{:04}", (p.parse::<u32>().unwrap_or(0) + 1) % 10_000)),
+                Some(p) if k.is_multiple_of(2) => Some(format!("{:04}", (p.parse::<u32>().unwrap_or(0) + 1) % 10_000)),
                 Some(_) => None,
                 None => return b,
             }
