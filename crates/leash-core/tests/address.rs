@@ -162,6 +162,63 @@ proptest! {
     }
 }
 
+/// The demo's address calls (crates/leash-cli/src/demo.rs), as `rules.rs`
+/// assembles them from the customer's columns.
+#[test]
+fn demo_seed_cases_keep_their_verdicts() {
+    let verdict = |old: &str, new: &str| -> Vec<&'static str> {
+        compare("address", old, new).iter().map(|f| f.reason.as_str()).collect()
+    };
+    assert_eq!(verdict("125 main st apt#4b, brookln, NY, 11211", "125 Main St, Apt 4B, Brooklyn, NY, 11211"), [""; 0]);
+    assert_eq!(
+        verdict("18 Market Street, Portland, ME 97201", "18 Market St, Portland, ME 97201"),
+        ["zip_state_mismatch"]
+    );
+    assert_eq!(
+        verdict("77 Sunset Blvd Apt 3, Los Angeles, CA 90028", "77 Sunset Blvd, Los Angeles, CA 90028"),
+        ["unit_dropped"]
+    );
+    assert_eq!(
+        verdict("77 Sunset Blvd Apt 3, Los Angeles, CA 90028", "77 Sunset Blvd, Apt 3, Los Angeles, CA 90028"),
+        [""; 0]
+    );
+    assert_eq!(verdict("9 Elm St Unit 12B, Austin, TX 78701", "9 Elm St Unit 12D, Austin, TX 78701"), ["unit_changed"]);
+}
+
+#[test]
+fn new_address_shapes_read_like_an_envelope() {
+    let cases = [
+        ("123 north st, boston, ma 02116", "123 North St, Boston, MA 02116"),
+        ("8 north ave northeast, atlanta ga 30308", "8 North Ave NE, Atlanta, GA 30308"),
+        ("123 co. rd. 45, alta, wy 83414", "123 County Road 45, Alta, WY 83414"),
+        ("9 us hwy 101 n, eureka, ca 95501", "9 US Highway 101 N, Eureka, CA 95501"),
+        ("77 I-95, Newark, NJ 07105", "77 Interstate 95, Newark, NJ 07105"),
+        ("5 main st bldg 3 rm 101, dallas tx 75201", "5 Main St, Bldg 3 Rm 101, Dallas, TX 75201"),
+        ("psc 1234 box 5678 apo ae 09204", "PSC 1234 Box 5678, APO, AE 09204"),
+        ("unit 2050 box 4190, apo, ap 96278", "Unit 2050 Box 4190, APO, AP 96278"),
+        ("rural route 2 box 152, alta wy 83414", "RR 2 Box 152, Alta, WY 83414"),
+        ("1600 Pennsylvania Ave NW Washington DC 20500", "1600 Pennsylvania Ave NW, Washington, DC 20500"),
+        ("12 palm key, trailer 5, key west, fl 33040", "12 Palm Ky, Trlr 5, Key West, FL 33040"),
+        ("100 main st key 5 key west fl 33040", "100 Main St, Key 5, Key West, FL 33040"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(canonical(input).as_deref(), Ok(expected), "{input}");
+        assert_eq!(canonical(expected).as_deref(), Ok(expected), "{expected} is a fixed point");
+    }
+}
+
+#[test]
+fn unreadable_addresses_say_what_could_not_be_read() {
+    let why = |s: &str| parse(s).err().unwrap_or_default();
+    assert!(why("Dallas, TX 75201").contains("no house number"), "{}", why("Dallas, TX 75201"));
+    assert!(why("5 Main St Apt Ste 4, Dallas, TX").contains("two unit designators"));
+    assert!(why("5 Main St 4B, Dallas, TX").contains("without a unit designator"));
+    assert!(why("5 Main St, Apt 4, Ste 5, Rm 6, Dallas TX").contains("more than 2 units"));
+    assert!(why("5 Main St, Springfield, Dallas, TX").contains("two places where the city goes"));
+    assert!(why("5 Main St, Apt, Dallas, TX").contains("`APT` has no unit number"));
+    assert!(why("PO Box, Dallas, TX").contains("PO Box needs its number"));
+}
+
 #[test]
 fn huge_and_strange_input_is_refused_not_panicked_on() {
     assert!(parse(&"1 Main St ".repeat(10_000)).is_err());
