@@ -1,18 +1,18 @@
 //! One function per command; each opens what it needs and prints.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use leash_core::call::Call;
 use leash_core::codes::Outcome;
-use leash_core::policy::{parse_policy, Policy};
 use leash_core::value::Value;
-use leash_engine::{check_schema, parse_time, Caller, Engine, RevertRequest, Role, Selector};
-use leash_store::ChangeFilter;
+use leash_engine::{
+    check_database, parse_time, Caller, ChangeQuery, Engine, EngineError, RevertRequest, Role, Selector, SelectorFields,
+};
 use serde::Serialize;
 
 use crate::cli::{CallArgs, Cli, Command, LogArgs, RevertArgs, TokenCommand};
+use crate::config::{database_url, load_policy, open_engine};
 use crate::{output, EXIT_DECIDED, EXIT_REJECTED};
 
 pub async fn run(cli: Cli) -> Result<u8> {
@@ -96,7 +96,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Verify => {
             let engine = open_engine(&cli).await?;
             let report = engine.verify().await?;
-            emit(&cli, &report, || verify_text(&report))?;
+            emit(&cli, &report, || output::verify(&report))?;
             Ok(if report.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
         }
         Command::Token(cmd) => token(&cli, cmd).await,
@@ -124,10 +124,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let now = engine.clock().now();
             let time =
                 |t: &Option<String>| t.as_deref().map(|t| parse_time(t, now).map_err(|e| anyhow!(e))).transpose();
-            let report = engine.report(time(since)?, time(until)?).await?;
+            let report = engine.report(&Caller::local(&who(None)), time(since)?, time(until)?).await?;
             emit(&cli, &report, || output::report(&report))
         }
-        Command::Test { file } => crate::policy_test::run(&cli, file.as_deref()).await,
+        Command::Test { file } => crate::policy_tests::run(&cli, file.as_deref()).await,
     }
 }
 
@@ -179,81 +179,27 @@ pub fn pairs(items: &[String]) -> Result<serde_json::Map<String, Value>> {
     Ok(map)
 }
 
-pub fn load_policy(path: &Path) -> Result<Policy> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!("cannot read the policy {}; run `leash init` to write a starter one", path.display())
-    })?;
-    parse_policy(&path.display().to_string(), &text).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow!("{} error(s) in the policy:\n{}", errors.len(), lines.join("\n"))
-    })
-}
-
-/// `--db`, then LEASH_DATABASE_URL, then the policy's url; a relative SQLite
-/// path in the policy is relative to the policy file.
-pub fn database_url(cli: &Cli, policy: &Policy) -> Result<String> {
-    if let Some(url) = &cli.db {
-        return Ok(url.clone());
-    }
-    if let Ok(url) = std::env::var("LEASH_DATABASE_URL") {
-        if !url.is_empty() {
-            return Ok(url);
-        }
-    }
-    let url = policy
-        .database_url
-        .clone()
-        .ok_or_else(|| anyhow!("no database: set [database] url, LEASH_DATABASE_URL or --db"))?;
-    Ok(relative_sqlite(&url, cli.config.parent().unwrap_or(Path::new("."))))
-}
-
-fn relative_sqlite(url: &str, base: &Path) -> String {
-    match url.strip_prefix("sqlite://") {
-        Some(path) if !path.starts_with('/') && !path.starts_with(':') && !base.as_os_str().is_empty() => {
-            format!("sqlite://{}", PathBuf::from(base).join(path).display())
-        }
-        _ => url.to_string(),
-    }
-}
-
-pub async fn open_engine(cli: &Cli) -> Result<Engine> {
-    let policy = load_policy(&cli.config)?;
-    let url = database_url(cli, &policy)?;
-    let store = leash_store::open(&url).await.with_context(|| format!("cannot open {url}"))?;
-    let engine = Engine::open(policy, Arc::from(store)).await?;
-    Ok(if cli.allow_unapproved { engine.allow_unapproved() } else { engine })
-}
-
 async fn check(cli: &Cli) -> Result<u8> {
     let policy = load_policy(&cli.config)?;
     let url = database_url(cli, &policy)?;
-    let store = leash_store::open(&url).await.with_context(|| format!("cannot open {url}"))?;
-    let issues = check_schema(&policy, store.as_ref()).await?;
+    let issues = check_database(&policy, &url).await.with_context(|| format!("cannot check against {url}"))?;
     let file = cli.config.display().to_string();
-    let (warnings, errors): (Vec<_>, Vec<_>) = issues.iter().partition(|i| i.warning);
-    let listed = |list: &[&leash_engine::SchemaIssue]| -> Vec<serde_json::Value> {
-        list.iter()
-            .map(|i| serde_json::json!({"file": file, "line": i.line, "key": i.key, "message": i.message}))
-            .collect()
-    };
+    let errors = issues.iter().filter(|i| !i.warning).count();
     if cli.json {
-        println!(
-            "{}",
-            serde_json::json!({"ok": errors.is_empty(), "actions": policy.actions.len(),
-                "errors": listed(&errors), "warnings": listed(&warnings)})
-        );
+        let listed = |warning: bool| -> Vec<serde_json::Value> {
+            issues
+                .iter()
+                .filter(|i| i.warning == warning)
+                .map(|i| serde_json::json!({"file": file, "line": i.line, "key": i.key, "message": i.message}))
+                .collect()
+        };
+        let answer = serde_json::json!({"ok": errors == 0, "actions": policy.actions.len(),
+            "errors": listed(false), "warnings": listed(true)});
+        println!("{answer}");
     } else {
-        for i in errors.iter().chain(&warnings) {
-            let what = if i.warning { "warning: " } else { "" };
-            println!("{file}:{}: {}: {what}{}", i.line, i.key, i.message);
-        }
-        if errors.is_empty() {
-            println!("{file}: ok — {} action(s), every table and column found", policy.actions.len());
-        } else {
-            println!("{} error(s)", errors.len());
-        }
+        println!("{}", output::check(&file, &issues, policy.actions.len()));
     }
-    Ok(if errors.is_empty() { EXIT_DECIDED } else { crate::EXIT_ERROR })
+    Ok(if errors == 0 { EXIT_DECIDED } else { crate::EXIT_ERROR })
 }
 
 async fn call(cli: &Cli, args: &CallArgs) -> Result<u8> {
@@ -285,24 +231,24 @@ async fn call(cli: &Cli, args: &CallArgs) -> Result<u8> {
     Ok(exit_for(result.outcome))
 }
 
-fn change_filter(engine: &Engine, args: &LogArgs) -> Result<ChangeFilter> {
-    let now = engine.clock().now();
-    let time = |t: &Option<String>| t.as_deref().map(|t| parse_time(t, now).map_err(|e| anyhow!(e))).transpose();
-    Ok(ChangeFilter {
-        action: args.action.clone(),
-        run_id: args.run_id.clone(),
-        actor: args.actor.clone(),
-        record_key: args.key.clone(),
-        since: time(&args.since)?,
-        until: time(&args.until)?,
-        newest: Some(args.limit),
-        ..ChangeFilter::default()
-    })
+fn change_query(engine: &Engine, args: &LogArgs) -> Result<ChangeQuery> {
+    let limit = args.limit.to_string();
+    let fields = [
+        ("action", args.action.as_deref()),
+        ("run_id", args.run_id.as_deref()),
+        ("actor", args.actor.as_deref()),
+        ("record_key", args.key.as_deref()),
+        ("since", args.since.as_deref()),
+        ("until", args.until.as_deref()),
+        ("limit", Some(limit.as_str())),
+    ];
+    let fields = fields.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)));
+    Ok(ChangeQuery::from_fields(fields, engine.clock().now())?)
 }
 
 async fn log(cli: &Cli, args: &LogArgs) -> Result<u8> {
     let engine = open_engine(cli).await?;
-    let mut changes = engine.store().changes(&change_filter(&engine, args)?).await?;
+    let mut changes = engine.changes(&Caller::local(&who(None)), &change_query(&engine, args)?).await?;
     if cli.json {
         changes.reverse();
         let rows: Vec<_> = changes
@@ -323,88 +269,31 @@ async fn log(cli: &Cli, args: &LogArgs) -> Result<u8> {
 
 async fn show(cli: &Cli, id: &str) -> Result<u8> {
     let engine = open_engine(cli).await?;
-    if let Some(c) = engine.store().change(id).await? {
-        return emit(cli, &c, || {
-            let mut t = format!(
-                "change {}\n  at:        {}\n  action:    {} on {} {}\n  actor:     {}\n  approver:  {}\n  reason:    {}\n  evidence:  {}\n  run:       {}\n  proposal:  {}",
-                c.id, c.at, c.action, c.table_name, c.record_key, c.actor,
-                c.approver.as_deref().unwrap_or("-"), c.reason.as_deref().unwrap_or("-"), c.evidence.as_deref().unwrap_or("-"),
-                c.run_id.as_deref().unwrap_or("-"), c.proposal_id.as_deref().unwrap_or("-"),
-            );
-            for f in &c.fields {
-                t.push_str(&format!(
-                    "\n  {}: {} → {}",
-                    f.field,
-                    leash_core::value::display(&f.old),
-                    leash_core::value::display(&f.new)
-                ));
-            }
-            match (&c.reverts, &c.reverted_by) {
-                (_, Some(by)) => t.push_str(&format!("\n  reverted by change {by}")),
-                (Some(of), None) => t.push_str(&format!("\n  this reverts {of}; undo it with: leash revert {}", c.id)),
-                (None, None) => t.push_str(&format!("\n  undo: leash revert {}", c.id)),
-            }
-            t
-        });
+    let admin = Caller::local(&who(None));
+    match engine.change(&admin, id).await {
+        Ok(c) => return emit(cli, &c, || output::change(&c)),
+        Err(EngineError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
     }
-    if let Some(p) = engine.store().proposal(id).await? {
-        return emit(cli, &p, || {
-            let mut t = format!(
-                "proposal {} ({})\n  action:    {} on {} {}\n  by:        {}\n  reason:    {}\n  evidence:  {}\n  created:   {}",
-                p.id, p.status.as_str(), p.action, p.table_name, p.record_key.as_deref().unwrap_or("(new row)"), p.actor,
-                p.reason.as_deref().unwrap_or("-"), p.evidence.as_deref().unwrap_or("-"), p.created_at,
-            );
-            t.push_str(&format!("\n  change:    {}", output::fields_line(&p.fields)));
-            for n in &p.notes {
-                t.push_str(&format!("\n  note:      {n}"));
-            }
-            if let Some(r) = &p.reviewer {
-                t.push_str(&format!("\n  decided:   by {r} at {}", p.decided_at.as_deref().unwrap_or("?")));
-            }
-            if let Some(n) = &p.review_note {
-                t.push_str(&format!("\n  review:    {n}"));
-            }
-            if p.status.is_open() {
-                t.push_str(&format!(
-                    "\n  approve: leash approve {} [--set field=value]   reject: leash reject {} --note …",
-                    p.id, p.id
-                ));
-            }
-            t
-        });
+    match engine.proposal(&admin, id).await {
+        Ok(p) => emit(cli, &p, || output::proposal(&p)),
+        Err(EngineError::NotFound(_)) => bail!("no change or proposal has id {id}"),
+        Err(e) => Err(e.into()),
     }
-    bail!("no change or proposal has id {id}")
 }
 
 async fn revert(cli: &Cli, args: &RevertArgs) -> Result<u8> {
     let engine = open_engine(cli).await?;
-    let now = engine.clock().now();
-    let selectors = [
-        !args.ids.is_empty(),
-        args.run_id.is_some(),
-        args.action.is_some(),
-        args.actor.is_some(),
-        args.proposal.is_some(),
-    ];
-    if selectors.iter().filter(|s| **s).count() != 1 {
-        bail!("say what to revert with exactly one of: change ids, --run, --action --since, --actor, --proposal");
-    }
-    let selector = if !args.ids.is_empty() {
-        Selector::Ids(args.ids.clone())
-    } else if let Some(run) = &args.run_id {
-        Selector::Run(run.clone())
-    } else if let Some(action) = &args.action {
-        let since = args.since.as_deref().ok_or_else(|| anyhow!("--action needs --since"))?;
-        Selector::Action {
-            action: action.clone(),
-            since: parse_time(since, now).map_err(|e| anyhow!(e))?,
-            until: args.until.as_deref().map(|u| parse_time(u, now)).transpose().map_err(|e| anyhow!(e))?,
-        }
-    } else if let Some(actor) = &args.actor {
-        Selector::Actor(actor.clone())
-    } else {
-        Selector::Proposal(args.proposal.clone().unwrap_or_default())
+    let fields = SelectorFields {
+        change_ids: args.ids.clone(),
+        run_id: args.run_id.clone(),
+        action: args.action.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        actor: args.actor.clone(),
+        proposal_id: args.proposal.clone(),
     };
+    let selector = Selector::from_fields(fields, engine.clock().now())?;
     let req =
         RevertRequest { selector, dry_run: args.dry_run, force: args.force, batch_max: leash_engine::REVERT_BATCH_MAX };
     let bar = (!cli.json && !args.dry_run).then(|| output::bar("reverting"));
@@ -419,61 +308,7 @@ async fn revert(cli: &Cli, args: &RevertArgs) -> Result<u8> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    emit(cli, &report, || revert_text(&report))
-}
-
-pub fn revert_text(r: &leash_engine::RevertReport) -> String {
-    let mut t = if r.dry_run {
-        format!("dry run: would revert {} change(s), {} skipped", r.reverted.len(), r.skipped)
-    } else {
-        format!("reverted {} change(s), {} skipped", r.reverted.len(), r.skipped)
-    };
-    for c in &r.conflicts {
-        t.push_str(&format!(
-            "\n  conflict: change {} field {}: leash wrote `{}`, it is now `{}` (skipped; --force overwrites)",
-            c.change_id,
-            c.field,
-            leash_core::value::display(&c.expected),
-            leash_core::value::display(&c.current)
-        ));
-    }
-    if let Some(run) = &r.revert_run_id {
-        if !r.reverted.is_empty() {
-            t.push_str(&format!("\n  this revert is run {run}; undo it with: leash revert --run {run}"));
-        }
-    }
-    t
-}
-
-pub fn verify_text(r: &leash_engine::VerifyReport) -> String {
-    let mut t = if r.ok {
-        format!("ok: {} change(s) checked, every chain intact, no drift", r.checked)
-    } else {
-        format!(
-            "{} change(s) checked: {} chain break(s), {} drifted field(s)",
-            r.checked,
-            r.chain_breaks.len(),
-            r.drift.len()
-        )
-    };
-    for b in &r.chain_breaks {
-        t.push_str(&format!(
-            "\n  chain break: {} {} change {}: {}",
-            b.table_name, b.record_key, b.change_id, b.problem
-        ));
-    }
-    for d in &r.drift {
-        t.push_str(&format!(
-            "\n  drift: {} {} field {}: leash wrote `{}` (change {}), it is now `{}`",
-            d.table_name,
-            d.record_key,
-            d.field,
-            leash_core::value::display(&d.journal),
-            d.change_id,
-            leash_core::value::display(&d.current)
-        ));
-    }
-    t
+    emit(cli, &report, || output::revert(&report))
 }
 
 async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<u8> {
@@ -488,7 +323,7 @@ async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<u8> {
             })
         }
         TokenCommand::List => {
-            let tokens = engine.store().tokens().await?;
+            let tokens = engine.tokens(&admin).await?;
             emit(cli, &serde_json::json!({"tokens": tokens}), || {
                 let rows: Vec<Vec<String>> = tokens
                     .iter()

@@ -2,7 +2,6 @@
 //! agent working through the gateway, stage by stage. No network.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use crate::output::bar;
 use anyhow::{Context, Result};
@@ -10,7 +9,7 @@ use leash_core::call::{Call, CallResult};
 use leash_core::codes::Outcome;
 use leash_core::policy::parse_policy;
 use leash_core::value::Value;
-use leash_engine::{Caller, Engine, RevertRequest, Role, Selector};
+use leash_engine::{Caller, ChangeQuery, Engine, RevertRequest, Role, Selector, CHANGES_PAGE_MAX};
 
 use crate::starter::{demo_fixtures, DEMO_POLICY};
 use crate::EXIT_DECIDED;
@@ -108,13 +107,12 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     let config = dir.join("leash.toml");
     std::fs::write(&config, DEMO_POLICY)?;
     let url = format!("sqlite://{}", db.display());
-    let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&url).await?);
     let fixtures = demo_fixtures();
-    store.execute_script(&fixtures.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    leash_engine::run_script(&url, &fixtures.iter().map(String::as_str).collect::<Vec<_>>()).await?;
 
     let policy =
         parse_policy(&config.display().to_string(), DEMO_POLICY).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
-    let engine = Engine::open(policy, store.clone()).await?;
+    let engine = Engine::connect(policy, &url).await?;
     let admin = Caller::local("ops-lead");
     engine.approve_policy(&admin, Some("demo policy reviewed")).await?;
     engine.create_token(&admin, "assistant", Role::Agent, Vec::new()).await?;
@@ -191,7 +189,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         }
     }
 
-    rollout(&mut d, &config, store.clone(), &admin, &reviewer, json).await?;
+    rollout(&mut d, &config, &url, &admin, &reviewer, json).await?;
 
     if !json {
         stage(6, "A bad batch: run nightly-17 tries to move 50 due dates by +30 days, all the same mistake");
@@ -216,12 +214,9 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     if let Some(b) = calls_bar {
         b.finish_and_clear();
     }
-    let batch = d
-        .engine
-        .store()
-        .changes(&leash_store::ChangeFilter { run_id: Some("nightly-17".into()), ..Default::default() })
-        .await?;
-    let breaker = d.engine.store().pauses().await?.into_iter().find(|p| p.kind == "breaker");
+    let nightly = ChangeQuery { run_id: Some("nightly-17".into()), limit: CHANGES_PAGE_MAX, ..ChangeQuery::default() };
+    let batch = d.engine.changes(&admin, &nightly).await?;
+    let breaker = d.engine.pauses().await?.into_iter().find(|p| p.kind == "breaker");
     if !json {
         println!("   {} changes landed before the breaker tripped on the 20th identical shift;", batch.len());
         println!(
@@ -287,7 +282,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         return Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR });
     }
     stage(7, "Check the journal");
-    println!("   $ leash verify\n   {}", crate::commands::verify_text(&verify).replace('\n', "\n   "));
+    println!("   $ leash verify\n   {}", crate::output::verify(&verify).replace('\n', "\n   "));
     println!(
         "\nDone. {} applied, {} sent to review ({} still queued), {} refused, {} reverted in one step.",
         d.tally.applied,
@@ -308,7 +303,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
 async fn rollout(
     d: &mut Demo,
     config: &std::path::Path,
-    store: Arc<dyn leash_store::Store>,
+    url: &str,
     admin: &Caller,
     reviewer: &Caller,
     json: bool,
@@ -340,7 +335,7 @@ async fn rollout(
                 accepted += 1;
             }
         }
-        let report = d.engine.report(None, None).await?;
+        let report = d.engine.report(&Caller::local("demo"), None, None).await?;
         let row = report.actions.iter().find(|a| a.name == "tag_ticket_topic");
         if !json {
             println!(
@@ -359,7 +354,7 @@ async fn rollout(
         std::fs::write(config, &text)?;
         let policy =
             parse_policy(&config.display().to_string(), &text).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
-        d.engine = Engine::open(policy, store.clone()).await?;
+        d.engine = Engine::connect(policy, url).await?;
         let refused =
             d.call("tag_ticket_topic", Some(&key.to_string()), &[("topic", "other")], "before approval", None).await?;
         d.engine.approve_policy(admin, Some(&format!("tag_ticket_topic earned {next}"))).await?;

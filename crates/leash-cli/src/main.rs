@@ -3,10 +3,11 @@
 
 mod cli;
 mod commands;
+mod config;
 mod demo;
 mod normalize;
 mod output;
-mod policy_test;
+mod policy_tests;
 mod starter;
 
 use std::process::ExitCode;

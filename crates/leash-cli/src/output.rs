@@ -5,6 +5,7 @@ use leash_core::call::{CallResult, FieldChange};
 use leash_core::codes::Outcome;
 use leash_core::journal::{Change, Proposal};
 use leash_core::value::display;
+use leash_engine::ProposalView;
 
 /// A progress bar on stderr for long work (revert, demo batches).
 pub fn bar(label: &str) -> ProgressBar {
@@ -220,6 +221,130 @@ pub fn report(r: &leash_core::report::Report) -> String {
         ));
     }
     out
+}
+
+
+/// `leash show` of a change: who, why, what, and how to undo it.
+pub fn change(c: &Change) -> String {
+    let mut t = format!(
+        "change {}\n  at:        {}\n  action:    {} on {} {}\n  actor:     {}\n  approver:  {}\n  reason:    {}\n  evidence:  {}\n  run:       {}\n  proposal:  {}",
+        c.id, c.at, c.action, c.table_name, c.record_key, c.actor,
+        c.approver.as_deref().unwrap_or("-"), c.reason.as_deref().unwrap_or("-"), c.evidence.as_deref().unwrap_or("-"),
+        c.run_id.as_deref().unwrap_or("-"), c.proposal_id.as_deref().unwrap_or("-"),
+    );
+    for f in &c.fields {
+        t.push_str(&format!(
+            "\n  {}: {} → {}",
+            f.field,
+            leash_core::value::display(&f.old),
+            leash_core::value::display(&f.new)
+        ));
+    }
+    match (&c.reverts, &c.reverted_by) {
+        (_, Some(by)) => t.push_str(&format!("\n  reverted by change {by}")),
+        (Some(of), None) => t.push_str(&format!("\n  this reverts {of}; undo it with: leash revert {}", c.id)),
+        (None, None) => t.push_str(&format!("\n  undo: leash revert {}", c.id)),
+    }
+    t
+}
+
+/// `leash show` of a proposal, and what a reviewer can do with it.
+pub fn proposal(v: &ProposalView) -> String {
+    let p = &v.proposal;
+    let mut t = format!(
+        "proposal {} ({})\n  action:    {} on {} {}\n  by:        {}\n  reason:    {}\n  evidence:  {}\n  created:   {}",
+        p.id, p.status.as_str(), p.action, p.table_name, p.record_key.as_deref().unwrap_or("(new row)"), p.actor,
+        p.reason.as_deref().unwrap_or("-"), p.evidence.as_deref().unwrap_or("-"), p.created_at,
+    );
+    t.push_str(&format!("\n  change:    {}", fields_line(&p.fields)));
+    for n in &p.notes {
+        t.push_str(&format!("\n  note:      {n}"));
+    }
+    if let Some(r) = &p.reviewer {
+        t.push_str(&format!("\n  decided:   by {r} at {}", p.decided_at.as_deref().unwrap_or("?")));
+    }
+    if let Some(n) = &p.review_note {
+        t.push_str(&format!("\n  review:    {n}"));
+    }
+    if let Some(why) = &v.stale {
+        t.push_str(&format!("\n  stale:     {why}; approving it will be refused"));
+    }
+    if p.status.is_open() {
+        t.push_str(&format!(
+            "\n  approve: leash approve {} [--set field=value]   reject: leash reject {} --note …",
+            p.id, p.id
+        ));
+    }
+    t
+}
+
+pub fn revert(r: &leash_engine::RevertReport) -> String {
+    let mut t = if r.dry_run {
+        format!("dry run: would revert {} change(s), {} skipped", r.reverted.len(), r.skipped)
+    } else {
+        format!("reverted {} change(s), {} skipped", r.reverted.len(), r.skipped)
+    };
+    for c in &r.conflicts {
+        t.push_str(&format!(
+            "\n  conflict: change {} field {}: leash wrote `{}`, it is now `{}` (skipped; --force overwrites)",
+            c.change_id,
+            c.field,
+            leash_core::value::display(&c.expected),
+            leash_core::value::display(&c.current)
+        ));
+    }
+    if let Some(run) = &r.revert_run_id {
+        if !r.reverted.is_empty() {
+            t.push_str(&format!("\n  this revert is run {run}; undo it with: leash revert --run {run}"));
+        }
+    }
+    t
+}
+
+pub fn verify(r: &leash_engine::VerifyReport) -> String {
+    let mut t = if r.ok {
+        format!("ok: {} change(s) checked, every chain intact, no drift", r.checked)
+    } else {
+        format!(
+            "{} change(s) checked: {} chain break(s), {} drifted field(s)",
+            r.checked,
+            r.chain_breaks.len(),
+            r.drift.len()
+        )
+    };
+    for b in &r.chain_breaks {
+        t.push_str(&format!(
+            "\n  chain break: {} {} change {}: {}",
+            b.table_name, b.record_key, b.change_id, b.problem
+        ));
+    }
+    for d in &r.drift {
+        t.push_str(&format!(
+            "\n  drift: {} {} field {}: leash wrote `{}` (change {}), it is now `{}`",
+            d.table_name,
+            d.record_key,
+            d.field,
+            leash_core::value::display(&d.journal),
+            d.change_id,
+            leash_core::value::display(&d.current)
+        ));
+    }
+    t
+}
+
+/// `leash check`: each error and warning with file and line, then the verdict.
+pub fn check(file: &str, issues: &[leash_engine::SchemaIssue], actions: usize) -> String {
+    let mut lines: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{file}:{}: {}: {}{}", i.line, i.key, if i.warning { "warning: " } else { "" }, i.message))
+        .collect();
+    let errors = issues.iter().filter(|i| !i.warning).count();
+    lines.push(if errors == 0 {
+        format!("{file}: ok — {actions} action(s), every table and column found")
+    } else {
+        format!("{errors} error(s)")
+    });
+    lines.join("\n")
 }
 
 #[cfg(test)]

@@ -314,7 +314,7 @@ pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<
     let dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let text = if demo { DEMO_POLICY } else { STARTER_POLICY };
     std::fs::write(config, text).with_context(|| format!("cannot write {}", config.display()))?;
-    let tests = dir.join(crate::policy_test::TEST_FILE);
+    let tests = dir.join(crate::policy_tests::TEST_FILE);
     if !demo && (force || !tests.exists()) {
         std::fs::write(&tests, STARTER_TESTS).with_context(|| format!("cannot write {}", tests.display()))?;
     }
@@ -324,9 +324,9 @@ pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<
         if path.exists() {
             bail!("{} exists; remove it to build a fresh demo database", path.display());
         }
-        let store = leash_store::open(&format!("sqlite://{}", path.display())).await?;
         let fixtures = demo_fixtures();
-        store.execute_script(&fixtures.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        let url = format!("sqlite://{}", path.display());
+        leash_engine::run_script(&url, &fixtures.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         db = Some(path);
     }
     if json {

@@ -13,7 +13,7 @@ macro_rules! stable_codes {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
 
@@ -55,6 +55,16 @@ stable_codes! {
         BreakerTripped => "breaker_tripped",
         PolicyUnapproved => "policy_unapproved",
         Conflict => "conflict",
+    }
+}
+
+stable_codes! {
+    /// Codes an interface answers with besides a call's: no valid token, no
+    /// such thing, and a failure that is leash's or the database's.
+    ErrorCode {
+        Unauthenticated => "unauthenticated",
+        NotFound => "not_found",
+        Internal => "internal",
     }
 }
 

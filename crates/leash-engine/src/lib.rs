@@ -4,7 +4,10 @@
 
 mod check;
 mod clock;
+mod journal;
+mod outbox;
 mod policy_tests;
+mod queries;
 mod reads;
 mod revert;
 mod review;
@@ -18,13 +21,20 @@ mod write;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use leash_core::codes::{Code, ErrorCode};
 use leash_core::policy::{Action, Policy};
 use leash_store::{Store, StoreError, TableSchema};
 
 pub use check::{check_schema, SchemaIssue};
 pub use clock::{parse_time, stamp, Clock};
+/// Plain data the engine answers with, defined where it is stored.
+pub use leash_store::{OutboxRow, Pause, TokenRow, ALL_SCOPE};
 pub use policy_tests::{run_policy_tests, CaseResult};
-pub use reads::ProposalStatusView;
+pub use queries::{
+    ChangeQuery, ProposalQuery, SelectorFields, CHANGES_PAGE_DEFAULT, CHANGES_PAGE_MAX, PROPOSALS_PAGE_DEFAULT,
+    PROPOSALS_PAGE_MAX,
+};
+pub use reads::{ProposalStatusView, ProposalView};
 pub use revert::{Conflict, RevertReport, RevertRequest, Selector, REVERT_BATCH_MAX};
 pub use rollout::{ActionSheet, PolicyApproval};
 pub use tokens::{Caller, Role};
@@ -45,6 +55,59 @@ pub enum EngineError {
 }
 
 pub type Result<T> = std::result::Result<T, EngineError>;
+
+/// What kind of failure an engine error is, for the interface to answer
+/// with its own status (HTTP status, MCP tool error, UI banner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    Invalid,
+    Forbidden,
+    NotFound,
+    /// The database is unreachable or failed: worth retrying later.
+    Unavailable,
+    Internal,
+}
+
+/// An engine error as every interface answers it: one mapping, here.
+#[derive(Debug, Clone)]
+pub struct ErrorAnswer {
+    pub failure: Failure,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl EngineError {
+    /// The answer for a caller. The cause of a database or internal
+    /// failure goes to the server log, never to the caller.
+    pub fn answer(&self) -> ErrorAnswer {
+        let (failure, code, message) = match self {
+            EngineError::NotFound(what) => {
+                (Failure::NotFound, ErrorCode::NotFound.as_str(), format!("{what} not found"))
+            }
+            EngineError::Forbidden(why) => (Failure::Forbidden, Code::NotPermitted.as_str(), why.clone()),
+            EngineError::Invalid(why) => (Failure::Invalid, Code::InvalidInput.as_str(), why.clone()),
+            EngineError::Store(StoreError::Rejected(_)) => (
+                Failure::Invalid,
+                Code::InvalidInput.as_str(),
+                "the database refused a value; check each value against its column's type".to_string(),
+            ),
+            EngineError::Store(StoreError::Database(_) | StoreError::Corrupt(_)) => (
+                Failure::Unavailable,
+                ErrorCode::Internal.as_str(),
+                "the database could not complete this; try again shortly (the server log has the cause)".to_string(),
+            ),
+            _ => (
+                Failure::Internal,
+                ErrorCode::Internal.as_str(),
+                "leash could not complete this; the server log has the cause".to_string(),
+            ),
+        };
+        if matches!(failure, Failure::Unavailable | Failure::Internal) {
+            tracing::error!(error = %self, "request failed");
+        }
+        ErrorAnswer { failure, code, message }
+    }
+}
 
 pub struct Engine {
     policy: Arc<Policy>,
@@ -84,6 +147,12 @@ impl Engine {
         })
     }
 
+    /// Opens the database a URL names (`sqlite://`, `postgres://`,
+    /// `mysql://`) and the engine over it.
+    pub async fn connect(policy: Policy, url: &str) -> Result<Engine> {
+        Engine::open(policy, Arc::from(leash_store::open(url).await?)).await
+    }
+
     /// For tests and the demo: a clock that is not the wall clock.
     pub fn with_clock(mut self, clock: Clock) -> Engine {
         self.clock = clock;
@@ -100,7 +169,7 @@ impl Engine {
         &self.policy
     }
 
-    pub fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
 
@@ -125,6 +194,19 @@ impl Engine {
                 ))
             })
     }
+}
+
+/// The policy against the database a URL names, without starting an engine
+/// (`leash check`): every mismatch, errors and warnings.
+pub async fn check_database(policy: &Policy, url: &str) -> Result<Vec<SchemaIssue>> {
+    let store = leash_store::open(url).await?;
+    check_schema(policy, store.as_ref()).await
+}
+
+/// Runs trusted SQL on the database a URL names: the demo's and policy
+/// tests' fixtures. Never reachable from a call.
+pub async fn run_script(url: &str, statements: &[&str]) -> Result<()> {
+    Ok(leash_store::open(url).await?.execute_script(statements).await?)
 }
 
 /// A poisoned lock only means another thread panicked mid-update of a cache;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use leash_core::call::{CallResult, FieldChange};
-use leash_core::policy::tests_file::TestCase;
+use leash_core::policy::policy_tests::TestCase;
 use leash_core::policy::{Action, Kind, Policy};
 use leash_core::value::{ColumnType, Value};
 use leash_store::{Store, TableSchema};
@@ -160,12 +160,14 @@ async fn run_case(policy: &Policy, case: &TestCase, live: Option<&TableSchema>) 
     })
 }
 
-/// Runs every case. `live` gives the real tables' columns when reachable.
-pub async fn run_policy_tests(
-    policy: &Policy,
-    cases: &[TestCase],
-    live: Option<&dyn Store>,
-) -> Result<Vec<CaseResult>> {
+/// Runs every case. `live` names the real database, whose tables' columns
+/// the copies take when it is reachable.
+pub async fn run_policy_tests(policy: &Policy, cases: &[TestCase], live: Option<&str>) -> Result<Vec<CaseResult>> {
+    let live = match live {
+        Some(url) => leash_store::open(url).await.ok(),
+        None => None,
+    };
+    let live = live.as_deref();
     let mut out = Vec::new();
     for case in cases {
         let schema = match (live, policy.action(&case.action)) {

@@ -1,13 +1,31 @@
-//! What an agent may read through leash: an action's `read` fields of one
-//! record, and what became of its own proposals.
+//! What a caller may read through leash, each read checked for the caller
+//! here and nowhere else: an action's `read` fields of one record, the
+//! change log, proposals (with whether each is stale, decided once), tokens,
+//! pauses, and whether the database answers.
+
+use std::collections::{BTreeMap, HashMap};
 
 use leash_core::call::Refusal;
 use leash_core::codes::Code;
+use leash_core::journal::{Change, Proposal};
 use leash_core::policy::Kind;
 use leash_core::value::Record;
+use leash_store::{ChangeFilter, Pause, ProposalFilter, TokenRow};
 use serde::Serialize;
 
+use crate::queries::{open_statuses, ChangeQuery, ProposalQuery};
+use crate::review::moved_since;
+use crate::values::key_for;
 use crate::{Caller, Engine, EngineError, Result, Role};
+
+/// A proposal and, while it is open, why it can no longer be approved as
+/// it stands (its record moved on or is gone).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProposalView {
+    #[serde(flatten)]
+    pub proposal: Proposal,
+    pub stale: Option<String>,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProposalStatusView {
@@ -37,21 +55,25 @@ impl Engine {
             return Ok(Err(Refusal::new(Code::InvalidInput, format!("{action} adds rows; it has no record to read"))));
         }
         let table = self.schema(&a.table)?;
-        let Some(record) = self.store().read_record(table, &a.key, key).await? else {
+        let key = match key_for(a, table, key) {
+            Ok(k) => k,
+            Err(r) => return Ok(Err(r)),
+        };
+        let record = match self.store().read_record(table, &a.key, &key).await {
+            Ok(r) => r,
+            Err(leash_store::StoreError::Rejected(rej)) => {
+                let call = leash_core::call::Call { key: Some(key.clone().into()), ..Default::default() };
+                return Ok(Err(self.refusal_for(&rej, a, &call).await?));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(record) = record else {
             return Ok(Err(Refusal::new(
                 Code::RecordNotFound,
                 format!("no record in {} has {} = {key}", a.table, a.key),
             )));
         };
         Ok(Ok(record.into_iter().filter(|(k, _)| a.read.contains(k)).collect()))
-    }
-
-    /// A record as it is now, all columns, for a person reviewing a proposal
-    /// of this action. Uses the schema read at start.
-    pub async fn record_now(&self, action: &str, key: &str) -> Result<Option<Record>> {
-        let Some(a) = self.policy().action(action) else { return Ok(None) };
-        let table = self.schema(&a.table)?;
-        Ok(self.store().read_record(table, &a.key, key).await?)
     }
 
     /// What became of a proposal; an agent sees only its own.
@@ -67,5 +89,108 @@ impl Engine {
             note: p.review_note,
             change_id: p.change_id,
         })
+    }
+
+    /// The change log, newest first (reviewers and admins).
+    pub async fn changes(&self, who: &Caller, q: &ChangeQuery) -> Result<Vec<Change>> {
+        who.require(Role::Reviewer, "reading the change log")?;
+        let filter = ChangeFilter {
+            action: q.action.clone(),
+            run_id: q.run_id.clone(),
+            actor: q.actor.clone(),
+            record_key: q.record_key.clone(),
+            proposal_id: q.proposal_id.clone(),
+            since: q.since.clone(),
+            until: q.until.clone(),
+            newest: Some(q.limit),
+            ..ChangeFilter::default()
+        };
+        Ok(self.store().changes(&filter).await?)
+    }
+
+    pub async fn change(&self, who: &Caller, id: &str) -> Result<Change> {
+        who.require(Role::Reviewer, "reading the change log")?;
+        self.store().change(id).await?.ok_or_else(|| EngineError::NotFound(format!("change {id}")))
+    }
+
+    /// Proposals, oldest first; an agent sees only its own. Each open one
+    /// says whether its record moved on since (records read in batches).
+    pub async fn proposals(&self, who: &Caller, q: &ProposalQuery) -> Result<Vec<ProposalView>> {
+        let filter = ProposalFilter {
+            statuses: q.statuses.clone(),
+            action: q.action.clone(),
+            actor: (who.role == Role::Agent).then(|| who.name.clone()),
+            limit: Some(q.limit),
+            ..ProposalFilter::default()
+        };
+        let proposals = self.store().proposals(&filter).await?;
+        self.with_staleness(proposals).await
+    }
+
+    /// Open proposals, oldest first, at most `PROPOSALS_PAGE_DEFAULT`.
+    pub async fn queue(&self, who: &Caller) -> Result<Vec<Proposal>> {
+        Ok(self.proposals(who, &ProposalQuery::default()).await?.into_iter().map(|v| v.proposal).collect())
+    }
+
+    /// One proposal, in full, for reviewers (agents: `proposal_status`).
+    pub async fn proposal(&self, who: &Caller, id: &str) -> Result<ProposalView> {
+        who.require(Role::Reviewer, "reading proposals")?;
+        let p = self.store().proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
+        let mut views = self.with_staleness(vec![p]).await?;
+        views.pop().ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))
+    }
+
+    async fn with_staleness(&self, proposals: Vec<Proposal>) -> Result<Vec<ProposalView>> {
+        let open = open_statuses();
+        let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for p in proposals.iter().filter(|p| open.contains(&p.status)) {
+            if let Some(key) = &p.record_key {
+                wanted.entry(p.action.as_str()).or_default().push(key.clone());
+            }
+        }
+        let mut records: HashMap<(String, String), Record> = HashMap::new();
+        for (action, keys) in wanted {
+            let Some(a) = self.policy().action(action).filter(|a| a.kind == Kind::Update) else { continue };
+            let table = self.schema(&a.table)?;
+            for (key, rec) in self.store().read_records(table, &a.key, &keys).await? {
+                records.insert((action.to_string(), key), rec);
+            }
+        }
+        Ok(proposals
+            .into_iter()
+            .map(|p| {
+                let stale = match (&p.record_key, self.policy().action(&p.action)) {
+                    (Some(key), Some(a)) if open.contains(&p.status) && a.kind == Kind::Update => {
+                        let table = self.schema(&a.table).ok();
+                        let rec = records.get(&(p.action.clone(), key.clone()));
+                        table.and_then(|t| moved_since(t, &p, rec))
+                    }
+                    _ => None,
+                };
+                ProposalView { proposal: p, stale }
+            })
+            .collect())
+    }
+
+    pub async fn tokens(&self, who: &Caller) -> Result<Vec<TokenRow>> {
+        who.require(Role::Admin, "listing tokens")?;
+        Ok(self.store().tokens().await?)
+    }
+
+    /// Pauses and tripped breakers in force.
+    pub async fn pauses(&self) -> Result<Vec<Pause>> {
+        Ok(self.store().pauses().await?)
+    }
+
+    /// How many proposals wait for a person (pending or suggested).
+    pub async fn open_proposals(&self) -> Result<usize> {
+        let filter = ProposalFilter { statuses: open_statuses(), ..ProposalFilter::default() };
+        Ok(self.store().proposals(&filter).await?.len())
+    }
+
+    /// The database answers (for `/healthz`).
+    pub async fn health(&self) -> Result<()> {
+        self.store().pauses().await?;
+        Ok(())
     }
 }

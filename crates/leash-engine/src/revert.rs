@@ -261,7 +261,7 @@ impl Engine {
         }
         tx.insert_changes(&rows).await?;
         for undo in &rows {
-            self.emit(tx.as_mut(), "change.reverted", undo).await?;
+            self.queue_event(tx.as_mut(), "change.reverted", undo).await?;
         }
         let marked = tx.mark_reverted_many(&marks).await?;
         if marked as usize != marks.len() {

@@ -7,23 +7,13 @@ use leash_core::decide::{decide, Decision, Inputs};
 use leash_core::journal::{Proposal, ProposalStatus};
 use leash_core::policy::Kind;
 use leash_core::value::{display, same_stored, Record, Value};
-use leash_store::{Locked, ProposalFilter, StoreError, TableSchema};
+use leash_store::{Locked, StoreError, TableSchema};
 
 use crate::values::{coerce_call, column_type, stored_fields, typed, typed_call};
 use crate::write::{find_duplicates, paused, Provenance, Target};
 use crate::{Caller, Engine, EngineError, Result, Role};
 
 impl Engine {
-    /// Open proposals, oldest first. Agents see only their own.
-    pub async fn queue(&self, caller: &Caller) -> Result<Vec<Proposal>> {
-        let filter = ProposalFilter {
-            statuses: vec![ProposalStatus::Pending, ProposalStatus::Suggested],
-            actor: (caller.role == Role::Agent).then(|| caller.name.clone()),
-            ..ProposalFilter::default()
-        };
-        Ok(self.store().proposals(&filter).await?)
-    }
-
     pub async fn approve(
         &self,
         reviewer: &Caller,

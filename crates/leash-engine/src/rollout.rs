@@ -168,7 +168,7 @@ impl Engine {
         tx.set_pause(&pause).await?;
         tx.clear_breaker(&action.name, &key).await?;
         let event = serde_json::json!({"scope": pause.scope, "kind": "breaker", "reason": reason, "change_ids": ids, "revert_command": command});
-        self.emit(tx, "action.paused", &event).await?;
+        self.queue_event(tx, "action.paused", &event).await?;
         tracing::error!(action = %action.name, signature = %description, changes = ids.len(), revert = %command, "breaker tripped");
         Ok(Some(reason))
     }
@@ -208,7 +208,8 @@ impl Engine {
 
     /// Per action over `[since, until)`: counts, reversal rate, minutes saved
     /// and whether it earned its next stage.
-    pub async fn report(&self, since: Option<String>, until: Option<String>) -> Result<Report> {
+    pub async fn report(&self, who: &Caller, since: Option<String>, until: Option<String>) -> Result<Report> {
+        who.require(Role::Reviewer, "reading the report")?;
         let changes = self
             .store()
             .changes(&ChangeFilter { since: since.clone(), until: until.clone(), ..ChangeFilter::default() })

@@ -17,7 +17,7 @@ impl Engine {
             Pause { scope, kind: "pause".into(), reason: reason.into(), by: by.name.clone(), at: self.clock().stamp() };
         let mut tx = self.store().begin().await?;
         tx.set_pause(&pause).await?;
-        self.emit(tx.as_mut(), "action.paused", &pause).await?;
+        self.queue_event(tx.as_mut(), "action.paused", &pause).await?;
         tx.commit().await?;
         tracing::warn!(scope = %pause.scope, by = %by.name, reason, "pause");
         Ok(pause)

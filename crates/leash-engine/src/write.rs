@@ -236,7 +236,7 @@ impl Engine {
                     change_id: None,
                 };
                 tx.insert_proposal(&proposal).await?;
-                self.emit(tx.as_mut(), "proposal.created", &proposal).await?;
+                self.queue_event(tx.as_mut(), "proposal.created", &proposal).await?;
                 let who = action.exception_approver.as_deref().unwrap_or("a reviewer");
                 CallResult {
                     outcome: if suggested { Outcome::Suggested } else { Outcome::PendingReview },
@@ -404,7 +404,7 @@ impl Engine {
                         tx.insert_change(&change).await?;
                     }
                 }
-                self.emit_change(tx, &change).await?;
+                self.queue_change_event(tx, &change).await?;
                 Ok(Ok(change))
             }
             (_, key) => {
@@ -417,55 +417,6 @@ impl Engine {
                 Ok(Ok(change))
             }
         }
-    }
-
-    /// Seals a change onto its record's chain and writes it.
-    pub(crate) async fn journal(
-        &self,
-        tx: &mut dyn StoreTx,
-        change: &mut Change,
-        known_head: Option<Option<String>>,
-    ) -> Result<()> {
-        let head = match known_head {
-            Some(head) => head,
-            None => tx.chain_head(&change.table_name, &change.record_key).await?,
-        };
-        change.seal(head);
-        tx.insert_change(change).await?;
-        self.emit_change(tx, change).await
-    }
-
-    async fn emit_change(&self, tx: &mut dyn StoreTx, change: &Change) -> Result<()> {
-        let event = if change.reverts.is_some() { "change.reverted" } else { "change.applied" };
-        self.emit(tx, event, change).await
-    }
-
-    /// Queues a webhook event in the same transaction, when a webhook wants it.
-    /// One outbox row per webhook that wants the event, each carrying the
-    /// same event id so a receiver can drop duplicates.
-    pub(crate) async fn emit<T: serde::Serialize + Sync + ?Sized>(
-        &self,
-        tx: &mut dyn StoreTx,
-        event: &str,
-        payload: &T,
-    ) -> Result<()> {
-        let targets: Vec<&str> = self
-            .policy()
-            .webhooks
-            .iter()
-            .filter(|w| w.events.is_empty() || w.events.iter().any(|e| e == event))
-            .map(|w| w.url.as_str())
-            .collect();
-        if targets.is_empty() {
-            return Ok(());
-        }
-        let event_id = self.clock().id();
-        let at = self.clock().stamp();
-        let body = serde_json::json!({"id": event_id, "event": event, "at": at, "data": payload}).to_string();
-        for target in targets {
-            tx.insert_outbox(&self.clock().id(), event, &body, &at, target).await?;
-        }
-        Ok(())
     }
 }
 

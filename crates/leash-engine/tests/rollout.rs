@@ -82,7 +82,7 @@ async fn action_earns_its_way_from_suggest_to_direct_with_matching_report(kind: 
         [("status".to_string(), json!("solved"))].into_iter().collect();
     e.approve(&reviewer(), &ids[10], edit, None).await.unwrap();
     e.reject(&reviewer(), &ids[11], "wrong ticket").await.unwrap();
-    let report = e.report(None, None).await.unwrap();
+    let report = e.report(&Caller::local("owner"), None, None).await.unwrap();
     let a = &report.actions[0];
     assert_eq!((a.proposed, a.accepted, a.edited, a.rejected, a.pending, a.applied), (12, 11, 1, 1, 0, 11));
     assert_eq!(a.minutes_saved, 22.0);
@@ -107,14 +107,14 @@ async fn action_earns_its_way_from_suggest_to_direct_with_matching_report(kind: 
         batch_max: leash_engine::REVERT_BATCH_MAX,
     };
     e.revert(&reviewer(), &revert, |_, _| {}).await.unwrap();
-    let a = e.report(None, None).await.unwrap().actions.remove(0);
+    let a = e.report(&Caller::local("owner"), None, None).await.unwrap().actions.remove(0);
     assert!(!a.earned_next_stage);
     assert!(a.why.contains("revert"), "{}", a.why);
     assert_eq!(a.reverted, 1);
     // A week later the revert has aged out.
     let later = reopen(&f, "review", "2026-11-30T15:00:00Z").await;
-    assert!(later.report(None, None).await.unwrap().actions[0].earned_next_stage);
-    let by_day = later.report(Some("2026-11-20T00:00:00.000000Z".into()), None).await.unwrap();
+    assert!(later.report(&Caller::local("owner"), None, None).await.unwrap().actions[0].earned_next_stage);
+    let by_day = later.report(&Caller::local("owner"), Some("2026-11-20T00:00:00.000000Z".into()), None).await.unwrap();
     assert!(by_day.actions[0].days.len() >= 2, "a report over a range has a day-by-day table");
 
     // Stage 3: direct, watched for an hour after approval.

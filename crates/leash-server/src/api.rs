@@ -12,9 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use leash_core::call::Call;
-use leash_core::journal::ProposalStatus;
-use leash_engine::{parse_time, Caller, RevertRequest, Role, Selector};
-use leash_store::{ChangeFilter, ProposalFilter};
+use leash_engine::{parse_time, ChangeQuery, ProposalQuery, RevertRequest, Role, Selector, SelectorFields};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,12 +51,8 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("the body is not valid here: {e}")))
 }
 
-fn require(c: &Caller, role: Role, what: &str) -> Result<(), ApiError> {
-    c.require(role, what).map_err(ApiError::from)
-}
-
 async fn healthz(State(s): St) -> Response {
-    match s.engine.store().pauses().await {
+    match s.engine.health().await {
         Ok(_) => Json(json!({"ok": true})).into_response(),
         Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", format!("database unreachable: {e}"))
             .into_response(),
@@ -95,28 +89,15 @@ async fn read_record(
 }
 
 #[derive(Deserialize)]
-struct ProposalQuery {
+struct ProposalParams {
     status: Option<String>,
     action: Option<String>,
     limit: Option<u32>,
 }
 
-async fn proposals(State(s): St, Authed(who): Authed, Query(q): Query<ProposalQuery>) -> Result<Response, ApiError> {
-    let statuses = match q.status.as_deref() {
-        None | Some("open") => vec![ProposalStatus::Pending, ProposalStatus::Suggested],
-        Some("all") => Vec::new(),
-        Some(other) => {
-            vec![ProposalStatus::parse(other).ok_or_else(|| ApiError::invalid(format!("unknown status `{other}`")))?]
-        }
-    };
-    let filter = ProposalFilter {
-        statuses,
-        action: q.action,
-        actor: (who.role == Role::Agent).then(|| who.name.clone()),
-        limit: Some(q.limit.unwrap_or(200).min(1000)),
-        ..ProposalFilter::default()
-    };
-    let list = s.engine.store().proposals(&filter).await.map_err(leash_engine::EngineError::from)?;
+async fn proposals(State(s): St, Authed(who): Authed, Query(q): Query<ProposalParams>) -> Result<Response, ApiError> {
+    let query = ProposalQuery::from_fields(q.status.as_deref(), q.action.as_deref(), q.limit)?;
+    let list = s.engine.proposals(&who, &query).await?;
     Ok(Json(json!({"proposals": list})).into_response())
 }
 
@@ -124,9 +105,7 @@ async fn proposal(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> 
     if who.role == Role::Agent {
         return Ok(Json(s.engine.proposal_status(&who, &id).await?).into_response());
     }
-    let p = s.engine.store().proposal(&id).await.map_err(leash_engine::EngineError::from)?;
-    let p = p.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("proposal {id} not found")))?;
-    Ok(Json(p).into_response())
+    Ok(Json(s.engine.proposal(&who, &id).await?).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -145,7 +124,6 @@ async fn approve(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&who, Role::Reviewer, "approving")?;
     let b: ApproveBody = body(&bytes)?;
     let result = s.engine.approve(&who, &id, b.set, b.note.as_deref()).await?;
     Ok((status_for(&result), Json(result)).into_response())
@@ -159,7 +137,6 @@ pub struct RejectBody {
 }
 
 async fn reject(State(s): St, Authed(who): Authed, Path(id): Path<String>, bytes: Bytes) -> Result<Response, ApiError> {
-    require(&who, Role::Reviewer, "rejecting")?;
     let b: RejectBody = body(&bytes)?;
     let p = s.engine.reject(&who, &id, &b.note).await?;
     Ok(Json(p).into_response())
@@ -174,35 +151,13 @@ async fn changes(
     Authed(who): Authed,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    require(&who, Role::Reviewer, "reading the change log")?;
-    let known = ["action", "run_id", "actor", "record_key", "since", "until", "limit", "proposal_id"];
-    if let Some(k) = q.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(ApiError::invalid(format!("unknown filter `{k}`; use {}", known.join(", "))));
-    }
-    let limit = match q.get("limit") {
-        Some(l) => l.parse::<u32>().map_err(|_| ApiError::invalid("limit must be a number"))?.min(10_000),
-        None => 100,
-    };
-    let filter = ChangeFilter {
-        action: q.get("action").cloned(),
-        run_id: q.get("run_id").cloned(),
-        actor: q.get("actor").cloned(),
-        record_key: q.get("record_key").cloned(),
-        proposal_id: q.get("proposal_id").cloned(),
-        since: time(&s, q.get("since"))?,
-        until: time(&s, q.get("until"))?,
-        newest: Some(limit),
-        ..ChangeFilter::default()
-    };
-    let list = s.engine.store().changes(&filter).await.map_err(leash_engine::EngineError::from)?;
+    let query = ChangeQuery::from_fields(q.iter().map(|(k, v)| (k.as_str(), v.as_str())), s.engine.clock().now())?;
+    let list = s.engine.changes(&who, &query).await?;
     Ok(Json(json!({"changes": list})).into_response())
 }
 
 async fn change(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
-    require(&who, Role::Reviewer, "reading the change log")?;
-    let c = s.engine.store().change(&id).await.map_err(leash_engine::EngineError::from)?;
-    let c = c.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("change {id} not found")))?;
-    Ok(Json(c).into_response())
+    Ok(Json(s.engine.change(&who, &id).await?).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -222,27 +177,17 @@ pub struct RevertBody {
 }
 
 async fn revert(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    require(&who, Role::Reviewer, "reverting")?;
     let b: RevertBody = body(&bytes)?;
-    let chosen =
-        [b.change_ids.is_some(), b.run_id.is_some(), b.action.is_some(), b.actor.is_some(), b.proposal_id.is_some()];
-    if chosen.iter().filter(|c| **c).count() != 1 {
-        return Err(ApiError::invalid(
-            "name exactly one of change_ids, run_id, action (with since), actor, proposal_id",
-        ));
-    }
-    let selector = if let Some(ids) = b.change_ids {
-        Selector::Ids(ids)
-    } else if let Some(run) = b.run_id {
-        Selector::Run(run)
-    } else if let Some(action) = b.action {
-        let since = time(&s, b.since.as_ref())?.ok_or_else(|| ApiError::invalid("action needs since"))?;
-        Selector::Action { action, since, until: time(&s, b.until.as_ref())? }
-    } else if let Some(actor) = b.actor {
-        Selector::Actor(actor)
-    } else {
-        Selector::Proposal(b.proposal_id.unwrap_or_default())
+    let fields = SelectorFields {
+        change_ids: b.change_ids.unwrap_or_default(),
+        run_id: b.run_id,
+        action: b.action,
+        since: b.since,
+        until: b.until,
+        actor: b.actor,
+        proposal_id: b.proposal_id,
     };
+    let selector = Selector::from_fields(fields, s.engine.clock().now())?;
     let report = s
         .engine
         .revert(
@@ -275,14 +220,12 @@ fn scope(b: &PauseBody) -> Result<Option<&str>, ApiError> {
 }
 
 async fn pause(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    require(&who, Role::Admin, "pausing")?;
     let b: PauseBody = body(&bytes)?;
     let p = s.engine.pause(&who, scope(&b)?, &b.reason).await?;
     Ok(Json(p).into_response())
 }
 
 async fn resume(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    require(&who, Role::Admin, "resuming")?;
     let b: PauseBody = body(&bytes)?;
     let cleared = s.engine.resume(&who, scope(&b)?, &b.reason).await?;
     Ok(Json(json!({"resumed": cleared})).into_response())
@@ -293,7 +236,6 @@ async fn report(
     Authed(who): Authed,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    require(&who, Role::Reviewer, "reading the report")?;
-    let r = s.engine.report(time(&s, q.get("since"))?, time(&s, q.get("until"))?).await?;
+    let r = s.engine.report(&who, time(&s, q.get("since"))?, time(&s, q.get("until"))?).await?;
     Ok(Json(r).into_response())
 }

@@ -69,7 +69,11 @@ pub async fn caller(state: &AppState, headers: &HeaderMap, addr: IpAddr) -> Resu
             } else {
                 "send Authorization: Bearer <token>"
             };
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message))
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                leash_core::codes::ErrorCode::Unauthenticated.as_str(),
+                message,
+            ))
         }
     }
 }

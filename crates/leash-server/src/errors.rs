@@ -4,8 +4,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use leash_core::call::CallResult;
-use leash_core::codes::{Code, Outcome};
-use leash_engine::EngineError;
+use leash_core::codes::{Code, ErrorCode, Outcome};
+use leash_engine::{EngineError, Failure};
 
 /// The HTTP status for a call's outcome.
 pub fn status_for(result: &CallResult) -> StatusCode {
@@ -38,8 +38,8 @@ pub fn code_status(code: Code) -> StatusCode {
     }
 }
 
-/// An error the API answers with; `code` is a DESIGN §2 code where one fits,
-/// or one of the HTTP-only `unauthenticated`, `not_found`, `internal`.
+/// An error the API answers with; `code` is a call's `Code` where one fits,
+/// or an `ErrorCode` (`unauthenticated`, `not_found`, `internal`).
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -63,23 +63,20 @@ impl IntoResponse for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
-        match e {
-            EngineError::NotFound(what) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
-            }
-            EngineError::Forbidden(why) => ApiError::new(StatusCode::FORBIDDEN, Code::NotPermitted.as_str(), why),
-            EngineError::Invalid(why) => ApiError::invalid(why),
-            other => {
-                tracing::error!(error = %other, "request failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "leash could not complete this; the server log has the cause",
-                )
-            }
-        }
+        let answer = e.answer();
+        let status = match answer.failure {
+            Failure::Invalid => StatusCode::BAD_REQUEST,
+            Failure::Forbidden => StatusCode::FORBIDDEN,
+            Failure::NotFound => StatusCode::NOT_FOUND,
+            Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, answer.code, answer.message)
     }
 }
+
+const INVALID: &str = Code::InvalidInput.as_str();
+const INTERNAL: &str = ErrorCode::Internal.as_str();
 
 /// Layers answer some errors (413, 408, 405) with plain text; make every error JSON.
 pub async fn json_for_plain_errors(response: Response) -> Response {
@@ -96,18 +93,16 @@ pub async fn json_for_plain_errors(response: Response) -> Response {
     }
     let (code, message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => {
-            ("invalid_input", format!("the request body is over {} bytes; send less", crate::BODY_BYTES_MAX))
+            (INVALID, format!("the request body is over {} bytes; send less", crate::BODY_BYTES_MAX))
         }
-        StatusCode::REQUEST_TIMEOUT => ("internal", "the request took too long and was stopped".to_string()),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("invalid_input", "this method is not allowed here; see /openapi.json".to_string())
-        }
-        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see /openapi.json".to_string()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_input", "send Content-Type: application/json".to_string()),
+        StatusCode::REQUEST_TIMEOUT => (INTERNAL, "the request took too long and was stopped".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => (INVALID, "this method is not allowed here; see /openapi.json".to_string()),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound.as_str(), "no such endpoint; see /openapi.json".to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (INVALID, "send Content-Type: application/json".to_string()),
         s if s.is_server_error() => {
-            ("internal", "leash could not complete this; the server log has the cause".to_string())
+            (INTERNAL, "leash could not complete this; the server log has the cause".to_string())
         }
-        _ => ("invalid_input", status.canonical_reason().unwrap_or("error").to_string()),
+        _ => (INVALID, status.canonical_reason().unwrap_or("error").to_string()),
     };
     ApiError::new(status, code, message).into_response()
 }

@@ -106,6 +106,14 @@ fn helper_tools(actions: &[&Action]) -> Vec<Tool> {
 }
 
 /// A refusal the model can read and act on.
+const INVALID: &str = leash_core::codes::Code::InvalidInput.as_str();
+
+/// An engine error as a tool error, with the code every interface uses for it.
+fn engine_error(e: &leash_engine::EngineError) -> CallToolResult {
+    let answer = e.answer();
+    tool_error(answer.code, &answer.message)
+}
+
 fn tool_error(code: &str, message: &str) -> CallToolResult {
     let body = json!({"outcome": "rejected", "code": code, "message": message});
     let mut r = CallToolResult::structured_error(body);
@@ -166,7 +174,7 @@ impl ServerHandler for LeashMcp {
             READ_RECORD => {
                 let (Some(action), Some(key)) = (args["action"].as_str(), args.get("key").filter(|k| !k.is_null()))
                 else {
-                    return Ok(tool_error("invalid_input", "read_record needs {\"action\", \"key\"}").into());
+                    return Ok(tool_error(INVALID, "read_record needs {\"action\", \"key\"}").into());
                 };
                 let key = leash_core::value::display(key);
                 match self.engine.read_record(&caller, action, &key).await {
@@ -177,12 +185,12 @@ impl ServerHandler for LeashMcp {
                         r
                     }
                     Ok(Err(refusal)) => tool_error(refusal.code.as_str(), &refusal.message),
-                    Err(e) => tool_error("internal", &e.to_string()),
+                    Err(e) => engine_error(&e),
                 }
             }
             PROPOSAL_STATUS => {
                 let Some(id) = args["proposal_id"].as_str() else {
-                    return Ok(tool_error("invalid_input", "proposal_status needs {\"proposal_id\"}").into());
+                    return Ok(tool_error(INVALID, "proposal_status needs {\"proposal_id\"}").into());
                 };
                 match self.engine.proposal_status(&caller, id).await {
                     Ok(view) => {
@@ -191,11 +199,11 @@ impl ServerHandler for LeashMcp {
                         r.content = vec![ContentBlock::text(value.to_string())];
                         r
                     }
-                    Err(e) => tool_error("not_found", &e.to_string()),
+                    Err(e) => engine_error(&e),
                 }
             }
             name => match serde_json::from_value::<Call>(args) {
-                Err(e) => tool_error("invalid_input", &format!("the arguments do not fit the tool's schema: {e}")),
+                Err(e) => tool_error(INVALID, &format!("the arguments do not fit the tool's schema: {e}")),
                 Ok(call) => match self.engine.call(&caller, name, call).await {
                     Ok(result) => call_result(&result),
                     Err(e) => {

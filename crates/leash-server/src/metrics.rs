@@ -9,7 +9,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use leash_core::call::CallResult;
 use leash_core::codes::Code;
-use leash_store::ProposalFilter;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::AppState;
@@ -46,16 +45,15 @@ pub async fn render(State(s): State<Arc<AppState>>) -> Response {
     let Some(h) = handle() else {
         return crate::errors::ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            leash_core::codes::ErrorCode::Internal.as_str(),
             "metrics are unavailable",
         )
         .into_response();
     };
-    let open = vec![leash_core::journal::ProposalStatus::Pending, leash_core::journal::ProposalStatus::Suggested];
-    if let Ok(q) = s.engine.store().proposals(&ProposalFilter { statuses: open, ..ProposalFilter::default() }).await {
-        metrics::gauge!("leash_queue_depth").set(q.len() as f64);
+    if let Ok(n) = s.engine.open_proposals().await {
+        metrics::gauge!("leash_queue_depth").set(n as f64);
     }
-    if let Ok(p) = s.engine.store().pauses().await {
+    if let Ok(p) = s.engine.pauses().await {
         metrics::gauge!("leash_paused_scopes").set(p.len() as f64);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response()

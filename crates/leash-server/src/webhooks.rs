@@ -53,10 +53,10 @@ pub async fn run(engine: Arc<Engine>) {
     }
 }
 
-async fn deliver_due(engine: &Engine, client: &reqwest::Client) -> Result<(), leash_store::StoreError> {
+async fn deliver_due(engine: &Engine, client: &reqwest::Client) -> Result<(), leash_engine::EngineError> {
     let now = engine.clock().now();
     let lease = now.checked_add(jiff::SignedDuration::from_secs(CLAIM_LEASE_S)).unwrap_or(now);
-    for row in engine.store().claim_outbox(&stamp(now), &stamp(lease), BATCH_MAX).await? {
+    for row in engine.claim_deliveries(&stamp(now), &stamp(lease), BATCH_MAX).await? {
         let event_id = serde_json::from_str::<serde_json::Value>(&row.payload)
             .ok()
             .and_then(|v| v["id"].as_str().map(str::to_string))
@@ -80,11 +80,11 @@ async fn deliver_due(engine: &Engine, client: &reqwest::Client) -> Result<(), le
         let attempts = row.attempts + 1;
         let done = engine.clock().now();
         match outcome {
-            Ok(()) => engine.store().finish_outbox(&row.id, Some(&stamp(done)), attempts, &stamp(done), None).await?,
+            Ok(()) => engine.finish_delivery(&row.id, Some(&stamp(done)), attempts, &stamp(done), None).await?,
             Err(why) => {
                 let next = done.checked_add(jiff::SignedDuration::from_secs(backoff_s(attempts))).unwrap_or(done);
                 tracing::warn!(target = %row.target, event = %row.event, attempts, error = %why, "webhook delivery failed; retrying later");
-                engine.store().finish_outbox(&row.id, None, attempts, &stamp(next), Some(&why)).await?
+                engine.finish_delivery(&row.id, None, attempts, &stamp(next), Some(&why)).await?
             }
         }
     }

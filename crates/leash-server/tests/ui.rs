@@ -75,9 +75,9 @@ fn call(key: &str, status: &str, run: Option<&str>) -> Call {
     }
 }
 
-async fn status(engine: &Engine, key: &str) -> Value {
-    let schema = engine.store().table_schema("tickets").await.unwrap().unwrap();
-    engine.store().read_record(&schema, "id", key).await.unwrap().unwrap()["status"].clone()
+async fn status(store: &dyn leash_store::Store, key: &str) -> Value {
+    let schema = store.table_schema("tickets").await.unwrap().unwrap();
+    store.read_record(&schema, "id", key).await.unwrap().unwrap()["status"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +97,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
         ])
         .await
         .unwrap();
-    let engine = Arc::new(Engine::open(parse_policy("leash.toml", POLICY).unwrap(), store).await.unwrap());
+    let engine = Arc::new(Engine::open(parse_policy("leash.toml", POLICY).unwrap(), store.clone()).await.unwrap());
     let ops = Caller::local("ops");
     engine.approve_policy(&ops, None).await.unwrap();
     let admin = engine.create_token(&ops, "lead", Role::Admin, Vec::new()).await.unwrap();
@@ -195,7 +195,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     first.find(Locator::Css("[data-key=a]")).await.unwrap().click().await.unwrap();
     let seen = flash(b.clone(), "Approved").await;
     assert!(seen.contains("Approved"), "{seen}");
-    assert_eq!(status(&engine, "1").await, json!("pending"), "the edited value landed");
+    assert_eq!(status(store.as_ref(), "1").await, json!("pending"), "the edited value landed");
 
     // Reject the other with a note.
     let card = b.find(Locator::Css("[data-proposal]")).await.unwrap();
@@ -203,7 +203,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     card.find(Locator::Css("[data-key=r]")).await.unwrap().click().await.unwrap();
     let seen = flash(b.clone(), "Rejected").await;
     assert!(seen.contains("Rejected"), "{seen}");
-    assert_eq!(status(&engine, "2").await, json!("open"));
+    assert_eq!(status(store.as_ref(), "2").await, json!("open"));
 
     // Undo one change from the log.
     b.goto(&format!("{base}/log?record_key=3")).await.unwrap();
@@ -211,7 +211,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     b.find(Locator::Css("button[aria-label^='undo change']")).await.unwrap().click().await.unwrap();
     let seen = flash(b.clone(), "Undone").await;
     assert!(seen.contains("Undone"), "{seen}");
-    assert_eq!(status(&engine, "3").await, json!("open"));
+    assert_eq!(status(store.as_ref(), "3").await, json!("open"));
 
     // Revert a whole run after its preview.
     b.goto(&format!("{base}/log?run_id=bad-run")).await.unwrap();
@@ -233,7 +233,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     let seen = flash(b.clone(), "Reverted 3 change(s)").await;
     assert!(seen.contains("Reverted 3 change(s)"), "{seen}");
     for key in ["5", "6", "7"] {
-        assert_eq!(status(&engine, key).await, json!("open"));
+        assert_eq!(status(store.as_ref(), key).await, json!("open"));
     }
 
     // Pause an action with a reason.
@@ -270,7 +270,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
-    assert_eq!(status(&engine, "8").await, json!("open"), "nothing changed");
+    assert_eq!(status(store.as_ref(), "8").await, json!("open"), "nothing changed");
 
     let _ = stop.send(());
     let _ = server.await;

@@ -272,6 +272,14 @@ pub trait Store: Send + Sync {
     async fn begin_grouped(&self) -> Result<Box<dyn StoreTx>>;
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
+    /// Several records of one table by key, in as few statements as the
+    /// store's parameter limit allows; keyed by the record's own key.
+    async fn read_records(
+        &self,
+        table: &TableSchema,
+        key_col: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, Record>>;
     /// Whether the column's type can hold this value (PostgreSQL asks the
     /// database; elsewhere `None`: unknown). Used only to name the value a
     /// refused write stumbled on.

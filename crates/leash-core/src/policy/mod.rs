@@ -2,7 +2,7 @@
 //! re-checks what these types guarantee (parse, don't validate).
 
 mod load;
-pub mod tests_file;
+pub mod policy_tests;
 mod window;
 
 use std::collections::BTreeMap;

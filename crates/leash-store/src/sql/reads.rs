@@ -9,10 +9,12 @@ use sqlx::Executor;
 
 use super::connect::{SqlStore, WriteConn};
 use super::query::Query;
+use super::revert::BULK_ROWS_MAX;
 use super::tx::SqlTx;
-use super::write::column;
+use super::write::{column, key_of};
 use crate::rows::*;
 use crate::*;
+use std::collections::HashMap;
 
 const TOKEN_COLUMNS: &str = "name, role, actions, created_at, revoked_at";
 
@@ -79,6 +81,33 @@ impl Store for SqlStore {
         let mut q = self.q(&format!("SELECT {} FROM ", cols.join(", ")));
         q.table(&table.name).push(" WHERE ").ident(key_col).push(" = ").key(key, column(table, key_col)?);
         self.fetch_optional(q).await?.map(|row| record_from_row(&row, table)).transpose()
+    }
+
+    async fn read_records(
+        &self,
+        table: &TableSchema,
+        key_col: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, Record>> {
+        let d = self.dialect();
+        let key_column = column(table, key_col)?;
+        let cols: Vec<String> = table.columns.iter().map(|c| d.read_expr(c)).collect();
+        let mut out = HashMap::new();
+        for chunk in keys.chunks(BULK_ROWS_MAX) {
+            let mut q = self.q(&format!("SELECT {} FROM ", cols.join(", ")));
+            q.table(&table.name).push(" WHERE ").ident(key_col).push(" IN (");
+            for (i, k) in chunk.iter().enumerate() {
+                q.push(if i > 0 { ", " } else { "" }).key(k, key_column);
+            }
+            q.push(")");
+            for row in self.fetch_all(q).await? {
+                let rec = record_from_row(&row, table)?;
+                if let Some(key) = key_of(&rec, key_col) {
+                    out.insert(key, rec);
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn fits(&self, col: &Column, value: &Value) -> Result<Option<bool>> {

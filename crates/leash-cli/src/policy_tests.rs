@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
-use leash_core::policy::tests_file::parse_tests;
+use leash_core::policy::policy_tests::parse_tests;
 use leash_engine::run_policy_tests;
 
 use crate::cli::Cli;
-use crate::commands::{database_url, load_policy};
+use crate::config::{database_url, load_policy};
 use crate::{EXIT_DECIDED, EXIT_ERROR};
 
 pub const TEST_FILE: &str = "leash.test.toml";
@@ -30,7 +30,7 @@ pub async fn run(cli: &Cli, file: Option<&Path>) -> Result<u8> {
     // file that does not exist yet is not created just to look.
     let live = match database_url(cli, &policy) {
         Ok(url) if url.starts_with("sqlite://") && !Path::new(url.trim_start_matches("sqlite://")).exists() => None,
-        Ok(url) => leash_store::open(&url).await.ok(),
+        Ok(url) => Some(url),
         Err(_) => None,
     };
     let results = run_policy_tests(&policy, &cases, live.as_deref()).await?;

@@ -1,0 +1,54 @@
+//! Where the policy and the database are: `--config`, `--db`,
+//! `LEASH_DATABASE_URL`, and opening the engine over them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use leash_core::policy::{parse_policy, Policy};
+use leash_engine::Engine;
+
+use crate::cli::Cli;
+
+pub fn load_policy(path: &Path) -> Result<Policy> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read the policy {}; run `leash init` to write a starter one", path.display())
+    })?;
+    parse_policy(&path.display().to_string(), &text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow!("{} error(s) in the policy:\n{}", errors.len(), lines.join("\n"))
+    })
+}
+
+/// `--db`, then LEASH_DATABASE_URL, then the policy's url; a relative SQLite
+/// path in the policy is relative to the policy file.
+pub fn database_url(cli: &Cli, policy: &Policy) -> Result<String> {
+    if let Some(url) = &cli.db {
+        return Ok(url.clone());
+    }
+    if let Ok(url) = std::env::var("LEASH_DATABASE_URL") {
+        if !url.is_empty() {
+            return Ok(url);
+        }
+    }
+    let url = policy
+        .database_url
+        .clone()
+        .ok_or_else(|| anyhow!("no database: set [database] url, LEASH_DATABASE_URL or --db"))?;
+    Ok(relative_sqlite(&url, cli.config.parent().unwrap_or(Path::new("."))))
+}
+
+fn relative_sqlite(url: &str, base: &Path) -> String {
+    match url.strip_prefix("sqlite://") {
+        Some(path) if !path.starts_with('/') && !path.starts_with(':') && !base.as_os_str().is_empty() => {
+            format!("sqlite://{}", PathBuf::from(base).join(path).display())
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub async fn open_engine(cli: &Cli) -> Result<Engine> {
+    let policy = load_policy(&cli.config)?;
+    let url = database_url(cli, &policy)?;
+    let engine = Engine::connect(policy, &url).await.with_context(|| format!("cannot open {url}"))?;
+    Ok(if cli.allow_unapproved { engine.allow_unapproved() } else { engine })
+}
