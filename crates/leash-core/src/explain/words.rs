@@ -41,10 +41,7 @@ pub(super) fn field_rules(action: &Action, f: &FieldRule, address: &[&str]) -> V
         rules.push(format!("{} — a person approves every change.", capitalised(kind.as_str())));
     }
     if let Some(format) = f.format {
-        rules.extend(format_rule(f, format));
-    }
-    if let Some(sentence) = address_member(f, address) {
-        rules.push(sentence);
+        rules.extend(format_rule(action, f, format));
     }
     if let Some(allowed) = &f.one_of {
         let values: Vec<String> = allowed.iter().map(display).collect();
@@ -66,6 +63,9 @@ pub(super) fn field_rules(action: &Action, f: &FieldRule, address: &[&str]) -> V
     if let Some(max) = f.max_len {
         rules.push(format!("At most {max} characters."));
     }
+    if let Some(sentence) = address_member(f, address) {
+        rules.push(sentence);
+    }
     if !constrains_value(f) {
         rules.insert(0, "Any value the column accepts.".to_string());
     }
@@ -77,8 +77,12 @@ pub(super) fn field_rules(action: &Action, f: &FieldRule, address: &[&str]) -> V
     if f.unique {
         rules.push("If another record already holds the same value, a person checks (a possible duplicate).".into());
     }
-    if update && !f.only_if_empty {
-        rules.push(if f.allow_blank { "May be emptied." } else { "Emptying it is refused." }.to_string());
+    // `from` still refuses an empty value unless the record's own value is
+    // empty, so "may be emptied" would promise too much there.
+    match (update && !f.only_if_empty, f.allow_blank, f.from.is_some()) {
+        (true, false, _) => rules.push("Emptying it is refused.".to_string()),
+        (true, true, false) => rules.push("May be emptied.".to_string()),
+        _ => {}
     }
     rules
 }
@@ -113,9 +117,18 @@ fn from_words(source: &str) -> String {
 
 /// `change = "mechanical"`: what counts as formatting in that format, and
 /// what goes to a person. Without it, `format` only checks the value reads.
-fn format_rule(f: &FieldRule, format: Format) -> Option<String> {
+fn format_rule(action: &Action, f: &FieldRule, format: Format) -> Option<String> {
     let name = format.as_str();
     if f.mechanical {
+        // The words are long; say them once per format on a page.
+        let first = action
+            .fields
+            .iter()
+            .find(|g| g.mechanical && g.format == Some(format) && g.date_order == f.date_order)
+            .filter(|g| g.name != f.name);
+        if let Some(first) = first {
+            return Some(format!("Formatting only ({name}), as for {}.", first.name));
+        }
         let (formatting, other) = formatting_words(format, f.date_order);
         return Some(format!("Formatting only ({name}): {formatting}. {other} goes to a person."));
     }
@@ -169,7 +182,7 @@ fn formatting_words(format: Format, order: Option<DateOrder>) -> (String, &'stat
             "A different letter or punctuation mark (Jon → John, OBrien → O'Brien)",
         ),
         Format::Text => {
-            ("spacing only: extra, leading and trailing spaces, tabs and line breaks".into(), "Any other change, even to case or punctuation,")
+            ("extra, leading and trailing spaces, tabs and line breaks".into(), "Any other change, even to case or punctuation,")
         }
         Format::UsAddress => (
             "case, spacing and punctuation; abbreviations of street types, directions and units (Street → St, North → N, Apartment → Apt); state names to codes; Saint, Fort, Mount as St, Ft, Mt; an added ZIP+4; a small typo fix in the city (brookln → Brooklyn) when the ZIP stays the same".into(),
@@ -280,7 +293,7 @@ fn watch_words(mode: Mode, watch_s: u64) -> String {
     let span = span_words(watch_s);
     match mode {
         Mode::Direct => format!(
-            "Watched for the first {span} after this definition is approved: each change written is marked watched in the journal."
+            "Watched for the first {span} after this definition is approved: each change written without a person is marked watched in the journal."
         ),
         other => format!(
             "The watch ({span}) does nothing in {} mode; it starts when a direct definition is approved.",
@@ -487,8 +500,9 @@ pub(super) fn condition_words(source: &str) -> Option<String> {
     Some(words?.join(joiner))
 }
 
-/// Byte offsets of the ASCII characters outside string literals; `None` when
-/// a literal is unclosed or uses an escape, which the words do not attempt.
+/// Byte offsets of the ASCII characters outside string literals (operators
+/// are ASCII, and only those offsets are safe to slice at); `None` when a
+/// literal is unclosed or uses an escape, which the words do not attempt.
 fn outside_quotes(source: &str) -> Option<Vec<usize>> {
     let mut out = Vec::new();
     let mut quote: Option<u8> = None;
@@ -498,7 +512,8 @@ fn outside_quotes(source: &str) -> Option<Vec<usize>> {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'\'' || b == b'"' => quote = Some(b),
-            None => out.push(i),
+            None if b.is_ascii() => out.push(i),
+            None => {}
         }
     }
     quote.is_none().then_some(out)
@@ -614,6 +629,7 @@ mod tests {
             ("record.tier in ['gold', \"platinum\"]", "tier is one of gold, platinum"),
             ("record.status == 'open' || record.status == 'on hold'", "status is open or status is on hold"),
             ("record.note == 'a && b'", "note is a && b"),
+            ("record.city == 'Zürich' && record.vip", "city is Zürich and vip is true"),
         ];
         for (cel, words) in cases {
             assert_eq!(condition_words(cel).as_deref(), Some(words), "{cel}");
@@ -634,8 +650,18 @@ mod tests {
             "record['a'] == 1",
             "record.a == 1u",
             "record.a in [null]",
+            "record.straße == 1",
+            "record.a == 1 && é",
         ] {
             assert_eq!(condition_words(cel), None, "{cel}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Policy text reaches this as written: no expression may panic it.
+        #[test]
+        fn any_expression_reads_or_falls_back(source in "(record\\.[a-zé_]{1,4}|[ !=<>&|'\"\\[\\],()ß0-9a-z.]){0,12}") {
+            let _ = condition_words(&source);
         }
     }
 
