@@ -7,6 +7,7 @@
 //! What the core cannot know (the table's other columns, who approved the
 //! definition and when) comes in as `PageFacts`.
 
+mod cel;
 mod changes;
 mod text;
 mod words;
