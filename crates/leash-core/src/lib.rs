@@ -7,6 +7,7 @@ pub mod call;
 pub mod codes;
 pub mod condition;
 pub mod decide;
+pub mod explain;
 pub mod format;
 pub mod journal;
 pub mod policy;

@@ -199,6 +199,19 @@ fn address_part(column: &str) -> AddressPart {
 /// fields, plus `city`/`state`/`zip`-named columns of the record when the
 /// street field does not carry them itself.
 fn address_columns<'a>(action: &'a Action, record: &'a Record) -> Vec<(AddressPart, &'a str)> {
+    address_columns_among(action, record.keys().map(String::as_str))
+}
+
+/// The columns `address_flags` reads as one address when the record has
+/// `columns`; `explain` names them on the action's page.
+pub fn address_column_names<'a>(action: &'a Action, columns: &'a [String]) -> Vec<&'a str> {
+    address_columns_among(action, columns.iter().map(String::as_str)).into_iter().map(|(_, col)| col).collect()
+}
+
+fn address_columns_among<'a>(
+    action: &'a Action,
+    columns: impl Iterator<Item = &'a str>,
+) -> Vec<(AddressPart, &'a str)> {
     let mut cols: Vec<(AddressPart, &str)> = action
         .fields
         .iter()
@@ -208,13 +221,12 @@ fn address_columns<'a>(action: &'a Action, record: &'a Record) -> Vec<(AddressPa
     if cols.is_empty() {
         return cols;
     }
-    for col in record.keys() {
+    for col in columns {
         let part = address_part(col);
         if part != AddressPart::Street && !cols.iter().any(|(p, _)| *p == part) {
-            let named =
-                matches!(col.as_str(), "city" | "state" | "zip" | "zip_code" | "zipcode" | "postal_code" | "unit");
+            let named = matches!(col, "city" | "state" | "zip" | "zip_code" | "zipcode" | "postal_code" | "unit");
             if named {
-                cols.push((part, col.as_str()));
+                cols.push((part, col));
             }
         }
     }
