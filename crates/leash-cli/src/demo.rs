@@ -216,7 +216,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     }
     let nightly = ChangeQuery { run_id: Some("nightly-17".into()), limit: CHANGES_PAGE_MAX, ..ChangeQuery::default() };
     let batch = d.engine.changes(&admin, &nightly).await?;
-    let breaker = d.engine.pauses().await?.into_iter().find(|p| p.kind == "breaker");
+    let breaker = d.engine.pauses().await?.into_iter().find(|p| p.kind == leash_engine::PauseKind::Breaker);
     if !json {
         println!("   {} changes landed before the breaker tripped on the 20th identical shift;", batch.len());
         println!(

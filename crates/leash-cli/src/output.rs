@@ -146,7 +146,7 @@ pub fn sheet(actions: &[leash_engine::ActionSheet]) -> String {
                 a.owner.clone().unwrap_or_default(),
                 a.exception_approver.clone().unwrap_or_default(),
                 approved,
-                a.paused.as_ref().map(|p| format!("{} ({})", p.kind, clip(&p.reason, 30))).unwrap_or_default(),
+                a.paused.as_ref().map(|p| format!("{} ({})", p.kind.as_str(), clip(&p.reason, 30))).unwrap_or_default(),
             ]
         })
         .collect();
@@ -222,7 +222,6 @@ pub fn report(r: &leash_core::report::Report) -> String {
     }
     out
 }
-
 
 /// `leash show` of a change: who, why, what, and how to undo it.
 pub fn change(c: &Change) -> String {

@@ -28,7 +28,7 @@ use leash_store::{Store, StoreError, TableSchema};
 pub use check::{check_schema, SchemaIssue};
 pub use clock::{parse_time, stamp, Clock};
 /// Plain data the engine answers with, defined where it is stored.
-pub use leash_store::{OutboxRow, Pause, TokenRow, ALL_SCOPE};
+pub use leash_store::{OutboxRow, Pause, PauseKind, TokenRow, ALL_SCOPE};
 pub use policy_tests::{run_policy_tests, CaseResult};
 pub use queries::{
     ChangeQuery, ProposalQuery, SelectorFields, CHANGES_PAGE_DEFAULT, CHANGES_PAGE_MAX, PROPOSALS_PAGE_DEFAULT,

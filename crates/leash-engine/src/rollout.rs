@@ -7,7 +7,7 @@ use leash_core::codes::Code;
 use leash_core::journal::Change;
 use leash_core::policy::{Action, Kind, Mode, Risk};
 use leash_core::report::{report, Report, ReportInputs};
-use leash_store::{Approval, ChangeFilter, Pause, ProposalFilter, StoreTx};
+use leash_store::{Approval, ChangeFilter, Pause, PauseKind, ProposalFilter, StoreTx};
 use serde::Serialize;
 
 use crate::clock::stamp;
@@ -160,10 +160,11 @@ impl Engine {
         );
         let pause = Pause {
             scope: action.name.clone(),
-            kind: "breaker".into(),
+            kind: PauseKind::Breaker,
             reason: reason.clone(),
             by: "breaker".into(),
             at: self.clock().stamp(),
+            change_ids: ids.clone(),
         };
         tx.set_pause(&pause).await?;
         tx.clear_breaker(&action.name, &key).await?;

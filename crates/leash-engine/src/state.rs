@@ -1,7 +1,7 @@
 //! The kill switch: pauses live in the database, so every gateway process
 //! sees them on its next call.
 
-use leash_store::{Pause, ALL_SCOPE};
+use leash_store::{Pause, PauseKind, ALL_SCOPE};
 
 use crate::{Caller, Engine, EngineError, Result, Role};
 
@@ -13,8 +13,14 @@ impl Engine {
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid("say why with --reason; whoever resumes needs to know".into()));
         }
-        let pause =
-            Pause { scope, kind: "pause".into(), reason: reason.into(), by: by.name.clone(), at: self.clock().stamp() };
+        let pause = Pause {
+            scope,
+            kind: PauseKind::Pause,
+            reason: reason.into(),
+            by: by.name.clone(),
+            at: self.clock().stamp(),
+            change_ids: Vec::new(),
+        };
         let mut tx = self.store().begin().await?;
         tx.set_pause(&pause).await?;
         self.queue_event(tx.as_mut(), "action.paused", &pause).await?;

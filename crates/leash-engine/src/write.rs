@@ -8,7 +8,7 @@ use leash_core::decide::{check_call, decide, Decision, Inputs};
 use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
 use leash_core::policy::{Action, Kind};
 use leash_core::value::{Record, Value};
-use leash_store::{Locked, StoreError, StoreTx, TableSchema, Written, ALL_SCOPE};
+use leash_store::{Locked, PauseKind, StoreError, StoreTx, TableSchema, Written, ALL_SCOPE};
 
 use crate::values::{coerce_call, stored_fields, typed, typed_call};
 use crate::{Caller, Engine, EngineError, Result};
@@ -442,7 +442,7 @@ pub(crate) async fn paused(tx: &mut dyn StoreTx, action: &str) -> Result<Option<
 pub(crate) fn refusal_for_pauses(pauses: &[leash_store::Pause], action: &str) -> Option<Refusal> {
     let p = pauses.iter().find(|p| p.scope == action).or(pauses.first())?;
     let whole = if p.scope == ALL_SCOPE { "all actions are" } else { "this action is" };
-    Some(if p.kind == "breaker" {
+    Some(if p.kind == PauseKind::Breaker {
         Refusal::new(
             Code::BreakerTripped,
             format!("{whole} stopped by the breaker ({}); a person must review and `leash resume {action}`", p.reason),

@@ -162,19 +162,11 @@ async fn breaker_trips_on_the_nth_identical_change_and_names_the_revert(kind: Ki
     assert_eq!(sixth.code, Some(Code::BreakerTripped));
     let other = e.call(&agent(), "set_status", call(Some("201"), &[("status", "pending")])).await.unwrap();
     assert_eq!(other.code, Some(Code::BreakerTripped), "the whole action stops");
-    let pause = f.store.pauses().await.unwrap().into_iter().find(|p| p.kind == "breaker").unwrap();
+    let pause =
+        f.store.pauses().await.unwrap().into_iter().find(|p| p.kind == leash_store::PauseKind::Breaker).unwrap();
     assert!(pause.reason.contains("leash revert "), "{}", pause.reason);
-    let ids: Vec<String> = pause
-        .reason
-        .split("leash revert ")
-        .nth(1)
-        .unwrap()
-        .split('`')
-        .next()
-        .unwrap()
-        .split(' ')
-        .map(str::to_string)
-        .collect();
+    let ids = pause.change_ids.clone();
+    assert!(pause.reason.contains(&ids.join(" ")), "the reason names the same changes: {}", pause.reason);
     assert_eq!(ids.len(), 5);
     e.resume(&Caller::local("ops"), Some("set_status"), "reviewed").await.unwrap();
     assert_eq!(

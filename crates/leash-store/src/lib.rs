@@ -172,10 +172,37 @@ pub struct ProposalFilter {
 #[derive(Debug, Clone, Serialize)]
 pub struct Pause {
     pub scope: String,
-    pub kind: String,
+    pub kind: PauseKind,
     pub reason: String,
     pub by: String,
     pub at: String,
+    /// A breaker's changes: the ones to review and perhaps undo.
+    pub change_ids: Vec<String>,
+}
+
+/// Who stopped an action: a person (`leash pause`) or the breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseKind {
+    Pause,
+    Breaker,
+}
+
+impl PauseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseKind::Pause => "pause",
+            PauseKind::Breaker => "breaker",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PauseKind> {
+        match text {
+            "pause" => Some(PauseKind::Pause),
+            "breaker" => Some(PauseKind::Breaker),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

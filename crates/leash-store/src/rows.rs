@@ -5,7 +5,7 @@ use leash_core::value::{ColumnType, Record, Value};
 use sqlx::any::{AnyRow, AnyTypeInfoKind};
 use sqlx::{Row, ValueRef};
 
-use crate::{Approval, Pause, Result, StoreError, TableSchema, TokenRow, Undoable};
+use crate::{Approval, Pause, PauseKind, Result, StoreError, TableSchema, TokenRow, Undoable};
 
 pub const CHANGE_COLUMNS: &str = "id, at, action, policy_hash, table_name, record_key, op, fields, actor, approver, reason, evidence, confidence, run_id, proposal_id, reverts, reverted_by, watch, prev_hash, hash";
 /// What a revert reads of a change, in `undoable_from_row`'s order.
@@ -185,13 +185,21 @@ pub fn proposal_from_row(row: &AnyRow) -> Result<Proposal> {
     })
 }
 
+/// The columns `pause_from_row` reads, in order.
+pub const PAUSE_COLUMNS: &str = "scope, kind, reason, by_name, at, change_ids";
+
 pub fn pause_from_row(row: &AnyRow) -> Result<Pause> {
+    let kind = string(row, "kind")?;
     Ok(Pause {
         scope: string(row, "scope")?,
-        kind: string(row, "kind")?,
+        kind: PauseKind::parse(&kind).ok_or_else(|| corrupt("kind", kind))?,
         reason: string(row, "reason")?,
         by: string(row, "by_name")?,
         at: string(row, "at")?,
+        change_ids: match opt_string(row, "change_ids")? {
+            Some(ids) => serde_json::from_str(&ids).map_err(|e| corrupt("change_ids", e))?,
+            None => Vec::new(),
+        },
     })
 }
 

@@ -24,7 +24,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use leash_core::value::display;
-use leash_engine::EngineError;
+use leash_engine::{EngineError, PauseKind};
 use minijinja::Environment;
 use serde_json::json;
 
@@ -139,16 +139,10 @@ async fn breakers(s: &AppState) -> Vec<serde_json::Value> {
     };
     pauses
         .into_iter()
-        .filter(|p| p.kind == "breaker")
+        .filter(|p| p.kind == PauseKind::Breaker)
         .map(|p| {
-            let ids: Vec<String> = p
-                .reason
-                .split("leash revert ")
-                .nth(1)
-                .and_then(|rest| rest.split('`').next())
-                .map(|ids| ids.split_whitespace().map(str::to_string).collect())
-                .unwrap_or_default();
-            json!({"scope": p.scope, "reason": p.reason.split(';').next().unwrap_or(&p.reason), "ids": ids.join(","), "count": ids.len()})
+            let reason = p.reason.split(';').next().unwrap_or(&p.reason);
+            json!({"scope": p.scope, "reason": reason, "ids": p.change_ids.join(","), "count": p.change_ids.len()})
         })
         .collect()
 }

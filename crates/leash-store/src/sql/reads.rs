@@ -175,7 +175,7 @@ impl Store for SqlStore {
     }
 
     async fn pauses(&self) -> Result<Vec<Pause>> {
-        let q = self.q("SELECT scope, kind, reason, by_name, at FROM leash_state ORDER BY scope");
+        let q = self.q(&format!("SELECT {PAUSE_COLUMNS} FROM leash_state ORDER BY scope"));
         self.fetch_all(q).await?.iter().map(pause_from_row).collect()
     }
 

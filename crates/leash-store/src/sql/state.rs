@@ -7,7 +7,9 @@ use leash_core::value::{display, Value};
 
 use super::query::json_text;
 use super::tx::SqlTx;
-use crate::rows::{approval_from_row, pause_from_row, proposal_from_row, value_at, APPROVAL_COLUMNS, PROPOSAL_COLUMNS};
+use crate::rows::{
+    approval_from_row, pause_from_row, proposal_from_row, value_at, APPROVAL_COLUMNS, PAUSE_COLUMNS, PROPOSAL_COLUMNS,
+};
 use crate::*;
 
 pub(super) async fn insert_proposal(tx: &mut SqlTx, p: &Proposal) -> Result<()> {
@@ -42,7 +44,7 @@ pub(super) async fn update_proposal(tx: &mut SqlTx, p: &Proposal) -> Result<()> 
 }
 
 pub(super) async fn pauses_for(tx: &mut SqlTx, action: &str) -> Result<Vec<Pause>> {
-    let mut q = tx.q("SELECT scope, kind, reason, by_name, at FROM leash_state WHERE scope IN (");
+    let mut q = tx.q(&format!("SELECT {PAUSE_COLUMNS} FROM leash_state WHERE scope IN ("));
     q.text(ALL_SCOPE).push(", ").text(action).push(")");
     tx.all(q).await?.iter().map(pause_from_row).collect()
 }
@@ -57,13 +59,16 @@ pub(super) async fn call_context(
     let Some(key) = key else {
         return Ok((pauses_for(tx, action).await?, None));
     };
-    let mut q = tx.q("SELECT scope, kind, reason, by_name, at, NULL AS hash FROM leash_state WHERE scope IN (");
-    q.text(ALL_SCOPE).push(", ").text(action).push(") UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, h.hash FROM (");
+    let mut q = tx.q(&format!("SELECT {PAUSE_COLUMNS}, NULL AS hash FROM leash_state WHERE scope IN ("));
+    q.text(ALL_SCOPE)
+        .push(", ")
+        .text(action)
+        .push(") UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, h.hash FROM (");
     q.push("SELECT hash FROM leash_changes WHERE table_name = ").text(table).push(" AND record_key = ").text(key);
     q.push(" ORDER BY seq DESC LIMIT 1) h");
     let (mut pauses, mut head) = (Vec::new(), None);
     for row in tx.all(q).await? {
-        match value_at(&row, 5)? {
+        match value_at(&row, 6)? {
             Value::Null => pauses.push(pause_from_row(&row)?),
             hash => head = Some(display(&hash)),
         }
@@ -76,12 +81,15 @@ pub(super) async fn set_pause(tx: &mut SqlTx, p: &Pause) -> Result<()> {
     q.text(&p.scope);
     tx.exec(q).await?;
     // The current state, and its history with who and why.
-    for (table, kind_column) in [("leash_state", "kind"), ("leash_state_log", "event")] {
-        let mut q = tx.q(&format!("INSERT INTO {table} (scope, {kind_column}, reason, by_name, at) VALUES ("));
-        q.text(&p.scope).push(", ").text(&p.kind).push(", ").text(&p.reason).push(", ");
-        q.text(&p.by).push(", ").text(&p.at).push(")");
-        tx.exec(q).await?;
-    }
+    let mut q = tx.q("INSERT INTO leash_state (scope, kind, reason, by_name, at, change_ids) VALUES (");
+    q.text(&p.scope).push(", ").text(p.kind.as_str()).push(", ").text(&p.reason).push(", ");
+    let ids = (!p.change_ids.is_empty()).then(|| json_text(&p.change_ids));
+    q.text(&p.by).push(", ").text(&p.at).push(", ").opt_text(ids.as_deref()).push(")");
+    tx.exec(q).await?;
+    let mut q = tx.q("INSERT INTO leash_state_log (scope, event, reason, by_name, at) VALUES (");
+    q.text(&p.scope).push(", ").text(p.kind.as_str()).push(", ").text(&p.reason).push(", ");
+    q.text(&p.by).push(", ").text(&p.at).push(")");
+    tx.exec(q).await?;
     Ok(())
 }
 
