@@ -13,12 +13,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use leash_core::call::Call;
 use leash_engine::{parse_time, ChangeQuery, ProposalQuery, RevertRequest, Role, Selector, SelectorFields};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use utoipa::ToSchema;
+use serde_json::json;
 
 use crate::auth::Authed;
+use crate::bodies::{body, ApproveBody, PauseBody, RejectBody, RevertBody};
 use crate::errors::{status_for, ApiError};
 use crate::AppState;
 
@@ -42,13 +41,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/pause", post(pause))
         .route("/api/v1/resume", post(resume))
         .route("/api/v1/report", get(report))
-}
-
-/// Parses a JSON body ourselves, so malformed JSON and unknown fields get
-/// our `{code, message}` instead of the framework's text.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("the body is not valid here: {e}")))
 }
 
 async fn healthz(State(s): St) -> Response {
@@ -108,16 +100,6 @@ async fn proposal(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> 
     Ok(Json(s.engine.proposal(&who, &id).await?).into_response())
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApproveBody {
-    /// Values to change before applying.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub set: serde_json::Map<String, Value>,
-    pub note: Option<String>,
-}
-
 async fn approve(
     State(s): St,
     Authed(who): Authed,
@@ -127,13 +109,6 @@ async fn approve(
     let b: ApproveBody = body(&bytes)?;
     let result = s.engine.approve(&who, &id, b.set, b.note.as_deref()).await?;
     Ok((status_for(&result), Json(result)).into_response())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RejectBody {
-    /// Why; the agent and the report learn from it.
-    pub note: String,
 }
 
 async fn reject(State(s): St, Authed(who): Authed, Path(id): Path<String>, bytes: Bytes) -> Result<Response, ApiError> {
@@ -160,22 +135,6 @@ async fn change(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> Re
     Ok(Json(s.engine.change(&who, &id).await?).into_response())
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RevertBody {
-    pub change_ids: Option<Vec<String>>,
-    pub run_id: Option<String>,
-    pub action: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub actor: Option<String>,
-    pub proposal_id: Option<String>,
-    /// Plan only; nothing is written.
-    pub dry_run: bool,
-    #[serde(default)]
-    pub force: bool,
-}
-
 async fn revert(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
     let b: RevertBody = body(&bytes)?;
     let fields = SelectorFields {
@@ -200,15 +159,6 @@ async fn revert(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Respo
         metrics::counter!("leash_reverts_total").increment(report.reverted.len() as u64);
     }
     Ok(Json(report).into_response())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PauseBody {
-    pub action: Option<String>,
-    #[serde(default)]
-    pub all: bool,
-    pub reason: String,
 }
 
 fn scope(b: &PauseBody) -> Result<Option<&str>, ApiError> {

@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod bodies;
 mod errors;
 pub mod mcp;
 mod metrics;

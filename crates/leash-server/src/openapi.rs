@@ -9,7 +9,7 @@ use leash_core::schema::{call_schema, describe, result_schema};
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
-use crate::api::{ApproveBody, PauseBody, RejectBody, RevertBody};
+use crate::bodies::{ApproveBody, PauseBody, RejectBody, RevertBody};
 use crate::AppState;
 
 #[derive(OpenApi)]

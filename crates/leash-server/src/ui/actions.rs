@@ -10,8 +10,8 @@ use leash_engine::Role;
 use serde_json::json;
 
 use super::chart::{chart, CHART_DAYS};
+use super::page::{back, render, FormData, St};
 use super::session::Session;
-use super::{back, render, FormData, St};
 
 pub(super) async fn actions(State(s): St, sess: Session, Query(q): Query<HashMap<String, String>>) -> Response {
     let now = s.engine.clock().now();

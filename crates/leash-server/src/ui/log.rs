@@ -9,8 +9,8 @@ use axum::Form;
 use leash_engine::{ChangeQuery, EngineError, RevertRequest, Selector, SelectorFields, REVERT_BATCH_MAX};
 use serde_json::json;
 
+use super::page::{back, failed_page, field_rows, render, FormData, St};
 use super::session::Session;
-use super::{back, failed_page, field_rows, render, FormData, St};
 use crate::AppState;
 
 /// Change-log rows per page.

@@ -12,27 +12,18 @@ mod actions;
 mod chart;
 mod diff;
 mod log;
+mod login;
+mod page;
 mod queue;
 mod session;
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::Redirect;
 use axum::routing::{get, post};
-use axum::{Form, Router};
-use leash_core::value::display;
-use leash_engine::{EngineError, PauseKind};
-use minijinja::Environment;
-use serde_json::json;
+use axum::Router;
 
-use self::session::Session;
 use crate::AppState;
-
-type St = State<Arc<AppState>>;
-type FormData = Form<HashMap<String, String>>;
 
 pub use chart::CHART_DAYS;
 pub use log::LOG_PAGE_ROWS;
@@ -41,8 +32,8 @@ pub use session::SESSION_COOKIE;
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/queue") }))
-        .route("/login", get(session::login_page).post(session::login))
-        .route("/logout", post(session::logout))
+        .route("/login", get(login::login_page).post(login::login))
+        .route("/logout", post(login::logout))
         .route("/queue", get(queue::queue))
         .route("/queue/{id}/approve", post(queue::approve))
         .route("/queue/{id}/reject", post(queue::reject))
@@ -51,124 +42,4 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/revert", get(log::revert_preview).post(log::revert_run))
         .route("/actions", get(actions::actions))
         .route("/actions/{name}/{switch}", post(actions::switch))
-}
-
-fn templates() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        for (name, source) in [
-            ("base.html", include_str!("templates/base.html")),
-            ("login.html", include_str!("templates/login.html")),
-            ("queue.html", include_str!("templates/queue.html")),
-            ("log.html", include_str!("templates/log.html")),
-            ("revert.html", include_str!("templates/revert.html")),
-            ("actions.html", include_str!("templates/actions.html")),
-        ] {
-            if let Err(e) = env.add_template(name, source) {
-                tracing::error!(template = name, error = %e, "template does not compile");
-            }
-        }
-        env
-    })
-}
-
-async fn render(
-    s: &AppState,
-    name: &str,
-    page: &str,
-    session: Option<&Session>,
-    mut ctx: serde_json::Value,
-    q: &HashMap<String, String>,
-) -> Response {
-    if let Some(sess) = session {
-        ctx["who"] = json!(sess.who.name);
-        ctx["role"] = json!(sess.who.role.as_str());
-        ctx["csrf"] = json!(sess.csrf);
-        ctx["breakers"] = json!(breakers(s).await);
-    }
-    ctx["page"] = json!(page);
-    if let Some(done) = q.get("done") {
-        ctx["flash"] = json!(done);
-        ctx["flash_kind"] = json!("ok");
-    }
-    if let Some(err) = q.get("error") {
-        ctx["flash"] = json!(err);
-        ctx["flash_kind"] = json!("error");
-    }
-    let result =
-        templates().get_template(name).and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&ctx))));
-    match result {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(template = name, error = %e, "page failed to render");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Html("<p>This page failed to render; the server log has the cause.</p>"),
-            )
-                .into_response()
-        }
-    }
-}
-
-/// A page whose data could not be read: the page with an error banner,
-/// never an empty page that looks like "nothing here".
-async fn failed_page(
-    s: &AppState,
-    template: &str,
-    page: &str,
-    sess: &Session,
-    e: &EngineError,
-    q: &HashMap<String, String>,
-) -> Response {
-    let answer = e.answer();
-    let mut q = q.clone();
-    q.insert("error".into(), format!("This page could not be read: {}", answer.message));
-    render(s, template, page, Some(sess), json!({"failed": true}), &q).await
-}
-
-/// Tripped breakers, with the changes they name, for the banner on every page.
-async fn breakers(s: &AppState) -> Vec<serde_json::Value> {
-    let pauses = match s.engine.pauses().await {
-        Ok(p) => p,
-        Err(e) => {
-            return vec![
-                json!({"scope": "?", "reason": format!("pauses could not be read: {}", e.answer().message), "ids": "", "count": 0}),
-            ]
-        }
-    };
-    pauses
-        .into_iter()
-        .filter(|p| p.kind == PauseKind::Breaker)
-        .map(|p| {
-            let reason = p.reason.split(';').next().unwrap_or(&p.reason);
-            json!({"scope": p.scope, "reason": reason, "ids": p.change_ids.join(","), "count": p.change_ids.len()})
-        })
-        .collect()
-}
-
-fn back(path: &str, key: &str, message: &str) -> Response {
-    let encoded: String = message
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~ ".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect::<String>()
-        .replace(' ', "+");
-    let sep = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{sep}{key}={encoded}")).into_response()
-}
-
-fn field_rows(fields: &[leash_core::call::FieldChange]) -> Vec<serde_json::Value> {
-    fields
-        .iter()
-        .map(|f| {
-            let (old_html, new_html) = diff::html(&display(&f.old), &display(&f.new));
-            json!({"field": f.field, "old_html": old_html, "new_html": new_html, "new": display(&f.new)})
-        })
-        .collect()
 }

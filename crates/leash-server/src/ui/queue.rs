@@ -10,8 +10,8 @@ use leash_core::value::Value;
 use leash_engine::{ProposalQuery, ProposalView};
 use serde_json::json;
 
+use super::page::{back, failed_page, field_rows, render, FormData, St};
 use super::session::Session;
-use super::{back, failed_page, field_rows, render, FormData, St};
 
 pub(super) async fn queue(State(s): St, sess: Session, Query(q): Query<HashMap<String, String>>) -> Response {
     let proposals = match s.engine.proposals(&sess.who, &ProposalQuery::default()).await {

@@ -5,16 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
 use leash_engine::{Caller, Role};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{back, render, FormData, St};
 use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "leash_session";
@@ -25,7 +22,7 @@ pub(super) struct Session {
     pub(super) csrf: String,
 }
 
-fn csrf_for(token: &str) -> String {
+pub(super) fn csrf_for(token: &str) -> String {
     hex::encode(&Sha256::digest(format!("leash-csrf:{token}").as_bytes())[..16])
 }
 
@@ -65,28 +62,4 @@ impl Session {
         }
         None
     }
-}
-
-pub(super) async fn login_page(State(s): St, Query(q): Query<HashMap<String, String>>) -> Response {
-    render(&s, "login.html", "login", None, json!({}), &q).await
-}
-
-pub(super) async fn login(State(s): St, Form(form): FormData) -> Response {
-    let token = form.get("token").map(|t| t.trim().to_string()).unwrap_or_default();
-    match s.engine.caller_for_token(&token).await {
-        Ok(Some(who)) if who.role >= Role::Reviewer => {
-            let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/queue")).into_response()
-        }
-        Ok(Some(_)) => back("/login", "error", "Agent tokens cannot sign in; use a reviewer or admin token."),
-        _ => back("/login", "error", "That token is unknown or revoked."),
-    }
-}
-
-pub(super) async fn logout(State(_s): St, sess: Session, Form(form): FormData) -> Response {
-    if let Some(r) = sess.forged(&form) {
-        return r;
-    }
-    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }

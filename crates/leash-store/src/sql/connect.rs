@@ -11,7 +11,6 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, TransactionManager
 
 use super::errors::connection_lost;
 use super::query::Query;
-use super::tx::SqlTx;
 use crate::dialect::Dialect;
 use crate::session::*;
 use crate::writer::{Writer, WriterGuard};
@@ -148,12 +147,6 @@ impl SqlStore {
                 Err(e) => return Err(e.into()),
             }
         }
-    }
-
-    /// A write transaction as the concrete type, for this crate's own
-    /// statements (scripts, the bench's baseline); dropping it rolls back.
-    pub(crate) async fn write_tx(&self) -> Result<SqlTx> {
-        Ok(SqlTx::new(self.write_conn(self.dialect.begin_write()).await?, self.dialect, None))
     }
 
     /// One statement that writes, outside a transaction.

@@ -14,7 +14,7 @@ use leash_core::value::{Record, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, TransactionManager};
 
-use super::connect::WriteConn;
+use super::connect::{SqlStore, WriteConn};
 use super::errors::undoes_only_its_statement;
 use super::query::Query;
 use super::{revert, state, write};
@@ -61,6 +61,14 @@ impl Drop for SqlTx {
             // Queued on the connection; runs before its next statement.
             (conn, _) => <Any as sqlx::Database>::TransactionManager::start_rollback(conn),
         }
+    }
+}
+
+impl SqlStore {
+    /// A write transaction as the concrete type, for this crate's own
+    /// statements (scripts, the bench's baseline); dropping it rolls back.
+    pub(crate) async fn write_tx(&self) -> Result<SqlTx> {
+        Ok(SqlTx::new(self.write_conn(self.dialect().begin_write()).await?, self.dialect(), None))
     }
 }
 

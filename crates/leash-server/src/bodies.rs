@@ -1,0 +1,60 @@
+//! The JSON bodies the HTTP API takes besides a call, and how any body is
+//! read: our own `{code, message}` for malformed JSON and unknown fields,
+//! never the framework's text. The OpenAPI document describes these types.
+
+use axum::body::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::errors::ApiError;
+
+/// Parses a JSON body ourselves, so malformed JSON and unknown fields get
+/// our `{code, message}` instead of the framework's text.
+pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("the body is not valid here: {e}")))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// Values to change before applying.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub set: serde_json::Map<String, Value>,
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// Why; the agent and the report learn from it.
+    pub note: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevertBody {
+    pub change_ids: Option<Vec<String>>,
+    pub run_id: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub actor: Option<String>,
+    pub proposal_id: Option<String>,
+    /// Plan only; nothing is written.
+    pub dry_run: bool,
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseBody {
+    pub action: Option<String>,
+    #[serde(default)]
+    pub all: bool,
+    pub reason: String,
+}
