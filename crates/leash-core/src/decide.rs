@@ -114,15 +114,14 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             }
         }
     }
-    let cel = std::cell::OnceCell::new();
-    let prepared = || cel.get_or_init(|| Prepared::new(record));
+    let prepared = Prepared::new(record);
     let mut flags: Vec<Flag> = Vec::new();
     let condition_context = |which: &str, source: &str, why: String| Flag {
         reason: ReviewReason::MissingContext,
         note: format!("{which} `{source}` could not be evaluated on this record ({why})"),
     };
     if let Some(when) = &action.when {
-        match when.eval_bool_on(prepared()) {
+        match when.eval_bool_on(&prepared) {
             Ok(true) => {}
             Ok(false) => {
                 return reject(
@@ -134,7 +133,7 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
         }
     }
     if let Some(locked) = &action.locked_if {
-        match locked.eval_bool_on(prepared()) {
+        match locked.eval_bool_on(&prepared) {
             Ok(false) => {}
             Ok(true) => {
                 return reject(
@@ -168,7 +167,7 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     }
     flags.extend(address_flags(action, record, &changes));
     if let Some(review_if) = &action.review_if {
-        match review_if.eval_bool_on(prepared()) {
+        match review_if.eval_bool_on(&prepared) {
             Ok(false) => {}
             Ok(true) => flags.push(Flag {
                 reason: ReviewReason::ReviewIf,
