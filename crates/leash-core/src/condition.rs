@@ -560,8 +560,8 @@ mod fast {
         pub(super) fn eval<'a>(&'a self, record: &'a Record) -> Option<Val<'a>> {
             Some(match self {
                 Fast::Value(v) => v.val(),
-                Fast::Column(name) => column(record.get(&**name)?)?,
-                Fast::Has(name) => Val::Bool(record.contains_key(&**name)),
+                Fast::Column(name) => column(crate::value::column(record, name)?)?,
+                Fast::Has(name) => Val::Bool(crate::value::column(record, name).is_some()),
                 Fast::Not(e) => Val::Bool(!e.eval(record)?.truthy()),
                 // `&&` gives a bool; `||` gives its first truthy operand.
                 Fast::And(e) => Val::Bool(e[0].eval(record)?.truthy() && e[1].eval(record)?.truthy()),

@@ -7,7 +7,7 @@ use crate::codes::{Code, ReviewReason};
 use crate::format::{self, address, Flag, Format};
 use crate::policy::Action;
 use crate::policy::{Bound, FieldRule};
-use crate::value::{display, is_blank, same_value, Record, Value};
+use crate::value::{display, display_text, is_blank, same_value, Record, Value};
 
 /// Context a field check may need beyond the old and new values.
 pub struct FieldContext<'a> {
@@ -108,7 +108,7 @@ pub fn check_new_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
 /// Rules on the new value alone (set, range, pattern, length, format).
 fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
     let f = &rule.name;
-    let text = display(new);
+    let text = display_text(new);
     if let Some(allowed) = &rule.one_of {
         if !allowed.iter().any(|a| same_value(a, new)) {
             let list: Vec<String> = allowed.iter().map(display).collect();
