@@ -16,7 +16,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use cel_parser::ast::{EntryExpr, Expr, IdedExpr};
+use cel_parser::ast::{EntryExpr, Expr, IdedExpr, SelectExpr};
 
 use crate::value::{Record, Value};
 
@@ -195,8 +195,8 @@ fn is_record(expr: &IdedExpr) -> bool {
 }
 
 /// The columns `expr` reads as `record.<column>` (including `has(…)`), or
-/// `None` if `record` appears any other way: alone, indexed, as a method's
-/// target or an argument.
+/// `None` if `record` appears any other way (alone, indexed, as a method's
+/// target or an argument) or a column is named like a CEL function.
 fn record_columns(expr: &IdedExpr) -> Option<Vec<String>> {
     fn collect(expr: &IdedExpr, columns: &mut Vec<String>) -> bool {
         match &expr.expr {
@@ -213,11 +213,26 @@ fn record_columns(expr: &IdedExpr) -> Option<Vec<String>> {
         }
     }
     let mut columns = Vec::new();
-    collect(expr, &mut columns).then(|| {
-        columns.sort_unstable();
-        columns.dedup();
-        columns
-    })
+    if !collect(expr, &mut columns) || columns.iter().any(|c| names_a_function(c)) {
+        return None;
+    }
+    columns.sort_unstable();
+    columns.dedup();
+    Some(columns)
+}
+
+/// Whether `record.<name>` on a record without that column gives CEL's
+/// function `name` bound to the record (which shows the whole record in an
+/// error) rather than a "No such key" error: then the record cannot be cut
+/// down to the named columns without changing that error.
+fn names_a_function(name: &str) -> bool {
+    let ident = |name: &str| IdedExpr { id: 0, expr: Expr::Ident(name.to_string()) };
+    let select = SelectExpr { operand: Box::new(ident("record")), field: name.to_string(), test: false };
+    let empty = cel_interpreter::objects::Map { map: Arc::new(HashMap::new()) };
+    let mut context = STANDARD.new_inner_scope();
+    context.add_variable_from_value("record", cel_interpreter::Value::Map(empty));
+    let expr = IdedExpr { id: 0, expr: Expr::Select(select) };
+    matches!(cel_interpreter::Value::resolve(&expr, &context), Ok(cel_interpreter::Value::Function(..)))
 }
 
 /// Calls `f` on each direct sub-expression.
@@ -744,6 +759,7 @@ mod tests {
         assert_eq!(columns("'a' in record"), None);
         assert_eq!(columns("record['a'] == 1"), None);
         assert_eq!(columns("true"), Some(vec![]));
+        assert_eq!(columns("record.size == 1"), None, "`size` is also a function");
     }
 
     #[test]
