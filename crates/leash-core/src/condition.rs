@@ -793,4 +793,18 @@ mod tests {
         // The lexer reads `in"x"` as `in` then a string.
         assert!(bounds::scan("record.a in\"x\"").is_ok());
     }
+
+    #[test]
+    fn scan_counts_the_brackets_the_lexer_sees_after_tricky_strings() {
+        let nesting = |s: &str| bounds::scan(s).unwrap().nesting;
+        // `bar` is a name, so `\"` is an escape and the string is `"a\""`.
+        assert_eq!(nesting(r#"bar"a\"" + ((((((((( 1 ))))))))) + """#), 9);
+        // A raw string has no escapes: `r"\"` is a whole string.
+        assert_eq!(nesting(r#"r"\" + ((((((((( 1 ))))))))) + """#), 9);
+        assert_eq!(nesting("'//' + ((((((((( 1 )))))))))"), 9);
+        assert_eq!(nesting("// it's\n((((((((( 1 )))))))))"), 9);
+        assert_eq!(nesting("'a''' + ((((((((( 1 )))))))))"), 9);
+        assert_eq!(nesting(r#""""a"""" ((((((((( ""#), 0);
+        assert_eq!(nesting("é'(((((((((' + (1)"), 1);
+    }
 }
