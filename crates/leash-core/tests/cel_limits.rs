@@ -186,15 +186,24 @@ fn the_largest_allowed_expressions_compile_and_evaluate_on_a_2_mib_thread() {
 fn the_largest_text_the_parser_sees_parses_on_a_2_mib_thread() {
     let wraps: [(&str, &str); 5] =
         [("(", ")"), ("size(", ")"), ("[", "]"), ("{1: ", "}"), ("[1].exists(record, ", ")")];
+    let chains: [fn(usize) -> String; 5] = [
+        |n| vec!["1"; n].join("+"),
+        |n| vec!["1"; n].join("=="),
+        |n| format!("record{}", ".a".repeat(n)),
+        |n| vec!["1"; n].join(" in "),
+        |n| vec!["1"; n].join("%"),
+    ];
     for (open, close) in wraps {
-        let (open, close) = (open.repeat(CEL_NESTING_MAX), close.repeat(CEL_NESTING_MAX));
-        let outcome = on_small_stack(move || {
-            // The longest chain of `1+1+…` the token limit lets through.
-            let texts = (1..CEL_TOKENS_MAX).rev().map(|n| format!("{open}{}{close}", vec!["1"; n].join("+")));
-            let mut outcomes = texts.map(|source| exercise(&source).map_err(|e| e.to_string()));
-            outcomes.find(|outcome| !matches!(outcome, Err(e) if e.contains("tokens")))
-        });
-        assert!(matches!(&outcome, Some(Err(e)) if e.contains("levels deep once parsed")), "{outcome:?}");
+        for chain in chains {
+            let (open, close) = (open.repeat(CEL_NESTING_MAX), close.repeat(CEL_NESTING_MAX));
+            let outcome = on_small_stack(move || {
+                // The longest chain the token limit lets through.
+                let texts = (1..CEL_TOKENS_MAX).rev().map(|n| format!("{open}{}{close}", chain(n)));
+                let mut outcomes = texts.map(|source| exercise(&source).map_err(|e| e.to_string()));
+                outcomes.find(|outcome| !matches!(outcome, Err(e) if e.contains("tokens")))
+            });
+            assert!(matches!(&outcome, Some(Err(e)) if e.contains("levels deep once parsed")), "{outcome:?}");
+        }
     }
 }
 
