@@ -98,6 +98,25 @@ fn a_long_string_literal_within_the_byte_limit_is_fine() {
 }
 
 #[test]
+fn compile_returns_an_error_for_every_hostile_expression() {
+    let hostile = [
+        format!("{}1{}", "(".repeat(2000), ")".repeat(2000)),
+        format!("1{}", " + 1".repeat(3999)),
+        format!("{}true", "!".repeat(4000)),
+        format!("{}{}", "[".repeat(2000), "]".repeat(2000)),
+        format!("{}1{}", "{1: ".repeat(2000), "}".repeat(2000)),
+        format!("'a'{}", " + 'a'".repeat(4000)),
+        format!("{}1", "true ? 1 : ".repeat(2000)),
+        format!("record{}", ".a".repeat(2000)),
+    ];
+    for source in hostile {
+        let head: String = source.chars().take(12).collect();
+        let outcome = on_small_stack(move || Condition::compile(&source).map(|_| ()));
+        assert!(outcome.as_ref().is_err_and(|e| e.contains("at most")), "{head}…: {outcome:?}");
+    }
+}
+
+#[test]
 fn the_policy_loader_names_the_key_and_the_limit() {
     let policy = |when: &str, from: &str| {
         format!(
