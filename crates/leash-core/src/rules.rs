@@ -208,14 +208,13 @@ fn address_columns<'a>(action: &'a Action, record: &'a Record) -> Vec<(AddressPa
     if cols.is_empty() {
         return cols;
     }
-    for col in record.keys() {
+    // Only these exact names join; testing the name first spares working
+    // out the part of every other column on every call.
+    let named = |col: &str| matches!(col, "city" | "state" | "zip" | "zip_code" | "zipcode" | "postal_code" | "unit");
+    for col in record.keys().filter(|col| named(col)) {
         let part = address_part(col);
         if part != AddressPart::Street && !cols.iter().any(|(p, _)| *p == part) {
-            let named =
-                matches!(col.as_str(), "city" | "state" | "zip" | "zip_code" | "zipcode" | "postal_code" | "unit");
-            if named {
-                cols.push((part, col.as_str()));
-            }
+            cols.push((part, col.as_str()));
         }
     }
     cols
