@@ -181,14 +181,17 @@ enum AddressPart {
 }
 
 fn address_part(column: &str) -> AddressPart {
-    let c = column.to_ascii_lowercase();
-    if c.contains("city") || c.contains("town") {
+    // Whether the name contains `part` in any case. Column names are short
+    // and this runs on every call: comparing windows in place is quicker
+    // than lowercasing a copy and setting up a substring search per part.
+    let has = |part: &str| column.as_bytes().windows(part.len()).any(|w| w.eq_ignore_ascii_case(part.as_bytes()));
+    if has("city") || has("town") {
         AddressPart::City
-    } else if c.contains("state") || c.contains("province") {
+    } else if has("state") || has("province") {
         AddressPart::State
-    } else if c.contains("zip") || c.contains("postal") {
+    } else if has("zip") || has("postal") {
         AddressPart::Zip
-    } else if ["unit", "apt", "suite", "line2", "address2", "secondary"].iter().any(|n| c.contains(n)) {
+    } else if ["unit", "apt", "suite", "line2", "address2", "secondary"].into_iter().any(has) {
         AddressPart::Unit
     } else {
         AddressPart::Street
@@ -261,4 +264,52 @@ pub fn address_flags(action: &Action, record: &Record, changes: &[FieldChange]) 
         return Vec::new();
     }
     address::compare("address", &before, &after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_part_matches_parts_of_names_in_any_case() {
+        // The lowercase-then-contains rule it replaces, as the reference.
+        let reference = |column: &str| {
+            let c = column.to_ascii_lowercase();
+            let any = |parts: &[&str]| parts.iter().any(|p| c.contains(p));
+            [
+                (&["city", "town"][..], AddressPart::City),
+                (&["state", "province"], AddressPart::State),
+                (&["zip", "postal"], AddressPart::Zip),
+                (&["unit", "apt", "suite", "line2", "address2", "secondary"], AddressPart::Unit),
+            ]
+            .into_iter()
+            .find(|(parts, _)| any(parts))
+            .map_or(AddressPart::Street, |(_, part)| part)
+        };
+        let names = [
+            "address",
+            "Address2",
+            "CITY",
+            "home_town",
+            "State",
+            "provINCE",
+            "zip_code",
+            "ZIP",
+            "postal",
+            "apt_no",
+            "Suite",
+            "line2",
+            "secondary_unit",
+            "street",
+            "Straße",
+            "ÇITY",
+            "ci",
+            "",
+            "STATEMENT",
+            "zi",
+        ];
+        for name in names {
+            assert_eq!(address_part(name), reference(name), "{name}");
+        }
+    }
 }
