@@ -550,27 +550,25 @@ mod fast {
     }
 
     fn compile_call(name: &str, args: &[IdedExpr]) -> Option<Fast> {
-        let pair = |how| Some(Fast::Compare(how, Box::new([compile(&args[0])?, compile(&args[1])?])));
-        match (name, args.len()) {
-            (operators::LOGICAL_NOT, 1) => Some(Fast::Not(Box::new(compile(&args[0])?))),
-            (operators::CONDITIONAL, 3) => {
-                Some(Fast::Choose(Box::new([compile(&args[0])?, compile(&args[1])?, compile(&args[2])?])))
+        let two = |a, b| Some(Box::new([compile(a)?, compile(b)?]));
+        let compare = |how, a, b| Some(Fast::Compare(how, two(a, b)?));
+        match (name, args) {
+            (operators::LOGICAL_NOT, [a]) => Some(Fast::Not(Box::new(compile(a)?))),
+            (operators::CONDITIONAL, [c, t, f]) => {
+                Some(Fast::Choose(Box::new([compile(c)?, compile(t)?, compile(f)?])))
             }
-            (operators::LOGICAL_AND, 2) => Some(Fast::And(Box::new([compile(&args[0])?, compile(&args[1])?]))),
-            (operators::LOGICAL_OR, 2) => Some(Fast::Or(Box::new([compile(&args[0])?, compile(&args[1])?]))),
-            (operators::EQUALS, 2) => pair(Compare::Equal),
-            (operators::NOT_EQUALS, 2) => pair(Compare::NotEqual),
-            (operators::LESS, 2) => pair(Compare::Less),
-            (operators::LESS_EQUALS, 2) => pair(Compare::LessOrEqual),
-            (operators::GREATER, 2) => pair(Compare::Greater),
-            (operators::GREATER_EQUALS, 2) => pair(Compare::GreaterOrEqual),
-            (operators::IN, 2) => match &args[1].expr {
-                Expr::List(list) => {
-                    let items = list.elements.iter().map(compile).collect::<Option<Vec<_>>>()?;
-                    Some(Fast::InList(Box::new(compile(&args[0])?), items.into()))
-                }
-                _ => None,
-            },
+            (operators::LOGICAL_AND, [a, b]) => Some(Fast::And(two(a, b)?)),
+            (operators::LOGICAL_OR, [a, b]) => Some(Fast::Or(two(a, b)?)),
+            (operators::EQUALS, [a, b]) => compare(Compare::Equal, a, b),
+            (operators::NOT_EQUALS, [a, b]) => compare(Compare::NotEqual, a, b),
+            (operators::LESS, [a, b]) => compare(Compare::Less, a, b),
+            (operators::LESS_EQUALS, [a, b]) => compare(Compare::LessOrEqual, a, b),
+            (operators::GREATER, [a, b]) => compare(Compare::Greater, a, b),
+            (operators::GREATER_EQUALS, [a, b]) => compare(Compare::GreaterOrEqual, a, b),
+            (operators::IN, [item, IdedExpr { expr: Expr::List(list), .. }]) => {
+                let items = list.elements.iter().map(compile).collect::<Option<Vec<_>>>()?;
+                Some(Fast::InList(Box::new(compile(item)?), items.into()))
+            }
             _ => None,
         }
     }
