@@ -29,6 +29,60 @@ when = "record.deleted_at == null && record.score >= 0"
   format = "us_address"
 "#;
 
+/// `leash bench`'s policy, record and call (crates/leash-bench/src/setup.rs
+/// and `set_call` in crates/leash-bench/src/lib.rs), so its `policy_eval_ns`
+/// figure can be measured here without building the engine.
+const LEASH_BENCH_POLICY: &str = r#"
+[[actions]]
+name = "bench_update"
+summary = "Benchmark action: set a record's status and other checked fields."
+table = "bench_items"
+key = "id"
+mode = "direct"
+when = "record.deleted_at == null && record.score >= 0"
+locked_if = "record.flag == true"
+  [actions.fields.status]
+  one_of = ["open", "needs_reply", "pending", "solved"]
+  [actions.fields.priority]
+  one_of = ["low", "normal", "high"]
+  [actions.fields.score]
+  range = [0, 1000000]
+  [actions.fields.code]
+  pattern = '^[A-Z]{3}-\d+$'
+  [actions.fields.email]
+  format = "email"
+  [actions.fields.note]
+  max_len = 200
+  [actions.fields.due]
+  range = ["2020-01-01", "2030-12-31"]
+  [actions.fields.region]
+  one_of = ["NE", "SE", "MW", "SW", "W"]
+  [actions.fields.phone]
+  format = "phone"
+  [actions.fields.title]
+  max_len = 80
+  only_if_empty = true
+"#;
+
+fn leash_bench_record() -> Record {
+    json!({"id": 1, "status": "open", "priority": "normal", "score": 10, "code": "ABC-1", "email": "a@b.test",
+        "note": "n", "due": "2026-12-01", "region": "NE", "phone": "+14155550134", "title": null, "flag": false, "deleted_at": null})
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+fn leash_bench_call() -> Call {
+    Call {
+        key: Some(Value::from(1i64)),
+        set: [("status".to_string(), Value::String("pending".into()))].into_iter().collect(),
+        reason: Some("bench".into()),
+        confidence: Some(0.99),
+        run_id: None,
+        ..Call::default()
+    }
+}
+
 fn record() -> Record {
     json!({"id": 1, "status": "open", "code": "ABC-1", "score": 3, "deleted_at": null, "address": "125 main st apt#4b, brookln ny 11211"})
         .as_object()
@@ -69,6 +123,14 @@ fn benches(c: &mut Criterion) {
             set: [("status".to_string(), json!("pending"))].into_iter().collect(),
             ..Call::default()
         };
+        let inputs = Inputs { record: Some(&rec), duplicates: &dups, watch_active: false, approved: false };
+        b.iter(|| decide(action, black_box(&call), &inputs))
+    });
+    c.bench_function("decide: leash bench policy_eval", |b| {
+        let policy = parse_policy("bench.toml", LEASH_BENCH_POLICY).expect("leash bench policy parses");
+        let action = policy.action("bench_update").expect("bench_update");
+        let rec = leash_bench_record();
+        let call = leash_bench_call();
         let inputs = Inputs { record: Some(&rec), duplicates: &dups, watch_active: false, approved: false };
         b.iter(|| decide(action, black_box(&call), &inputs))
     });

@@ -53,10 +53,23 @@ fn too_big(what: &str, max: usize) -> Refusal {
 impl Call {
     /// The record key as text, whether the caller sent `"42"` or `42`.
     pub fn key_text(&self) -> Result<Option<String>, Refusal> {
+        if !self.names_record()? {
+            return Ok(None);
+        }
+        Ok(match &self.key {
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    /// Whether the call names a record by `key`: `key_text` without
+    /// building the text.
+    pub fn names_record(&self) -> Result<bool, Refusal> {
         match &self.key {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.len() <= ID_BYTES_MAX && !s.trim().is_empty() => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::String(s)) if s.len() <= ID_BYTES_MAX && !s.trim().is_empty() => Ok(true),
+            Some(Value::Number(_)) => Ok(true),
             Some(_) => {
                 Err(Refusal::new(Code::InvalidInput, "key must be a non-empty string or number of at most 128 bytes"))
             }
@@ -65,7 +78,7 @@ impl Call {
 
     /// Shape checks that need no policy: sizes, types, ranges.
     pub fn check_shape(&self) -> Result<(), Refusal> {
-        self.key_text()?;
+        self.names_record()?;
         if self.set.len() > FIELDS_PER_CALL_MAX {
             return Err(Refusal::new(Code::InvalidInput, format!("set names more than {FIELDS_PER_CALL_MAX} fields")));
         }

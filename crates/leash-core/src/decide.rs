@@ -9,7 +9,7 @@ use crate::condition::Prepared;
 use crate::format::Flag;
 use crate::policy::{Action, Kind, Mode};
 use crate::rules::{address_flags, check_field, FieldContext};
-use crate::value::{display, same_value, Record, Value};
+use crate::value::{column, display, same_value, Record, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
@@ -60,9 +60,9 @@ fn check_fields(action: &Action, call: &Call) -> Result<(), Refusal> {
             format!("{} may not write `{field}`; it may write only: {}", action.name, names.join(", ")),
         ));
     }
-    match (action.kind, call.key_text()?) {
-        (Kind::Update, None) => return Err(Refusal::new(Code::InvalidInput, "name the record with `key`")),
-        (Kind::Append, Some(_)) => {
+    match (action.kind, call.names_record()?) {
+        (Kind::Update, false) => return Err(Refusal::new(Code::InvalidInput, "name the record with `key`")),
+        (Kind::Append, true) => {
             return Err(Refusal::new(
                 Code::InvalidInput,
                 "this action adds a new row; leave `key` out, the database assigns it",
@@ -114,15 +114,14 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             }
         }
     }
-    let cel = std::cell::OnceCell::new();
-    let prepared = || cel.get_or_init(|| Prepared::new(record));
+    let prepared = Prepared::new(record);
     let mut flags: Vec<Flag> = Vec::new();
     let condition_context = |which: &str, source: &str, why: String| Flag {
         reason: ReviewReason::MissingContext,
         note: format!("{which} `{source}` could not be evaluated on this record ({why})"),
     };
     if let Some(when) = &action.when {
-        match when.eval_bool_on(prepared()) {
+        match when.eval_bool_on(&prepared) {
             Ok(true) => {}
             Ok(false) => {
                 return reject(
@@ -134,7 +133,7 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
         }
     }
     if let Some(locked) = &action.locked_if {
-        match locked.eval_bool_on(prepared()) {
+        match locked.eval_bool_on(&prepared) {
             Ok(false) => {}
             Ok(true) => {
                 return reject(
@@ -149,26 +148,31 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     let mut changes = Vec::new();
     for (field, new) in &call.set {
         let old = match action.kind {
-            Kind::Update => record.get(field).cloned().unwrap_or(Value::Null),
-            Kind::Append => Value::Null,
+            Kind::Update => column(record, field).unwrap_or(&Value::Null),
+            Kind::Append => &Value::Null,
         };
-        if action.kind == Kind::Update && same_value(&old, new) {
+        if action.kind == Kind::Update && same_value(old, new) {
             continue;
         }
         let Some(rule) = action.field(field) else { unreachable!("check_call refuses unlisted fields") };
         let cx = FieldContext { record, duplicate_of: inputs.duplicates.get(field).map(String::as_str) };
-        match check_field(rule, &old, new, &cx) {
+        match check_field(rule, old, new, &cx) {
             Ok(more) => flags.extend(more),
             Err(refusal) => return Decision::Reject(refusal),
         }
-        changes.push(FieldChange { field: field.clone(), old, new: new.clone() });
+        changes.push(FieldChange { field: field.clone(), old: old.clone(), new: new.clone() });
     }
     if changes.is_empty() {
         return Decision::Unchanged;
     }
+    if inputs.approved {
+        // A person approves: what follows only flags for review, which
+        // approval overrides, so none of it can change the decision.
+        return Decision::Apply { fields: changes, watch: inputs.watch_active };
+    }
     flags.extend(address_flags(action, record, &changes));
     if let Some(review_if) = &action.review_if {
-        match review_if.eval_bool_on(prepared()) {
+        match review_if.eval_bool_on(&prepared) {
             Ok(false) => {}
             Ok(true) => flags.push(Flag {
                 reason: ReviewReason::ReviewIf,
@@ -192,9 +196,6 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
                 note: "the agent gave no confidence for this change".to_string(),
             }),
         }
-    }
-    if inputs.approved {
-        return Decision::Apply { fields: changes, watch: inputs.watch_active };
     }
     if inputs.watch_active && !flags.is_empty() {
         flags.push(Flag {

@@ -7,7 +7,7 @@ use crate::codes::{Code, ReviewReason};
 use crate::format::{self, address, Flag, Format};
 use crate::policy::Action;
 use crate::policy::{Bound, FieldRule};
-use crate::value::{display, is_blank, same_value, Record, Value};
+use crate::value::{display, display_text, is_blank, same_value, Record, Value};
 
 /// Context a field check may need beyond the old and new values.
 pub struct FieldContext<'a> {
@@ -108,7 +108,7 @@ pub fn check_new_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
 /// Rules on the new value alone (set, range, pattern, length, format).
 fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
     let f = &rule.name;
-    let text = display(new);
+    let text = display_text(new);
     if let Some(allowed) = &rule.one_of {
         if !allowed.iter().any(|a| same_value(a, new)) {
             let list: Vec<String> = allowed.iter().map(display).collect();
@@ -181,14 +181,17 @@ enum AddressPart {
 }
 
 fn address_part(column: &str) -> AddressPart {
-    let c = column.to_ascii_lowercase();
-    if c.contains("city") || c.contains("town") {
+    // Whether the name contains `part` in any case. Column names are short
+    // and this runs on every call: comparing windows in place is quicker
+    // than lowercasing a copy and setting up a substring search per part.
+    let has = |part: &str| column.as_bytes().windows(part.len()).any(|w| w.eq_ignore_ascii_case(part.as_bytes()));
+    if has("city") || has("town") {
         AddressPart::City
-    } else if c.contains("state") || c.contains("province") {
+    } else if has("state") || has("province") {
         AddressPart::State
-    } else if c.contains("zip") || c.contains("postal") {
+    } else if has("zip") || has("postal") {
         AddressPart::Zip
-    } else if ["unit", "apt", "suite", "line2", "address2", "secondary"].iter().any(|n| c.contains(n)) {
+    } else if ["unit", "apt", "suite", "line2", "address2", "secondary"].into_iter().any(has) {
         AddressPart::Unit
     } else {
         AddressPart::Street
@@ -221,13 +224,13 @@ fn address_columns_among<'a>(
     if cols.is_empty() {
         return cols;
     }
-    for col in columns {
+    // Only these exact names join; testing the name first spares working
+    // out the part of every other column on every call.
+    let named = |col: &str| matches!(col, "city" | "state" | "zip" | "zip_code" | "zipcode" | "postal_code" | "unit");
+    for col in columns.filter(|col| named(col)) {
         let part = address_part(col);
         if part != AddressPart::Street && !cols.iter().any(|(p, _)| *p == part) {
-            let named = matches!(col, "city" | "state" | "zip" | "zip_code" | "zipcode" | "postal_code" | "unit");
-            if named {
-                cols.push((part, col));
-            }
+            cols.push((part, col));
         }
     }
     cols
@@ -274,4 +277,52 @@ pub fn address_flags(action: &Action, record: &Record, changes: &[FieldChange]) 
         return Vec::new();
     }
     address::compare("address", &before, &after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_part_matches_parts_of_names_in_any_case() {
+        // The lowercase-then-contains rule it replaces, as the reference.
+        let reference = |column: &str| {
+            let c = column.to_ascii_lowercase();
+            let any = |parts: &[&str]| parts.iter().any(|p| c.contains(p));
+            [
+                (&["city", "town"][..], AddressPart::City),
+                (&["state", "province"], AddressPart::State),
+                (&["zip", "postal"], AddressPart::Zip),
+                (&["unit", "apt", "suite", "line2", "address2", "secondary"], AddressPart::Unit),
+            ]
+            .into_iter()
+            .find(|(parts, _)| any(parts))
+            .map_or(AddressPart::Street, |(_, part)| part)
+        };
+        let names = [
+            "address",
+            "Address2",
+            "CITY",
+            "home_town",
+            "State",
+            "provINCE",
+            "zip_code",
+            "ZIP",
+            "postal",
+            "apt_no",
+            "Suite",
+            "line2",
+            "secondary_unit",
+            "street",
+            "Straße",
+            "ÇITY",
+            "ci",
+            "",
+            "STATEMENT",
+            "zi",
+        ];
+        for name in names {
+            assert_eq!(address_part(name), reference(name), "{name}");
+        }
+    }
 }

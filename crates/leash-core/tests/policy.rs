@@ -130,3 +130,14 @@ fn policy_error_messages_read_well() {
     let text: Vec<String> = parse_policy("leash.toml", broken).unwrap_err().iter().map(ToString::to_string).collect();
     insta::assert_snapshot!(text.join("\n"));
 }
+
+#[test]
+fn a_long_invalid_condition_is_quoted_only_in_part() {
+    let when = format!("record.a == 1 && {}", "record.b == 2 && ".repeat(12));
+    let text = format!("[[actions]]\nname = \"fix\"\nsummary = \"s\"\ntable = \"t\"\nkey = \"id\"\nwhen = \"{when}\"\n  [actions.fields.status]\n  one_of = [\"a\"]\n");
+    let errors = parse_policy("leash.toml", &text).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let message = &errors[0].message;
+    assert!(message.starts_with("invalid CEL expression `record.a == 1 && record.b == 2"), "{message}");
+    assert!(message.contains("…`: ") && message.len() < when.len() + 40, "{message}");
+}

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use sha2::{Digest, Sha256};
 use toml_edit::{Item, TableLike};
 
+use crate::condition::ConditionError;
 use crate::format::DateOrder;
 
 use super::*;
@@ -204,10 +205,15 @@ impl Walker<'_> {
 
     fn condition(&mut self, item: &Item, at: &At) -> Option<Condition> {
         let s = self.string(item, at)?;
-        match Condition::compile(&s) {
+        match Condition::parse(&s) {
             Ok(c) => Some(c),
-            Err(why) => {
-                self.error(at, format!("invalid CEL expression `{s}`: {why}"));
+            Err(ConditionError::TooLarge(what)) => {
+                let name = at.key.rsplit('.').next().unwrap_or("condition");
+                self.error(at, format!("`{name}` {what}"));
+                None
+            }
+            Err(ConditionError::Invalid(why)) => {
+                self.error(at, format!("invalid CEL expression `{}`: {why}", excerpt(&s)));
                 None
             }
         }
@@ -225,6 +231,15 @@ impl Walker<'_> {
     fn duration(&mut self, item: &Item, at: &At) -> Option<u64> {
         let s = self.string(item, at)?;
         parse_duration_s(&s).map_err(|why| self.error(at, why)).ok()
+    }
+}
+
+/// The start of a long text, to quote in a one-line message.
+fn excerpt(text: &str) -> String {
+    const QUOTED_CHARS_MAX: usize = 120;
+    match text.char_indices().nth(QUOTED_CHARS_MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
 
