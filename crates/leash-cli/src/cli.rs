@@ -1,4 +1,4 @@
-//! The command line, as DESIGN §6 names it.
+//! The command line, as docs/api.md names it.
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! `leash demo` (DESIGN §8): a small shop on embedded SQLite and a simulated
+//! `leash demo` (README.md): a small shop on embedded SQLite and a simulated
 //! agent working through the gateway, stage by stage. No network.
 
 use std::path::PathBuf;

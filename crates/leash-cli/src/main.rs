@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Exit statuses (DESIGN §6a).
+/// Exit statuses (docs/api.md).
 pub const EXIT_DECIDED: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_REJECTED: u8 = 2;

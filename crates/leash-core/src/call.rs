@@ -1,4 +1,4 @@
-//! The call an agent makes (DESIGN §6a) and its result shape.
+//! The call an agent makes (docs/api.md) and its result shape.
 
 use serde::{Deserialize, Serialize};
 
@@ -132,7 +132,7 @@ pub struct FieldChange {
     pub new: Value,
 }
 
-/// What every caller gets back (DESIGN §6a).
+/// What every caller gets back (docs/api.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallResult {
     pub outcome: Outcome,

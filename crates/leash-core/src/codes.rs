@@ -1,4 +1,4 @@
-//! The stable strings of DESIGN §2. Each is defined once, here; every other
+//! The stable strings of docs/policy.md. Each is defined once, here; every other
 //! crate prints them through `as_str` so that no code is ever typed twice.
 
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,6 @@ mod tests {
         for reason in ReviewReason::ALL {
             assert_eq!(ReviewReason::parse(reason.as_str()), Some(*reason));
         }
-        assert_eq!(Code::ALL.len(), 22, "DESIGN §2 lists 22 error codes");
+        assert_eq!(Code::ALL.len(), 22, "docs/policy.md lists 22 error codes");
     }
 }

@@ -1,4 +1,4 @@
-//! Field rules (DESIGN §1): the one place where a single field's new value is
+//! Field rules (docs/policy.md): the one place where a single field's new value is
 //! checked. Hard rules refuse the call; soft rules flag it for a person.
 
 use crate::call::FieldChange;

@@ -78,7 +78,7 @@ pub fn call_schema(action: &Action) -> Value {
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
-/// The result of every call (DESIGN §6a).
+/// The result of every call (docs/api.md).
 pub fn result_schema() -> Value {
     let outcomes: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
     let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();

@@ -134,7 +134,7 @@ pub fn coerce(value: &Value, column: ColumnType) -> Option<Value> {
 }
 
 /// A stored value as rules and conditions compare it. The store keeps each
-/// value in the database's own form (DESIGN §7): integers and booleans as
+/// value in the database's own form (docs/policy.md, Values and types): integers and booleans as
 /// JSON numbers and booleans, everything else as the text the database
 /// prints. Rules need more: `numeric` text compares as a number, `json`
 /// text as the document it holds, and timestamps in one spelling

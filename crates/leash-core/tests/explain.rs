@@ -248,7 +248,7 @@ fn demo_pages_read_as_written() {
     }
 }
 
-/// DESIGN §9's `--json` keys, in order; `mode`, `kind` and `reads` follow.
+/// docs/policy.md's `--json` keys, in order; `mode`, `kind` and `reads` follow.
 const CONTRACT_KEYS: &[&str] = &[
     "name",
     "summary",

@@ -1,4 +1,4 @@
-//! The engine runs the write path (DESIGN §3) and everything that follows a
+//! The engine runs the write path (ARCHITECTURE.md) and everything that follows a
 //! change: the review queue, revert, verify. It loads through the `Store`
 //! traits, asks `leash_core::decide`, and writes what the decision says.
 

@@ -1,4 +1,4 @@
-//! Revert (DESIGN §4): plan first, then undo newest-first, one transaction
+//! Revert (docs/api.md): plan first, then undo newest-first, one transaction
 //! per change; a field that moved on since is a conflict, skipped unless forced.
 
 use std::collections::HashMap;

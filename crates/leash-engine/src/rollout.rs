@@ -1,4 +1,4 @@
-//! Earning wider access (DESIGN §5): policy approval, the watch window after
+//! Earning wider access (docs/policy.md): policy approval, the watch window after
 //! an action goes direct, the breaker, the planning sheet and the report.
 
 use leash_core::breaker;

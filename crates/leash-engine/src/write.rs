@@ -1,4 +1,4 @@
-//! The write path (DESIGN §3): one call, one transaction.
+//! The write path (ARCHITECTURE.md): one call, one transaction.
 
 use std::collections::BTreeMap;
 

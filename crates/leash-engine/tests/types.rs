@@ -1,4 +1,4 @@
-//! Real column and key types on every store (DESIGN §7): each type written
+//! Real column and key types on every store (docs/policy.md, Values and types): each type written
 //! through a call, read back as the database stores it, journaled as
 //! stored, reverted to exactly the old value, verified — and a value or key
 //! the type cannot hold refused with `invalid_input` naming the column,

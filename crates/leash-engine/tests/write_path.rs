@@ -1,5 +1,5 @@
 //! The write path on a real SQLite file: every outcome and error code of
-//! DESIGN §2 this store can produce, and the messy records of the issue.
+//! code of docs/policy.md this store can produce, and the messy records of the issue.
 
 mod common;
 

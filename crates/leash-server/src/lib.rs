@@ -1,4 +1,4 @@
-//! `leash serve`: the HTTP JSON API of DESIGN §6 under `/api/v1`, OpenAPI,
+//! `leash serve`: the HTTP JSON API of docs/api.md under `/api/v1`, OpenAPI,
 //! Prometheus metrics, and the webhook worker that drains `leash_outbox`.
 //! Every handler authenticates, calls one engine function, and maps its
 //! answer to a status code; no rule is decided here.

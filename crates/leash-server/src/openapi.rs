@@ -109,3 +109,18 @@ pub async fn document(State(s): State<Arc<AppState>>) -> Json<Value> {
     doc["security"] = json!([{"bearer": []}]);
     Json(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    /// docs/api.md has a row for every fixed endpoint the server serves.
+    #[test]
+    fn the_api_reference_lists_every_endpoint() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for (method, route, ..) in super::ENDPOINTS {
+            let row = format!("| {} | `{route}` |", method.to_uppercase());
+            assert!(text.contains(&row), "docs/api.md has no row `{row}`");
+        }
+        assert!(text.contains("| POST | `/api/v1/actions/{name}` |"), "the call itself");
+    }
+}

@@ -39,7 +39,7 @@ pub fn value_at(row: &AnyRow, idx: usize) -> Result<Value> {
     })
 }
 
-/// A value as read into leash's stored form (DESIGN §7): integers as JSON
+/// A value as read into leash's stored form (docs/policy.md, Values and types): integers as JSON
 /// numbers, booleans as booleans, everything else as the database's text.
 /// SQLite hands over its stored value itself, which already is that form
 /// but for booleans kept as 0 and 1.

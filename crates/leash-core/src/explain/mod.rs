@@ -1,4 +1,4 @@
-//! `leash explain` (DESIGN §9): one page per action, in words an owner or a
+//! `leash explain` (docs/policy.md): one page per action, in words an owner or a
 //! support lead can read aloud, generated from the parsed `Action` so that
 //! what the page says and what the engine does are never written twice.
 //!

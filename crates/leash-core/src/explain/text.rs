@@ -5,7 +5,7 @@ use crate::policy::Kind;
 
 use super::{lower_first, mode_words, ActionPage};
 
-/// DESIGN §9: one page is at most this many lines.
+/// docs/policy.md: one page is at most this many lines.
 pub const PAGE_LINES_MAX: usize = 60;
 
 /// The page as text, ending in a newline.

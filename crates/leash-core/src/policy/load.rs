@@ -26,6 +26,12 @@ impl std::fmt::Display for PolicyError {
 }
 
 const TOP_KEYS: &[&str] = &["database", "actions", "webhooks", "rollout"];
+const DATABASE_KEYS: &[&str] = &["url"];
+const ROLLOUT_KEYS: &[&str] = &["min_reviewed", "min_accepted_rate", "revert_free_days"];
+const WEBHOOK_KEYS: &[&str] = &["url", "events", "secret"];
+const LIMIT_KEYS: &[&str] = &["per_run", "per_hour", "window"];
+const REVIEW_KEYS: &[&str] = &["below_confidence", "watch"];
+const BREAKER_KEYS: &[&str] = &["same_change", "within"];
 const ACTION_KEYS: &[&str] = &[
     "name",
     "summary",
@@ -64,6 +70,20 @@ const FIELD_KEYS: &[&str] = &[
     "allow_blank",
 ];
 pub const NAME_MAX: usize = 64;
+
+/// Every key the loader accepts, by the table it sits in: the one list the
+/// policy reference (`docs/policy.md`) is checked against.
+pub const POLICY_KEYS: &[(&str, &[&str])] = &[
+    ("", TOP_KEYS),
+    ("database", DATABASE_KEYS),
+    ("rollout", ROLLOUT_KEYS),
+    ("webhooks", WEBHOOK_KEYS),
+    ("actions", ACTION_KEYS),
+    ("actions.fields.<column>", FIELD_KEYS),
+    ("actions.limits", LIMIT_KEYS),
+    ("actions.review", REVIEW_KEYS),
+    ("actions.breaker", BREAKER_KEYS),
+];
 
 struct Walker<'a> {
     file: &'a str,
@@ -317,7 +337,7 @@ fn parse_database(w: &mut Walker, item: &Item, at: &At) -> Option<String> {
         return None;
     };
     let mut url = None;
-    for (_, item, at) in w.entries(table, at, &["url"]) {
+    for (_, item, at) in w.entries(table, at, DATABASE_KEYS) {
         url = w.string(item, &at);
     }
     url
@@ -329,7 +349,7 @@ fn parse_rollout(w: &mut Walker, item: &Item, at: &At) -> Rollout {
         w.error(at, "expected a table: [rollout]");
         return rollout;
     };
-    for (name, item, at) in w.entries(table, at, &["min_reviewed", "min_accepted_rate", "revert_free_days"]) {
+    for (name, item, at) in w.entries(table, at, ROLLOUT_KEYS) {
         match name {
             "min_reviewed" => rollout.min_reviewed = w.count(item, &at, 0).unwrap_or(rollout.min_reviewed),
             "min_accepted_rate" => match w.number(item, &at) {
@@ -352,7 +372,7 @@ fn parse_webhooks(w: &mut Walker, item: &Item, at: &At) -> Vec<Webhook> {
     for (i, table) in tables.iter().enumerate() {
         let at = At { key: format!("webhooks[{i}]"), line: w.line(table.span()).unwrap_or(at.line) };
         let (mut url, mut events, mut secret) = (None, Vec::new(), None);
-        for (name, item, at) in w.entries(table, &at, &["url", "events", "secret"]) {
+        for (name, item, at) in w.entries(table, &at, WEBHOOK_KEYS) {
             match name {
                 "url" => url = w.string(item, &at),
                 "events" => {
@@ -673,7 +693,7 @@ fn sub_table<'t>(w: &mut Walker, item: &'t Item, at: &At) -> Option<&'t dyn Tabl
 fn parse_limits(w: &mut Walker, item: &Item, at: &At) -> Limits {
     let mut limits = Limits::default();
     let Some(table) = sub_table(w, item, at) else { return limits };
-    for (k, item, at) in w.entries(table, at, &["per_run", "per_hour", "window"]) {
+    for (k, item, at) in w.entries(table, at, LIMIT_KEYS) {
         match k {
             "per_run" => limits.per_run_max = w.count(item, &at, 1),
             "per_hour" => limits.per_hour_max = w.count(item, &at, 1),
@@ -690,7 +710,7 @@ fn parse_limits(w: &mut Walker, item: &Item, at: &At) -> Limits {
 fn parse_review(w: &mut Walker, item: &Item, at: &At) -> ReviewSettings {
     let mut review = ReviewSettings::default();
     let Some(table) = sub_table(w, item, at) else { return review };
-    for (k, item, at) in w.entries(table, at, &["below_confidence", "watch"]) {
+    for (k, item, at) in w.entries(table, at, REVIEW_KEYS) {
         match k {
             "below_confidence" => match w.number(item, &at) {
                 Some(c) if (0.0..=1.0).contains(&c) => review.below_confidence = Some(c),
@@ -706,7 +726,7 @@ fn parse_review(w: &mut Walker, item: &Item, at: &At) -> ReviewSettings {
 fn parse_breaker(w: &mut Walker, item: &Item, at: &At) -> Option<Breaker> {
     let table = sub_table(w, item, at)?;
     let (mut same, mut within) = (None, None);
-    for (k, item, at) in w.entries(table, at, &["same_change", "within"]) {
+    for (k, item, at) in w.entries(table, at, BREAKER_KEYS) {
         match k {
             "same_change" => same = w.count(item, &at, 2),
             _ => within = w.duration(item, &at),

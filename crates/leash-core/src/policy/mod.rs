@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use load::{is_identifier, is_table_name, parse_policy, PolicyError, NAME_MAX};
+pub use load::{is_identifier, is_table_name, parse_policy, PolicyError, NAME_MAX, POLICY_KEYS};
 pub use window::{parse_duration_s, Window};
 
 use crate::condition::Condition;
