@@ -23,17 +23,6 @@ pub struct CaseResult {
     pub result: Option<CallResult>,
 }
 
-fn sqlite_type(ty: ColumnType) -> &'static str {
-    match ty {
-        ColumnType::Text | ColumnType::Json => "TEXT",
-        ColumnType::Integer => "INTEGER",
-        ColumnType::Numeric => "NUMERIC",
-        ColumnType::Boolean => "BOOLEAN",
-        ColumnType::Date => "DATE",
-        ColumnType::Timestamp => "TIMESTAMP",
-    }
-}
-
 fn inferred_type(v: Option<&Value>) -> ColumnType {
     match v {
         Some(Value::Bool(_)) => ColumnType::Boolean,
@@ -70,17 +59,14 @@ fn create_table(action: &Action, live: Option<&TableSchema>, case: &TestCase) ->
         }
     };
     cols.retain(|(n, _)| leash_core::policy::is_identifier(n));
-    let defs: Vec<String> = cols
-        .iter()
-        .map(|(n, ty)| match (n == &action.key, ty) {
-            (true, ColumnType::Integer) if action.kind == Kind::Append => {
-                format!("\"{n}\" INTEGER PRIMARY KEY AUTOINCREMENT")
-            }
-            (true, ty) => format!("\"{n}\" {} PRIMARY KEY", sqlite_type(*ty)),
-            (false, ty) => format!("\"{n}\" {}", sqlite_type(*ty)),
-        })
-        .collect();
-    format!("CREATE TABLE \"{}\" ({})", action.table, defs.join(", "))
+    let key_assigned = action.kind == Kind::Append;
+    leash_store::sqlite_copy_ddl(copy_table(action), &cols, &action.key, key_assigned)
+}
+
+/// The copy's table: a schema-qualified name (`crm.customers`) becomes its
+/// last part, since the copy is one SQLite file with no schemas.
+fn copy_table(action: &Action) -> &str {
+    action.table.rsplit('.').next().unwrap_or(&action.table)
 }
 
 async fn run_case(policy: &Policy, case: &TestCase, live: Option<&TableSchema>) -> Result<CaseResult> {
@@ -101,7 +87,7 @@ async fn run_case(policy: &Policy, case: &TestCase, live: Option<&TableSchema>) 
             Arc::from(leash_store::open(&format!("sqlite://{}", dir.join("copy.db").display())).await?);
         store.execute_script(&[&create_table(action, live, case)]).await?;
         let schema = store
-            .table_schema(&action.table)
+            .table_schema(copy_table(action))
             .await?
             .ok_or_else(|| EngineError::Invalid(format!("could not create a copy of {}", action.table)))?;
         let mut tx = store.begin().await?;
@@ -115,7 +101,8 @@ async fn run_case(policy: &Policy, case: &TestCase, live: Option<&TableSchema>) 
             tx.insert_record(&schema, &action.key, key.as_deref(), &fields).await?;
         }
         tx.commit().await?;
-        let only = Policy { actions: vec![action.clone()], ..policy.clone() };
+        let copy = Action { table: copy_table(action).to_string(), ..action.clone() };
+        let only = Policy { actions: vec![copy], ..policy.clone() };
         let clock = match case.at.as_deref().map(str::parse::<jiff::Timestamp>) {
             Some(Ok(t)) => Clock::fixed(t),
             Some(Err(e)) => return Err(EngineError::Invalid(format!("case `{}`: `at` is not a time: {e}", case.name))),

@@ -2,10 +2,13 @@
 //! reads from, the team's database. The engine sees only these traits; SQL
 //! dialects stay in this crate (`dialect.rs`).
 
+#[cfg(feature = "scaffolding")]
 mod baseline;
+mod copy;
 mod dialect;
 mod migrations;
 mod rows;
+#[cfg(feature = "scaffolding")]
 pub mod scratch;
 mod session;
 mod sql;
@@ -19,6 +22,7 @@ use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
 use leash_core::value::{ColumnType, Record, Value};
 use serde::Serialize;
 
+pub use copy::sqlite_copy_ddl;
 pub use dialect::Dialect;
 pub use session::{BUSY_TIMEOUT_MS, POOL_CONNECTIONS_MAX, POOL_PING_AFTER_IDLE_MS, SQLITE_WAL_CHECKPOINT_PAGES};
 pub use sql::{SqlStore, BULK_ROWS_MAX, CHANGES_PER_INSERT_MAX};

@@ -111,6 +111,7 @@ impl SqlStore {
         self.dialect
     }
 
+    #[cfg(feature = "scaffolding")]
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -18,5 +18,6 @@ mod write;
 
 pub use connect::SqlStore;
 pub(crate) use errors::rejection;
+#[cfg(feature = "scaffolding")]
 pub(crate) use query::Query;
 pub use revert::{BULK_ROWS_MAX, CHANGES_PER_INSERT_MAX};

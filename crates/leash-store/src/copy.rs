@@ -1,0 +1,30 @@
+//! Throw-away SQLite copies of a table's shape, for `leash test`: each
+//! policy test case runs on its own copy, never on the real database.
+
+use leash_core::value::ColumnType;
+
+fn sqlite_type(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Text | ColumnType::Json => "TEXT",
+        ColumnType::Integer => "INTEGER",
+        ColumnType::Numeric => "NUMERIC",
+        ColumnType::Boolean => "BOOLEAN",
+        ColumnType::Date => "DATE",
+        ColumnType::Timestamp => "TIMESTAMP",
+    }
+}
+
+/// `CREATE TABLE` for a SQLite copy with these columns; `key` is the primary
+/// key, filled in by SQLite when `key_assigned` and it is an integer.
+pub fn sqlite_copy_ddl(table: &str, columns: &[(String, ColumnType)], key: &str, key_assigned: bool) -> String {
+    let q = |ident: &str| crate::Dialect::Sqlite.quote(ident);
+    let defs: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| match (name == key, ty) {
+            (true, ColumnType::Integer) if key_assigned => format!("{} INTEGER PRIMARY KEY AUTOINCREMENT", q(name)),
+            (true, ty) => format!("{} {} PRIMARY KEY", q(name), sqlite_type(*ty)),
+            (false, ty) => format!("{} {}", q(name), sqlite_type(*ty)),
+        })
+        .collect();
+    format!("CREATE TABLE {} ({})", q(table), defs.join(", "))
+}
