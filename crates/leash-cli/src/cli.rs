@@ -54,9 +54,14 @@ pub enum Command {
     Call(CallArgs),
     /// List proposals waiting for a person.
     Queue,
-    /// Approve a proposal, optionally editing values first.
+    /// Approve a proposal, optionally editing values first; or every open
+    /// proposal of a group (`--group G`), each re-checked alone.
     Approve {
-        id: String,
+        #[arg(required_unless_present = "group", conflicts_with = "group")]
+        id: Option<String>,
+        /// A group from `leash queue`: the same change on many records.
+        #[arg(long)]
+        group: Option<String>,
         /// Edit a value before applying: field=value (repeatable).
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
@@ -66,9 +71,12 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
     },
-    /// Reject a proposal with a note.
+    /// Reject a proposal with a note; or every open proposal of a group.
     Reject {
-        id: String,
+        #[arg(required_unless_present = "group", conflicts_with = "group")]
+        id: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
         #[arg(long)]
         note: String,
         #[arg(long)]

@@ -55,16 +55,38 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let list = engine.queue(&Caller::local(&who(None))).await?;
             emit(&cli, &serde_json::json!({"proposals": list}), || output::proposals(&list))
         }
-        Command::Approve { id, set, note, by } => {
+        Command::Approve { id, group, set, note, by } => {
             let engine = open_engine(&cli).await?;
+            let reviewer = Caller::local(&who(by.as_deref()));
+            if let Some(group) = group {
+                if !set.is_empty() {
+                    bail!("--set edits one proposal; approve a group as proposed, or its members one by one");
+                }
+                let ids = engine.group_members(&reviewer, group).await?;
+                let results = engine.approve_many(&reviewer, &ids, note.as_deref()).await?;
+                emit(&cli, &serde_json::json!({"results": results}), || output::group_outcomes(&results))?;
+                return Ok(if results.iter().all(|r| r.result.as_ref().is_some_and(|r| r.code.is_none())) {
+                    EXIT_DECIDED
+                } else {
+                    EXIT_REJECTED
+                });
+            }
+            let id = id.as_deref().unwrap_or_default();
             let edits = pairs(set)?;
-            let result = engine.approve(&Caller::local(&who(by.as_deref())), id, edits, note.as_deref()).await?;
+            let result = engine.approve(&reviewer, id, edits, note.as_deref()).await?;
             emit(&cli, &result, || output::call_result(&result))?;
             Ok(exit_for(result.outcome))
         }
-        Command::Reject { id, note, by } => {
+        Command::Reject { id, group, note, by } => {
             let engine = open_engine(&cli).await?;
-            let p = engine.reject(&Caller::local(&who(by.as_deref())), id, note).await?;
+            let reviewer = Caller::local(&who(by.as_deref()));
+            if let Some(group) = group {
+                let ids = engine.group_members(&reviewer, group).await?;
+                let results = engine.reject_many(&reviewer, &ids, note).await?;
+                return emit(&cli, &serde_json::json!({"results": results}), || output::group_outcomes(&results));
+            }
+            let id = id.as_deref().unwrap_or_default();
+            let p = engine.reject(&reviewer, id, note).await?;
             emit(&cli, &p, || format!("rejected proposal {} ({}): {note}", p.id, p.action))
         }
         Command::Log(args) => log(&cli, args).await,

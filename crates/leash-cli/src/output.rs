@@ -82,18 +82,36 @@ pub fn proposals(list: &[Proposal]) -> String {
         .iter()
         .map(|p| {
             let reasons: Vec<&str> = p.reasons.iter().map(|r| r.as_str()).collect();
+            let status = match &p.escalated_at {
+                Some(_) => format!("{} (escalated)", p.status.as_str()),
+                None => p.status.as_str().to_string(),
+            };
+            let members = p.group.as_ref().map(|g| list.iter().filter(|o| o.group.as_ref() == Some(g)).count());
+            let group = match (&p.group, members) {
+                (Some(g), Some(n)) if n > 1 => format!("{g} ({n})"),
+                _ => String::new(),
+            };
             vec![
                 p.id.clone(),
                 p.action.clone(),
                 p.record_key.clone().unwrap_or_else(|| "(new)".into()),
-                p.status.as_str().to_string(),
+                status,
                 reasons.join(","),
-                clip(&fields_line(&p.fields), 70),
+                clip(&fields_line(&p.fields), 60),
                 p.actor.clone(),
+                group,
             ]
         })
         .collect();
-    table(&["ID", "ACTION", "KEY", "STATUS", "REASONS", "CHANGE", "BY"], &rows)
+    table(&["ID", "ACTION", "KEY", "STATUS", "REASONS", "CHANGE", "BY", "GROUP"], &rows)
+}
+
+/// What became of each member of a group decision, and the totals.
+pub fn group_outcomes(results: &[leash_engine::MemberOutcome]) -> String {
+    let rows: Vec<Vec<String>> =
+        results.iter().map(|r| vec![r.id.clone(), r.status.clone(), clip(&r.message, 90)]).collect();
+    let decided = results.iter().filter(|r| r.status == "accepted" || r.status == "rejected").count();
+    format!("{}\n{decided} of {} decided", table(&["ID", "STATUS", "MESSAGE"], &rows), results.len())
 }
 
 pub fn changes(list: &[Change]) -> String {

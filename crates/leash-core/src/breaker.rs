@@ -35,6 +35,12 @@ pub fn key(description: &str) -> String {
     hex::encode(&Sha256::digest(description.as_bytes())[..16])
 }
 
+/// The review queue's group of an action's proposals that make "the same
+/// change": short enough to type (`leash approve --group G`).
+pub fn group(action: &str, description: &str) -> String {
+    hex::encode(&Sha256::digest(format!("{action}\n{description}").as_bytes())[..6])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,7 @@ stable_codes! {
         BreakerTripped => "breaker_tripped",
         PolicyUnapproved => "policy_unapproved",
         Conflict => "conflict",
+        Expired => "expired",
     }
 }
 
@@ -114,6 +115,6 @@ mod tests {
         for reason in ReviewReason::ALL {
             assert_eq!(ReviewReason::parse(reason.as_str()), Some(*reason));
         }
-        assert_eq!(Code::ALL.len(), 22, "docs/policy.md lists 22 error codes");
+        assert_eq!(Code::ALL.len(), 23, "docs/policy.md lists 23 error codes");
     }
 }

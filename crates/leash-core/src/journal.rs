@@ -231,4 +231,16 @@ pub struct Proposal {
     /// Values the reviewer changed before accepting.
     pub edited: Option<serde_json::Map<String, Value>>,
     pub change_id: Option<String>,
+    /// Proposals of one action whose changes are "the same" (the breaker's
+    /// signature) share a group, decided together or one by one.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// When nobody has decided by then, it expires or escalates (`on_expire`).
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub on_expire: Option<crate::policy::OnExpire>,
+    /// Still open, and the exception approver was told it waited too long.
+    #[serde(default)]
+    pub escalated_at: Option<String>,
 }

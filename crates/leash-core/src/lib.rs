@@ -4,6 +4,7 @@
 
 pub mod breaker;
 pub mod call;
+pub mod chat;
 pub mod codes;
 pub mod condition;
 pub mod decide;

@@ -4,6 +4,8 @@
 
 mod check;
 mod clock;
+mod expiry;
+mod groups;
 mod journal;
 mod outbox;
 mod policy_tests;
@@ -27,6 +29,8 @@ use leash_store::{Store, StoreError, TableSchema};
 
 pub use check::{check_schema, SchemaIssue};
 pub use clock::{parse_time, stamp, Clock};
+pub use expiry::EXPIRE_BATCH_MAX;
+pub use groups::MemberOutcome;
 /// Plain data the engine answers with, defined where it is stored.
 pub use leash_store::{OutboxRow, Pause, PauseKind, TokenRow, ALL_SCOPE};
 pub use policy_tests::{run_policy_tests, CaseResult};

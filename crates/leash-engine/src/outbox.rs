@@ -2,7 +2,9 @@
 //! and handed to the delivery worker (`leash-server`'s `webhooks.rs`), which
 //! claims them with a lease so several servers never send one row at once.
 
+use leash_core::chat;
 use leash_core::journal::Change;
+use leash_core::policy::Notify;
 use leash_store::{OutboxRow, StoreTx};
 
 use crate::{Engine, Result};
@@ -22,21 +24,35 @@ impl Engine {
         event: &str,
         payload: &T,
     ) -> Result<()> {
-        let targets: Vec<&str> = self
-            .policy()
+        let policy = self.policy();
+        let targets: Vec<&str> = policy
             .webhooks
             .iter()
             .filter(|w| w.events.is_empty() || w.events.iter().any(|e| e == event))
             .map(|w| w.url.as_str())
             .collect();
-        if targets.is_empty() {
+        let channels: Vec<&Notify> = policy.notify.iter().filter(|n| n.events.iter().any(|e| e == event)).collect();
+        if targets.is_empty() && channels.is_empty() {
             return Ok(());
         }
         let event_id = self.clock().id();
         let at = self.clock().stamp();
-        let body = serde_json::json!({"id": event_id, "event": event, "at": at, "data": payload}).to_string();
-        for target in targets {
-            tx.insert_outbox(&self.clock().id(), event, &body, &at, target).await?;
+        let data = serde_json::to_value(payload).unwrap_or_default();
+        if !targets.is_empty() {
+            let body = serde_json::json!({"id": event_id, "event": event, "at": at, "data": data}).to_string();
+            for target in targets {
+                tx.insert_outbox(&self.clock().id(), event, &body, &at, target).await?;
+            }
+        }
+        // A chat gets its own message, written now, so the worker only sends.
+        for channel in channels {
+            let approver = data
+                .get("action")
+                .and_then(|a| a.as_str())
+                .and_then(|a| policy.action(a))
+                .and_then(|a| a.exception_approver.as_deref());
+            let message = chat::message(channel.kind, event, &data, &channel.ui_url, approver);
+            tx.insert_outbox(&self.clock().id(), event, &message.to_string(), &at, &channel.url).await?;
         }
         Ok(())
     }

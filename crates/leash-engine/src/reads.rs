@@ -116,6 +116,8 @@ impl Engine {
     /// Proposals, oldest first; an agent sees only its own. Each open one
     /// says whether its record moved on since (records read in batches).
     pub async fn proposals(&self, who: &Caller, q: &ProposalQuery) -> Result<Vec<ProposalView>> {
+        // Reading the queue is one of the moments expiry is decided.
+        self.expire_due().await?;
         let filter = ProposalFilter {
             statuses: q.statuses.clone(),
             action: q.action.clone(),

@@ -44,9 +44,20 @@ impl Engine {
         note: Option<&str>,
         call: &mut Call,
     ) -> Result<CallResult> {
+        // A proposal whose time is up is dealt with before anyone may approve it.
+        self.expire_due().await?;
         let mut tx = self.store().begin().await?;
         let mut proposal =
             tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
+        if proposal.status == ProposalStatus::Expired {
+            return Ok(CallResult::rejected(
+                Code::Expired,
+                format!(
+                    "proposal {id} expired at {}: nobody decided in time; ask the agent to propose it again",
+                    proposal.expires_at.as_deref().unwrap_or("its deadline")
+                ),
+            ));
+        }
         if !proposal.status.is_open() {
             return Ok(CallResult::rejected(
                 Code::Conflict,
@@ -187,6 +198,7 @@ impl Engine {
         if note.trim().is_empty() {
             return Err(EngineError::Invalid("say why with --note; the agent and the report learn from it".into()));
         }
+        self.expire_due().await?;
         let mut tx = self.store().begin().await?;
         let mut proposal =
             tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;

@@ -132,6 +132,17 @@ pub(crate) fn typed_call(table: &TableSchema, call: &Call, stored_new: &Record) 
     Call { set: typed_map(stored_new), expect: call.expect.as_ref().map(typed_map), ..call.clone() }
 }
 
+/// Fields as the rules see them (for the breaker's idea of "the same").
+pub(crate) fn typed_fields(table: &TableSchema, fields: &[FieldChange]) -> Vec<FieldChange> {
+    fields
+        .iter()
+        .map(|f| {
+            let ty = column_type(table, &f.field);
+            FieldChange { field: f.field.clone(), old: typed_view(&f.old, ty), new: typed_view(&f.new, ty) }
+        })
+        .collect()
+}
+
 /// A decision's fields (typed) back in the store's form: old as the record
 /// holds it, new as the database will store it.
 pub(crate) fn stored_fields(

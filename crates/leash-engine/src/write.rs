@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use leash_core::breaker;
 use leash_core::call::{Call, CallResult, FieldChange, Refusal};
 use leash_core::codes::{Code, Outcome};
 use leash_core::decide::{check_call, decide, Decision, Inputs};
@@ -10,7 +11,7 @@ use leash_core::policy::{Action, Kind};
 use leash_core::value::{Record, Value};
 use leash_store::{Locked, PauseKind, StoreError, StoreTx, TableSchema, Written, ALL_SCOPE};
 
-use crate::values::{coerce_call, stored_fields, typed, typed_call};
+use crate::values::{coerce_call, stored_fields, typed, typed_call, typed_fields};
 use crate::{Caller, Engine, EngineError, Result};
 
 /// Run ids this process remembers having recorded; cleared when full.
@@ -173,7 +174,7 @@ impl Engine {
                     let tx = self.store().begin().await?;
                     return self.finish_rejected(tx, caller, action_name, call, r).await;
                 }
-                let signature = match self.breaker_gate(tx.as_mut(), action, &fields).await? {
+                let signature = match self.breaker_gate(tx.as_mut(), action, &typed_fields(table, &fields)).await? {
                     Ok(signature) => signature,
                     Err(r) => {
                         drop(tx);
@@ -214,6 +215,21 @@ impl Engine {
             }
             Decision::Review { fields, reasons, notes, suggested } => {
                 let fields = stored_fields(fields, record, &stored_new);
+                // A proposal counts against the run's and the hour's limits
+                // like a write, so a runaway job cannot flood the reviewers;
+                // approving it later does not count it again.
+                if let Some(r) = self.take_limits(tx.as_mut(), action, call.run_id.as_deref(), now).await? {
+                    drop(tx);
+                    let tx = self.store().begin().await?;
+                    return self.finish_rejected(tx, caller, action_name, call, r).await;
+                }
+                let signature = breaker::describe(&typed_fields(table, &fields));
+                // The deadline is on the database's clock, which every
+                // gateway process shares.
+                let expires_at = match action.review.expire_s {
+                    Some(s) => Some(later(&tx.db_now().await?, s)?),
+                    None => None,
+                };
                 let proposal = Proposal {
                     id: self.clock().id(),
                     created_at: stamp.clone(),
@@ -234,6 +250,10 @@ impl Engine {
                     review_note: None,
                     edited: None,
                     change_id: None,
+                    group: Some(breaker::group(&action.name, &signature)),
+                    expires_at,
+                    on_expire: action.review.expire_s.map(|_| action.review.on_expire),
+                    escalated_at: None,
                 };
                 tx.insert_proposal(&proposal).await?;
                 self.queue_event(tx.as_mut(), "proposal.created", &proposal).await?;
@@ -418,6 +438,14 @@ impl Engine {
             }
         }
     }
+}
+
+/// A stamp `seconds` after another stamp.
+pub(crate) fn later(stamp: &str, seconds: u64) -> Result<String> {
+    let t: jiff::Timestamp =
+        stamp.parse().map_err(|e| EngineError::Invalid(format!("the database's clock read `{stamp}`: {e}")))?;
+    let t = t.checked_add(jiff::SignedDuration::from_secs(seconds.min(i64::MAX as u64) as i64)).unwrap_or(t);
+    Ok(crate::clock::stamp(t))
 }
 
 fn applied(change: Change) -> CallResult {

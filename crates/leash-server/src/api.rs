@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Authed;
-use crate::bodies::{body, ApproveBody, PauseBody, RejectBody, RevertBody};
+use crate::bodies::{body, ApproveBody, DecideManyBody, PauseBody, RejectBody, RevertBody};
 use crate::errors::{status_for, ApiError};
 use crate::AppState;
 
@@ -32,6 +32,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/actions/{name}", post(call_action))
         .route("/api/v1/actions/{name}/records/{key}", get(read_record))
         .route("/api/v1/proposals", get(proposals))
+        .route("/api/v1/proposals/approve", post(approve_many))
+        .route("/api/v1/proposals/reject", post(reject_many))
         .route("/api/v1/proposals/{id}", get(proposal))
         .route("/api/v1/proposals/{id}/approve", post(approve))
         .route("/api/v1/proposals/{id}/reject", post(reject))
@@ -41,6 +43,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/pause", post(pause))
         .route("/api/v1/resume", post(resume))
         .route("/api/v1/report", get(report))
+        .route("/api/v1/slack/actions", post(crate::slack::actions))
 }
 
 async fn healthz(State(s): St) -> Response {
@@ -188,4 +191,28 @@ async fn report(
 ) -> Result<Response, ApiError> {
     let r = s.engine.report(&who, time(&s, q.get("since"))?, time(&s, q.get("until"))?).await?;
     Ok(Json(r).into_response())
+}
+
+/// The members a group decision names: the listed ids, or a group's open proposals.
+async fn members(s: &AppState, who: &leash_engine::Caller, b: &DecideManyBody) -> Result<Vec<String>, ApiError> {
+    match (&b.ids, &b.group) {
+        (Some(ids), None) if !ids.is_empty() => Ok(ids.clone()),
+        (None, Some(group)) => Ok(s.engine.group_members(who, group).await?),
+        _ => Err(ApiError::invalid("name the proposals with `ids` (a non-empty list) or a `group`, not both")),
+    }
+}
+
+async fn approve_many(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
+    let b: DecideManyBody = body(&bytes)?;
+    let ids = members(&s, &who, &b).await?;
+    let results = s.engine.approve_many(&who, &ids, b.note.as_deref()).await?;
+    Ok(Json(json!({"results": results})).into_response())
+}
+
+async fn reject_many(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
+    let b: DecideManyBody = body(&bytes)?;
+    let ids = members(&s, &who, &b).await?;
+    let note = b.note.as_deref().unwrap_or_default();
+    let results = s.engine.reject_many(&who, &ids, note).await?;
+    Ok(Json(json!({"results": results})).into_response())
 }

@@ -58,3 +58,14 @@ pub struct PauseBody {
     pub all: bool,
     pub reason: String,
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideManyBody {
+    /// The proposals to decide, each alone.
+    pub ids: Option<Vec<String>>,
+    /// Or every open proposal of a group (`group` in the queue).
+    pub group: Option<String>,
+    /// Why; required to reject.
+    pub note: Option<String>,
+}

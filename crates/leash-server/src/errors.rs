@@ -23,6 +23,7 @@ pub fn code_status(code: Code) -> StatusCode {
         Code::UnknownAction | Code::RecordNotFound => StatusCode::NOT_FOUND,
         Code::NotPermitted | Code::PolicyUnapproved => StatusCode::FORBIDDEN,
         Code::StaleRecord | Code::Conflict => StatusCode::CONFLICT,
+        Code::Expired => StatusCode::GONE,
         Code::LimitRun | Code::LimitHour | Code::OutsideWindow => StatusCode::TOO_MANY_REQUESTS,
         Code::Paused | Code::BreakerTripped => StatusCode::SERVICE_UNAVAILABLE,
         Code::FieldNotAllowed

@@ -10,6 +10,7 @@ mod errors;
 pub mod mcp;
 mod metrics;
 mod openapi;
+pub mod slack;
 pub mod ui;
 pub mod webhooks;
 

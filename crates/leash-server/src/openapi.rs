@@ -9,13 +9,13 @@ use leash_core::schema::{call_schema, describe, result_schema};
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
-use crate::bodies::{ApproveBody, PauseBody, RejectBody, RevertBody};
+use crate::bodies::{ApproveBody, DecideManyBody, PauseBody, RejectBody, RevertBody};
 use crate::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "leash", description = "A write gateway between AI agents and a team's database."),
-    components(schemas(ApproveBody, RejectBody, RevertBody, PauseBody))
+    components(schemas(ApproveBody, RejectBody, RevertBody, PauseBody, DecideManyBody))
 )]
 struct ApiDoc;
 
@@ -33,6 +33,27 @@ const ENDPOINTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         Some("ApproveBody"),
     ),
     ("post", "/api/v1/proposals/{id}/reject", "Reject with a note", "reviewer", Some("RejectBody")),
+    (
+        "post",
+        "/api/v1/proposals/approve",
+        "Approve several proposals (ids, or a group), each re-checked alone; the answer lists each member's outcome",
+        "reviewer",
+        Some("DecideManyBody"),
+    ),
+    (
+        "post",
+        "/api/v1/proposals/reject",
+        "Reject several proposals (ids, or a group) with one note",
+        "reviewer",
+        Some("DecideManyBody"),
+    ),
+    (
+        "post",
+        "/api/v1/slack/actions",
+        "Slack's interactive buttons (form field `payload`, signed by Slack; no bearer token)",
+        "none",
+        None,
+    ),
     (
         "get",
         "/api/v1/changes",

@@ -33,9 +33,16 @@ fn backoff_s(attempts: u32) -> i64 {
     (1i64 << attempts.min(12)).min(RETRY_BACKOFF_S_MAX)
 }
 
-/// Runs until the task is aborted.
+/// How often the worker deals with proposals whose time is up.
+pub const EXPIRY_POLL_MS: u64 = 5_000;
+
+/// Runs until the task is aborted: delivers the outbox, and deals with
+/// expired proposals (any gateway's worker may; each is dealt with once).
 pub async fn run(engine: Arc<Engine>) {
-    if engine.policy().webhooks.is_empty() {
+    let policy = engine.policy();
+    let delivers = !policy.webhooks.is_empty() || !policy.notify.is_empty();
+    let expires = policy.actions.iter().any(|a| a.review.expire_s.is_some());
+    if !delivers && !expires {
         return;
     }
     let client = match reqwest::Client::builder().timeout(Duration::from_secs(DELIVERY_TIMEOUT_S)).build() {
@@ -45,9 +52,18 @@ pub async fn run(engine: Arc<Engine>) {
             return;
         }
     };
+    let mut expired_at: Option<std::time::Instant> = None;
     loop {
-        if let Err(e) = deliver_due(&engine, &client).await {
-            tracing::warn!(error = %e, "webhook delivery pass failed; will retry");
+        if expires && expired_at.is_none_or(|t| t.elapsed() >= Duration::from_millis(EXPIRY_POLL_MS)) {
+            expired_at = Some(std::time::Instant::now());
+            if let Err(e) = engine.expire_due().await {
+                tracing::warn!(error = %e, "dealing with expired proposals failed; will retry");
+            }
+        }
+        if delivers {
+            if let Err(e) = deliver_due(&engine, &client).await {
+                tracing::warn!(error = %e, "webhook delivery pass failed; will retry");
+            }
         }
         tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
     }

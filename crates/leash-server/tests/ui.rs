@@ -89,7 +89,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = fresh_database(Kind::Sqlite).await.unwrap();
     let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&db.url).await.unwrap());
-    let rows: Vec<String> = (1..=8).map(|i| format!("({i}, 'open')")).collect();
+    let rows: Vec<String> = (1..=12).map(|i| format!("({i}, 'open')")).collect();
     store
         .execute_script(&[
             "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status TEXT NOT NULL)",
@@ -104,7 +104,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     let agent_token = engine.create_token(&ops, "assistant", Role::Agent, Vec::new()).await.unwrap();
     let agent = engine.caller_named("assistant").await.unwrap();
     engine.call(&agent, "review_status", call("1", "solved", None)).await.unwrap();
-    engine.call(&agent, "review_status", call("2", "solved", None)).await.unwrap();
+    engine.call(&agent, "review_status", call("2", "needs_reply", None)).await.unwrap();
     engine.call(&agent, "set_status", call("3", "needs_reply", None)).await.unwrap();
     for key in ["5", "6", "7"] {
         engine.call(&agent, "set_status", call(key, "solved", Some("bad-run"))).await.unwrap();
@@ -204,6 +204,29 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     let seen = flash(b.clone(), "Rejected").await;
     assert!(seen.contains("Rejected"), "{seen}");
     assert_eq!(status(store.as_ref(), "2").await, json!("open"));
+
+    // Three proposals of the same change are one card; one of them goes
+    // stale, and approving the group writes the other two only.
+    for key in ["10", "11", "12"] {
+        engine.call(&agent, "review_status", call(key, "pending", None)).await.unwrap();
+    }
+    engine.call(&agent, "set_status", call("11", "solved", None)).await.unwrap();
+    b.goto(&format!("{base}/queue")).await.unwrap();
+    let badge = b.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-group]")).await.unwrap();
+    assert_eq!(badge.text().await.unwrap(), "3 like this");
+    assert_eq!(b.find_all(Locator::Css("[data-proposal]")).await.unwrap().len(), 1, "one card for the group");
+    shot("queue-group").await;
+    b.find(Locator::Css("form[action^='/queue/group/'][action$='/approve'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let seen = flash(b.clone(), "2 of 3 approved").await;
+    assert!(seen.contains("2 of 3 approved") && seen.contains("stale_record"), "{seen}");
+    assert_eq!(status(store.as_ref(), "10").await, json!("pending"));
+    assert_eq!(status(store.as_ref(), "11").await, json!("solved"), "the stale member was not written");
+    assert_eq!(status(store.as_ref(), "12").await, json!("pending"));
 
     // Undo one change from the log.
     b.goto(&format!("{base}/log?record_key=3")).await.unwrap();

@@ -331,6 +331,16 @@ impl Dialect {
         }
     }
 
+    /// The database's clock as a SQL expression, in leash's fixed-width UTC
+    /// stamp (`2026-11-25T12:00:00.123456Z`), so stamps compare as text.
+    pub(crate) fn now_stamp(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'",
+            Dialect::Postgres => "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+            Dialect::Mysql => "DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')",
+        }
+    }
+
     /// The id of the row an INSERT just made, where the store has no RETURNING.
     pub(crate) fn last_insert_id(self) -> Option<&'static str> {
         match self {

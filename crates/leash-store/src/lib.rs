@@ -164,6 +164,8 @@ pub struct ChangeFilter {
 #[derive(Debug, Clone, Default)]
 pub struct ProposalFilter {
     pub statuses: Vec<ProposalStatus>,
+    pub ids: Vec<String>,
+    pub group: Option<String>,
     /// On `created_at`.
     pub since: Option<String>,
     pub until: Option<String>,
@@ -323,6 +325,9 @@ pub trait Store: Send + Sync {
     async fn change(&self, id: &str) -> Result<Option<Change>>;
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>>;
     async fn proposal(&self, id: &str) -> Result<Option<Proposal>>;
+    /// Whether any open proposal is past `expires_at` by the database's
+    /// clock and not yet dealt with: a cheap look before a write transaction.
+    async fn has_due_proposals(&self) -> Result<bool>;
     async fn pauses(&self) -> Result<Vec<Pause>>;
     async fn token(&self, name: &str) -> Result<Option<TokenRow>>;
     async fn tokens(&self) -> Result<Vec<TokenRow>>;
@@ -413,6 +418,11 @@ pub trait StoreTx: Send {
     async fn update_with_change(&mut self, table: &TableSchema, key_col: &str, change: &Change) -> Result<Written>;
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<()>;
+    /// The database's clock, in leash's stamp form.
+    async fn db_now(&mut self) -> Result<String>;
+    /// Open proposals past `expires_at` by the database's clock and not yet
+    /// escalated, locked, at most `limit`; and that clock's reading.
+    async fn due_proposals(&mut self, limit: u32) -> Result<(String, Vec<Proposal>)>;
     async fn lock_proposal(&mut self, id: &str) -> Result<Option<Proposal>>;
     async fn update_proposal(&mut self, proposal: &Proposal) -> Result<()>;
 

@@ -11,7 +11,7 @@ pub const CHANGE_COLUMNS: &str = "id, at, action, policy_hash, table_name, recor
 /// What a revert reads of a change, in `undoable_from_row`'s order.
 pub const UNDOABLE_COLUMNS: &str = "id, action, policy_hash, table_name, record_key, op, fields, reverts, reverted_by";
 pub const APPROVAL_COLUMNS: &str = "action, action_hash, policy_hash, approved_by, note, at";
-pub const PROPOSAL_COLUMNS: &str = "id, created_at, action, table_name, record_key, fields, reasons, notes, status, actor, reason, evidence, confidence, run_id, reviewer, decided_at, review_note, edited, change_id";
+pub const PROPOSAL_COLUMNS: &str = "id, created_at, action, table_name, record_key, fields, reasons, notes, status, actor, reason, evidence, confidence, run_id, reviewer, decided_at, review_note, edited, change_id, group_key, expires_at, on_expire, escalated_at";
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -182,6 +182,10 @@ pub fn proposal_from_row(row: &AnyRow) -> Result<Proposal> {
         review_note: opt_string(row, "review_note")?,
         edited: edited.map(|e| serde_json::from_str(&e).map_err(|e| corrupt("edited", e))).transpose()?,
         change_id: opt_string(row, "change_id")?,
+        group: opt_string(row, "group_key")?,
+        expires_at: opt_string(row, "expires_at")?,
+        on_expire: opt_string(row, "on_expire")?.and_then(|s| leash_core::policy::OnExpire::parse(&s)),
+        escalated_at: opt_string(row, "escalated_at")?,
     })
 }
 

@@ -25,12 +25,14 @@ impl std::fmt::Display for PolicyError {
     }
 }
 
-const TOP_KEYS: &[&str] = &["database", "actions", "webhooks", "rollout"];
+const TOP_KEYS: &[&str] = &["database", "actions", "webhooks", "notify", "slack", "rollout"];
+const NOTIFY_KEYS: &[&str] = &["kind", "url", "events", "ui_url"];
+const SLACK_KEYS: &[&str] = &["signing_secret", "reviewers"];
 const DATABASE_KEYS: &[&str] = &["url"];
 const ROLLOUT_KEYS: &[&str] = &["min_reviewed", "min_accepted_rate", "revert_free_days"];
 const WEBHOOK_KEYS: &[&str] = &["url", "events", "secret"];
 const LIMIT_KEYS: &[&str] = &["per_run", "per_hour", "window"];
-const REVIEW_KEYS: &[&str] = &["below_confidence", "watch"];
+const REVIEW_KEYS: &[&str] = &["below_confidence", "watch", "expire", "on_expire"];
 const BREAKER_KEYS: &[&str] = &["same_change", "within"];
 const ACTION_KEYS: &[&str] = &[
     "name",
@@ -78,6 +80,8 @@ pub const POLICY_KEYS: &[(&str, &[&str])] = &[
     ("database", DATABASE_KEYS),
     ("rollout", ROLLOUT_KEYS),
     ("webhooks", WEBHOOK_KEYS),
+    ("notify", NOTIFY_KEYS),
+    ("slack", SLACK_KEYS),
     ("actions", ACTION_KEYS),
     ("actions.fields.<column>", FIELD_KEYS),
     ("actions.limits", LIMIT_KEYS),
@@ -305,6 +309,8 @@ pub fn parse_policy(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> 
         database_url: None,
         actions: Vec::new(),
         webhooks: Vec::new(),
+        notify: Vec::new(),
+        slack: None,
         rollout: Rollout::default(),
         hash: hex::encode(Sha256::digest(text.as_bytes())),
     };
@@ -317,6 +323,8 @@ pub fn parse_policy(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> 
                 policy.actions = parse_actions(&mut w, item, &at);
             }
             "webhooks" => policy.webhooks = parse_webhooks(&mut w, item, &at),
+            "notify" => policy.notify = parse_notify(&mut w, item, &at),
+            "slack" => policy.slack = parse_slack(&mut w, item, &at),
             "rollout" => policy.rollout = parse_rollout(&mut w, item, &at),
             _ => unreachable!("entries() filters unknown keys"),
         }
@@ -717,10 +725,82 @@ fn parse_review(w: &mut Walker, item: &Item, at: &At) -> ReviewSettings {
                 Some(c) => w.error(&at, format!("{c} is not a confidence between 0 and 1")),
                 None => {}
             },
-            _ => review.watch_s = w.duration(item, &at),
+            "watch" => review.watch_s = w.duration(item, &at),
+            "expire" => review.expire_s = w.duration(item, &at),
+            _ => review.on_expire = w.choice(item, &at, OnExpire::NAMES, OnExpire::parse).unwrap_or_default(),
         }
     }
     review
+}
+
+/// `[[notify]] kind, url, events, ui_url`: chat channels.
+fn parse_notify(w: &mut Walker, item: &Item, at: &At) -> Vec<Notify> {
+    let Some(tables) = item.as_array_of_tables() else {
+        w.error(at, "expected [[notify]] tables");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, table) in tables.iter().enumerate() {
+        let at = At { key: format!("notify[{i}]"), line: w.line(table.span()).unwrap_or(at.line) };
+        let (mut kind, mut url, mut events, mut ui_url) = (None, None, vec!["proposal.created".to_string()], None);
+        for (name, item, at) in w.entries(table, &at, NOTIFY_KEYS) {
+            match name {
+                "kind" => kind = w.choice(item, &at, ChatKind::NAMES, ChatKind::parse),
+                "url" => url = w.string(item, &at).filter(|u| https_url(w, u, &at)),
+                "events" => {
+                    events = w.string_list(item, &at).unwrap_or_default();
+                    if let Some(e) = events.iter().find(|e| !NOTIFY_EVENTS.contains(&e.as_str())) {
+                        w.error(&at, format!("unknown event `{e}`; expected one of: {}", NOTIFY_EVENTS.join(", ")));
+                    }
+                }
+                _ => ui_url = w.string(item, &at).filter(|u| http_url(w, u, &at)),
+            }
+        }
+        let kind = required(w, kind, &at, "kind", "slack or teams");
+        let url = required(w, url, &at, "url", "the chat's incoming-webhook URL");
+        if let (Some(kind), Some(url)) = (kind, url) {
+            let ui_url = ui_url.unwrap_or_else(|| "http://127.0.0.1:7777".to_string());
+            out.push(Notify { kind, url, events, ui_url: ui_url.trim_end_matches('/').to_string() });
+        }
+    }
+    out
+}
+
+/// `[slack] signing_secret`, `[slack.reviewers] U024BE7LH = "dana"`.
+fn parse_slack(w: &mut Walker, item: &Item, at: &At) -> Option<SlackSettings> {
+    let table = sub_table(w, item, at)?;
+    let (mut secret, mut reviewers) = (None, BTreeMap::new());
+    for (name, item, at) in w.entries(table, at, SLACK_KEYS) {
+        match name {
+            "signing_secret" => secret = w.string(item, &at).filter(|s| !s.trim().is_empty()),
+            _ => {
+                let Some(people) = sub_table(w, item, &at) else { continue };
+                for (user, item, at) in w.entries(people, &at, &[]) {
+                    if let Some(token) = w.identifier(item, &at) {
+                        reviewers.insert(user.to_string(), token);
+                    }
+                }
+            }
+        }
+    }
+    let signing_secret = required(w, secret, at, "signing_secret", "the Slack app's signing secret")?;
+    Some(SlackSettings { signing_secret, reviewers })
+}
+
+fn http_url(w: &mut Walker, url: &str, at: &At) -> bool {
+    let ok = url.starts_with("http://") || url.starts_with("https://");
+    if !ok {
+        w.error(at, format!("`{url}` is not an http(s) URL"));
+    }
+    ok
+}
+
+fn https_url(w: &mut Walker, url: &str, at: &At) -> bool {
+    let ok = url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
+    if !ok {
+        w.error(at, format!("`{url}` must be an https URL (http only to this machine)"));
+    }
+    ok
 }
 
 fn parse_breaker(w: &mut Walker, item: &Item, at: &At) -> Option<Breaker> {

@@ -1,6 +1,7 @@
 //! The policy model. A `Policy` value is already validated: the engine never
 //! re-checks what these types guarantee (parse, don't validate).
 
+mod chat;
 mod load;
 pub mod policy_tests;
 mod window;
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use chat::{ChatKind, Notify, SlackSettings, NOTIFY_EVENTS};
 pub use load::{is_identifier, is_table_name, parse_policy, PolicyError, NAME_MAX, POLICY_KEYS};
 pub use window::{parse_duration_s, Window};
 
@@ -21,6 +23,10 @@ pub struct Policy {
     pub database_url: Option<String>,
     pub actions: Vec<Action>,
     pub webhooks: Vec<Webhook>,
+    /// Chat channels that hear about proposals (`[[notify]]`).
+    pub notify: Vec<Notify>,
+    /// Approving from Slack's buttons (`[slack]`).
+    pub slack: Option<SlackSettings>,
     pub rollout: Rollout,
     /// sha256 of the whole file, for the record of what was in force.
     pub hash: String,
@@ -172,6 +178,39 @@ pub struct Limits {
 pub struct ReviewSettings {
     pub below_confidence: Option<f64>,
     pub watch_s: Option<u64>,
+    /// A proposal nobody decided within this long expires (or escalates).
+    pub expire_s: Option<u64>,
+    pub on_expire: OnExpire,
+}
+
+/// What happens to a proposal nobody decided in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExpire {
+    /// It expires: it can no longer be approved.
+    #[default]
+    Reject,
+    /// It stays open, marked escalated, and the exception approver is told.
+    Escalate,
+}
+
+impl OnExpire {
+    pub const NAMES: &'static [&'static str] = &["reject", "escalate"];
+
+    pub fn parse(s: &str) -> Option<OnExpire> {
+        match s {
+            "reject" => Some(OnExpire::Reject),
+            "escalate" => Some(OnExpire::Escalate),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnExpire::Reject => "reject",
+            OnExpire::Escalate => "escalate",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -187,7 +226,8 @@ pub struct Webhook {
     pub secret: Option<String>,
 }
 
-pub const WEBHOOK_EVENTS: &[&str] = &["change.applied", "change.reverted", "proposal.created", "action.paused"];
+pub const WEBHOOK_EVENTS: &[&str] =
+    &["change.applied", "change.reverted", "proposal.created", "proposal.escalated", "action.paused"];
 
 /// Thresholds an action must meet to earn its next stage.
 #[derive(Debug, Clone)]

@@ -36,6 +36,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/logout", post(login::logout))
         .route("/queue", get(queue::queue))
         .route("/queue/{id}/approve", post(queue::approve))
+        .route("/queue/group/{group}/{verdict}", post(queue::decide_group))
+        .route("/proposals/{id}", get(queue::proposal))
         .route("/queue/{id}/reject", post(queue::reject))
         .route("/log", get(log::log))
         .route("/log/{id}/undo", post(log::undo))

@@ -32,6 +32,7 @@ fn templates() -> &'static Environment<'static> {
             ("log.html", include_str!("templates/log.html")),
             ("revert.html", include_str!("templates/revert.html")),
             ("actions.html", include_str!("templates/actions.html")),
+            ("proposal.html", include_str!("templates/proposal.html")),
         ] {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not compile");

@@ -158,4 +158,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
 },
     // Breaker pauses keep the ids of the changes that tripped them as data.
     Migration { version: 4, name: "pause change ids", statements: &["ALTER TABLE leash_state ADD COLUMN change_ids TEXT"] },
+    // Proposals expire or escalate, and share a group with "the same change".
+    Migration {
+        version: 8,
+        name: "proposal expiry, escalation and groups",
+        statements: &[
+            "ALTER TABLE leash_proposals ADD COLUMN group_key VARCHAR(32), ADD COLUMN expires_at VARCHAR(32), \
+             ADD COLUMN on_expire VARCHAR(16), ADD COLUMN escalated_at VARCHAR(32), \
+             ADD KEY leash_proposals_expiry (status, expires_at), ADD KEY leash_proposals_group (action, group_key, status)",
+        ],
+    },
 ];

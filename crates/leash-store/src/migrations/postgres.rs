@@ -168,4 +168,15 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "pause change ids",
         statements: &["ALTER TABLE leash_state ADD COLUMN change_ids TEXT"],
     },
+    // Proposals expire or escalate, and share a group with "the same change".
+    Migration {
+        version: 8,
+        name: "proposal expiry, escalation and groups",
+        statements: &[
+            "ALTER TABLE leash_proposals ADD COLUMN group_key TEXT, ADD COLUMN expires_at TEXT, \
+             ADD COLUMN on_expire TEXT, ADD COLUMN escalated_at TEXT",
+            "CREATE INDEX leash_proposals_expiry ON leash_proposals (status, expires_at)",
+            "CREATE INDEX leash_proposals_group ON leash_proposals (action, group_key, status)",
+        ],
+    },
 ];

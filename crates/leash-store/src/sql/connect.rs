@@ -193,10 +193,14 @@ impl SqlStore {
             "CREATE TABLE IF NOT EXISTS leash_migrations (version BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at VARCHAR(32) NOT NULL)",
         )
         .await?;
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM leash_migrations").fetch_one(&mut *conn).await?;
-        let current = current.unwrap_or(0);
-        for m in migrations::for_dialect(self.dialect).iter().filter(|m| m.version > current) {
+        // Every version not yet recorded, in order: a branch's migration that
+        // lands after a later one is still applied.
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM leash_migrations").fetch_all(&mut *conn).await?;
+        let mut todo: Vec<_> =
+            migrations::for_dialect(self.dialect()).iter().filter(|m| !applied.contains(&m.version)).collect();
+        todo.sort_by_key(|m| m.version);
+        for m in todo {
             for statement in m.statements {
                 conn.execute(*statement)
                     .await

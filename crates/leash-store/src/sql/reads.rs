@@ -3,7 +3,7 @@
 //! here; a table's shape in `schema.rs`.
 
 use async_trait::async_trait;
-use leash_core::journal::{Change, Proposal};
+use leash_core::journal::{Change, Proposal, ProposalStatus};
 use leash_core::value::{display, Record, Value};
 use sqlx::Executor;
 
@@ -149,6 +149,12 @@ impl Store for SqlStore {
             let statuses: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_string()).collect();
             q.push(" AND status IN (").list(&statuses).push(")");
         }
+        if !f.ids.is_empty() {
+            q.push(" AND id IN (").list(&f.ids).push(")");
+        }
+        if let Some(g) = &f.group {
+            q.push(" AND group_key = ").text(g);
+        }
         if let Some(a) = &f.action {
             q.push(" AND action = ").text(a);
         }
@@ -172,6 +178,13 @@ impl Store for SqlStore {
         let mut q = self.q(&format!("SELECT {PROPOSAL_COLUMNS} FROM leash_proposals WHERE id = "));
         q.text(id);
         self.fetch_optional(q).await?.as_ref().map(proposal_from_row).transpose()
+    }
+
+    async fn has_due_proposals(&self) -> Result<bool> {
+        let mut q = self.q("SELECT 1 FROM leash_proposals WHERE status IN (");
+        q.text(ProposalStatus::Pending.as_str()).push(", ").text(ProposalStatus::Suggested.as_str());
+        q.push(&format!(") AND expires_at <= {} AND escalated_at IS NULL LIMIT 1", self.dialect().now_stamp()));
+        Ok(!self.fetch_all(q).await?.is_empty())
     }
 
     async fn pauses(&self) -> Result<Vec<Pause>> {

@@ -2,7 +2,7 @@
 //! and their history, limit counters, idempotency keys, runs, outbox rows,
 //! tokens, policy approvals and breaker events.
 
-use leash_core::journal::Proposal;
+use leash_core::journal::{Proposal, ProposalStatus};
 use leash_core::value::{display, Value};
 
 use super::query::json_text;
@@ -21,7 +21,9 @@ pub(super) async fn insert_proposal(tx: &mut SqlTx, p: &Proposal) -> Result<()> 
     q.opt_float(p.confidence).push(", ").opt_text(p.run_id.as_deref()).push(", ");
     q.opt_text(p.reviewer.as_deref()).push(", ");
     q.opt_text(p.decided_at.as_deref()).push(", ").opt_text(p.review_note.as_deref()).push(", ");
-    q.opt_text(p.edited.as_ref().map(json_text).as_deref()).push(", ").opt_text(p.change_id.as_deref()).push(")");
+    q.opt_text(p.edited.as_ref().map(json_text).as_deref()).push(", ").opt_text(p.change_id.as_deref()).push(", ");
+    q.opt_text(p.group.as_deref()).push(", ").opt_text(p.expires_at.as_deref()).push(", ");
+    q.opt_text(p.on_expire.map(|o| o.as_str())).push(", ").opt_text(p.escalated_at.as_deref()).push(")");
     tx.exec(q).await?;
     Ok(())
 }
@@ -38,7 +40,8 @@ pub(super) async fn update_proposal(tx: &mut SqlTx, p: &Proposal) -> Result<()> 
     q.push(", decided_at = ").opt_text(p.decided_at.as_deref());
     q.push(", review_note = ").opt_text(p.review_note.as_deref());
     q.push(", edited = ").opt_text(p.edited.as_ref().map(json_text).as_deref());
-    q.push(", change_id = ").opt_text(p.change_id.as_deref()).push(" WHERE id = ").text(&p.id);
+    q.push(", change_id = ").opt_text(p.change_id.as_deref());
+    q.push(", escalated_at = ").opt_text(p.escalated_at.as_deref()).push(" WHERE id = ").text(&p.id);
     tx.exec(q).await?;
     Ok(())
 }
@@ -210,4 +213,27 @@ pub(super) async fn clear_breaker(tx: &mut SqlTx, action: &str, signature: &str)
     q.text(action).push(" AND signature = ").text(signature);
     tx.exec(q).await?;
     Ok(())
+}
+
+/// Open proposals whose time is up and that have not been dealt with (an
+/// escalated one is dealt with), locked, oldest first; and the database's
+/// clock that decided it.
+pub(super) async fn due_proposals(tx: &mut SqlTx, limit: u32) -> Result<(String, Vec<Proposal>)> {
+    let d = tx.dialect();
+    let q = tx.q(&format!("SELECT {}", d.now_stamp()));
+    let row = tx.one(q).await?.ok_or_else(|| StoreError::Database("the database gave no time".into()))?;
+    let now = display(&value_at(&row, 0)?);
+    let mut q = tx.q(&format!("SELECT {PROPOSAL_COLUMNS} FROM leash_proposals WHERE status IN ("));
+    q.text(ProposalStatus::Pending.as_str()).push(", ").text(ProposalStatus::Suggested.as_str());
+    q.push(") AND expires_at <= ").text(&now).push(" AND escalated_at IS NULL ORDER BY expires_at");
+    q.push(&format!(" LIMIT {limit}")).push(d.for_update());
+    let due = tx.all(q).await?.iter().map(proposal_from_row).collect::<Result<_>>()?;
+    Ok((now, due))
+}
+
+/// The database's clock, as leash stamps times.
+pub(super) async fn db_now(tx: &mut SqlTx) -> Result<String> {
+    let q = tx.q(&format!("SELECT {}", tx.dialect().now_stamp()));
+    let row = tx.one(q).await?.ok_or_else(|| StoreError::Database("the database gave no time".into()))?;
+    Ok(display(&value_at(&row, 0)?))
 }

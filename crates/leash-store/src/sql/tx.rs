@@ -262,6 +262,14 @@ impl StoreTx for SqlTx {
         state::insert_proposal(self, proposal).await
     }
 
+    async fn db_now(&mut self) -> Result<String> {
+        state::db_now(self).await
+    }
+
+    async fn due_proposals(&mut self, limit: u32) -> Result<(String, Vec<Proposal>)> {
+        state::due_proposals(self, limit).await
+    }
+
     async fn lock_proposal(&mut self, id: &str) -> Result<Option<Proposal>> {
         state::lock_proposal(self, id).await
     }
