@@ -188,6 +188,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
             println!("   ✘ support-lead rejected the invoice amount change: the price was 129");
         }
     }
+    reviewers_day(&mut d, &url, &reviewer, json).await?;
 
     rollout(&mut d, &config, &url, &admin, &reviewer, json).await?;
 
@@ -296,6 +297,59 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     println!("   leash --config {} queue", config.display());
     println!("   leash --config {} show <id>", config.display());
     Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
+}
+
+/// Stage 4, continued: three proposals of the same change are one group,
+/// decided at once (each re-checked: one record moved on, so it is not
+/// written); and a proposal nobody answered escalates a day later.
+async fn reviewers_day(d: &mut Demo, url: &str, reviewer: &Caller, json: bool) -> Result<()> {
+    // Invoices 21–23 are 187, 194 and 201: each gets the same 10.00 fee,
+    // "the same change" by the breaker's definition.
+    d.quiet = true;
+    let mut last = None;
+    for (key, amount) in [("21", "197.00"), ("22", "204.00"), ("23", "211.00")] {
+        last =
+            Some(d.call("adjust_invoice", Some(key), &[("amount", amount)], "add the 10.00 shipping fee", None).await?);
+    }
+    // Meanwhile someone in finance corrects invoice 22 by hand.
+    leash_engine::run_script(url, &["UPDATE invoices SET amount = 0 WHERE id = 22"]).await?;
+    let group = match last.and_then(|r| r.proposal_id) {
+        Some(id) => d.engine.proposal(reviewer, &id).await?.proposal.group,
+        None => None,
+    };
+    if let Some(group) = group {
+        let ids = d.engine.group_members(reviewer, &group).await?;
+        let results = d.engine.approve_many(reviewer, &ids, Some("the fee applies to all three")).await?;
+        let approved = results.iter().filter(|r| r.status == "accepted").count();
+        if !json {
+            println!(
+                "   ✔ three proposals add the same 10.00 fee — one group of {}; $ leash approve --group {group}: {approved} approved, {} not (invoice 22 changed since it was proposed)",
+                ids.len(),
+                results.len() - approved
+            );
+        }
+    }
+    // A day passes (the demo moves the deadline rather than waiting): the
+    // next look at the queue escalates what nobody answered.
+    let waiting =
+        d.call("adjust_invoice", Some("24"), &[("amount", "1.00")], "customer asked for a refund", None).await?;
+    d.quiet = json;
+    if let Some(id) = &waiting.proposal_id {
+        leash_engine::run_script(
+            url,
+            &[&format!("UPDATE leash_proposals SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE id = '{id}'")],
+        )
+        .await?;
+        d.engine.queue(reviewer).await?;
+        let p = d.engine.proposal(reviewer, id).await?.proposal;
+        if !json {
+            println!(
+                "   ⏰ nobody answered the refund within a day: it is escalated ({}) and finance-lead is told (proposal.escalated)",
+                if p.escalated_at.is_some() { "still open" } else { "?" }
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Stage 5: an action earns its way from suggest to review to direct, one

@@ -140,6 +140,9 @@ when = "record.status == 'open'"
   range = [0, 100000]
   [actions.limits]
   per_run = 100
+  [actions.review]
+  expire = "24h"
+  on_expire = "escalate"
   [actions.breaker]
   same_change = 20
   within = "10m"

@@ -151,6 +151,9 @@ when = "record.status == 'open'"
   range = [0, 100000]
   [actions.limits]
   per_run = 100
+  [actions.review]
+  expire = "24h"
+  on_expire = "escalate"
   [actions.breaker]
   same_change = 20
   within = "10m"
@@ -579,8 +582,8 @@ fn limits_read_in_words() {
     assert_eq!(
         page.limits,
         [
-            "At most 100 changes per run are written without a person (counted when the agent names its run); past that, refused.",
-            "At most 500 changes per clock hour are written without a person; past that, refused until the next hour.",
+            "At most 100 records per run, written or proposed (counted when the agent names its run); past that, refused.",
+            "At most 500 records per clock hour, written or proposed; past that, refused until the next hour.",
             "Only Monday to Friday, 09:00 to 18:00 America/New_York time (`mon-fri 09:00-18:00 America/New_York`); outside it every call is refused.",
             "If 20 identical changes (the same new value, or the same shift of a number or date) are written without a person within 10 minutes, the action pauses until a person resumes it.",
             "Watched for the first 1 hour 30 minutes after this definition is approved: each change written without a person is marked watched in the journal.",
@@ -757,8 +760,8 @@ fn changes_are_described_in_the_page_words() {
     ] {
         assert!(lines.iter().any(|l| l == expected), "missing {expected:?} in {lines:#?}");
     }
-    assert!(lines.iter().any(|l| l.starts_with("Limits — no longer: at most 100 changes per run")));
-    assert!(lines.iter().any(|l| l.starts_with("Limits — now: at most 50 changes per run")));
+    assert!(lines.iter().any(|l| l.starts_with("Limits — no longer: at most 100 records per run")));
+    assert!(lines.iter().any(|l| l.starts_with("Limits — now: at most 50 records per run")));
     insta::assert_snapshot!("changes_tightened", lines.join("\n"));
 }
 

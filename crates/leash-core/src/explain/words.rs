@@ -3,7 +3,7 @@
 //! review routing, the engine's `take_limits`, window and breaker for limits.
 
 use crate::format::{DateOrder, Format};
-use crate::policy::{Action, FieldRule, Kind, Mode};
+use crate::policy::{Action, FieldRule, Kind, Mode, OnExpire};
 use crate::value::display;
 
 use super::cel::{condition_words, is_column};
@@ -255,16 +255,16 @@ fn review_note(action: &Action) -> String {
 pub(super) fn limits(action: &Action) -> Vec<String> {
     let l = &action.limits;
     let mut out = Vec::new();
-    // `take_limits` counts only writes that skip review, and per run only
-    // when the call names its run.
+    // `take_limits` counts writes and proposals alike (a person's approval
+    // is not counted again), and per run only when the call names its run.
     if let Some(n) = l.per_run_max {
         out.push(format!(
-            "At most {n} changes per run are written without a person (counted when the agent names its run); past that, refused."
+            "At most {n} records per run, written or proposed (counted when the agent names its run); past that, refused."
         ));
     }
     if let Some(n) = l.per_hour_max {
         out.push(format!(
-            "At most {n} changes per clock hour are written without a person; past that, refused until the next hour."
+            "At most {n} records per clock hour, written or proposed; past that, refused until the next hour."
         ));
     }
     if let Some(w) = &l.window {
@@ -286,6 +286,18 @@ pub(super) fn limits(action: &Action) -> Vec<String> {
     }
     if let Some(watch) = action.review.watch_s {
         out.push(watch_words(action.mode, watch));
+    }
+    if let Some(expire) = action.review.expire_s {
+        let span = span_words(expire);
+        out.push(match action.review.on_expire {
+            OnExpire::Reject => {
+                format!("A proposal nobody decides within {span} expires and can no longer be approved.")
+            }
+            OnExpire::Escalate => format!(
+                "A proposal nobody decides within {span} stays open, is marked escalated, and {} is told.",
+                action.exception_approver.as_deref().unwrap_or("the exception approver")
+            ),
+        });
     }
     out
 }
