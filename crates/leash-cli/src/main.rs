@@ -60,11 +60,18 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            // A refusal of what was asked (not allowed, not found, not valid)
+            // exits like a refused call; anything else is an error.
+            let refusal = e.downcast_ref::<leash_engine::EngineError>().map(|e| e.answer()).filter(|a| {
+                use leash_engine::Failure::*;
+                matches!(a.failure, Invalid | Forbidden | NotFound)
+            });
             if json {
-                println!("{}", serde_json::json!({"error": format!("{e:#}")}));
+                let code = refusal.as_ref().map(|a| a.code);
+                println!("{}", serde_json::json!({"error": format!("{e:#}"), "code": code}));
             }
             eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(if refusal.is_some() { EXIT_REJECTED } else { EXIT_ERROR })
         }
     }
 }

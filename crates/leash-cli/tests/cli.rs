@@ -113,6 +113,13 @@ fn queue_approve_log_revert_and_verify_speak_the_documented_json() {
     }
     assert_eq!(first["id"], p["proposal_id"]);
     let id = first["id"].as_str().unwrap();
+    // The local user who made the call may not decide it.
+    let own = leash(dir.path(), &["approve", id, "--json"]);
+    assert_eq!(own.status.code(), Some(2), "{}", String::from_utf8_lossy(&own.stderr));
+    assert_eq!(json(&own)["code"], "not_permitted");
+    let own = leash(dir.path(), &["reject", id, "--note", "mine", "--by", "tester"]);
+    assert_eq!(own.status.code(), Some(2), "{}", String::from_utf8_lossy(&own.stdout));
+    assert!(String::from_utf8_lossy(&own.stderr).contains("may not reject"), "{own:?}");
     let approved = leash(dir.path(), &["approve", id, "--set", "amount=2", "--by", "lead", "--json"]);
     assert_eq!(approved.status.code(), Some(0), "{}", String::from_utf8_lossy(&approved.stderr));
     assert_eq!(json(&approved)["outcome"], "applied");

@@ -118,6 +118,12 @@ async fn stdio_server_serves_the_tokens_actions_to_an_rmcp_client() {
     let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
     exercise(&client).await;
     client.cancel().await.unwrap();
+    // The proposal the token made over MCP cannot be decided under its name.
+    let queue: Value = serde_json::from_slice(&leash(dir.path(), &["queue", "--json"]).stdout).unwrap();
+    let id = queue["proposals"][0]["id"].as_str().unwrap();
+    let own = leash(dir.path(), &["approve", id, "--by", "assistant", "--json"]);
+    let own: Value = serde_json::from_slice(&own.stdout).unwrap();
+    assert_eq!(own["code"], "not_permitted", "{own}");
 }
 
 struct Served(std::process::Child);

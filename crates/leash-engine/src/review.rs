@@ -64,6 +64,9 @@ impl Engine {
                 format!("proposal {id} is already {}; nothing to approve", proposal.status.as_str()),
             ));
         }
+        if let Some(why) = self.may_not_decide(reviewer, &proposal, "approve") {
+            return Ok(CallResult::rejected(Code::NotPermitted, why));
+        }
         let Some(action) = self.policy().action(&proposal.action) else {
             return Ok(CallResult::rejected(
                 Code::UnknownAction,
@@ -205,6 +208,9 @@ impl Engine {
         if !proposal.status.is_open() {
             return Err(EngineError::Invalid(format!("proposal {id} is already {}", proposal.status.as_str())));
         }
+        if let Some(why) = self.may_not_decide(reviewer, &proposal, "reject") {
+            return Err(EngineError::Forbidden(why));
+        }
         proposal.status = ProposalStatus::Rejected;
         proposal.reviewer = Some(reviewer.name.clone());
         proposal.decided_at = Some(self.clock().stamp());
@@ -212,6 +218,34 @@ impl Engine {
         tx.update_proposal(&proposal).await?;
         tx.commit().await?;
         Ok(proposal)
+    }
+}
+
+impl Engine {
+    /// Why this reviewer may not decide this proposal, if they may not:
+    /// nobody decides a call they made themselves, and an action with
+    /// `[actions.review] only` is decided by those names and its exception
+    /// approver alone.
+    fn may_not_decide(&self, reviewer: &Caller, proposal: &Proposal, verb: &str) -> Option<String> {
+        if reviewer.name == proposal.actor {
+            return Some(format!(
+                "{} made this call and may not {verb} it; another reviewer must decide proposal {}",
+                reviewer.name, proposal.id
+            ));
+        }
+        let action = self.policy().action(&proposal.action)?;
+        let only = action.review.only.as_ref()?;
+        let allowed = only.iter().chain(action.exception_approver.as_ref()).any(|n| *n == reviewer.name);
+        (!allowed).then(|| {
+            let mut names: Vec<&str> = only.iter().map(String::as_str).collect();
+            names.extend(action.exception_approver.as_deref());
+            format!(
+                "{} proposals are decided by {} only; ask one of them to {verb} proposal {}",
+                action.name,
+                names.join(", "),
+                proposal.id
+            )
+        })
     }
 }
 

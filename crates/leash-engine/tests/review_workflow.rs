@@ -1,6 +1,7 @@
 //! The review workflow on every store: limits bound the queue, proposals
 //! expire or escalate on the database's clock whichever gateway looks next,
-//! and a group of "the same change" is decided member by member.
+//! a group of "the same change" is decided member by member, and nobody
+//! decides a call they made (nor, with `only`, an action not theirs).
 
 mod common;
 
@@ -58,6 +59,18 @@ key = "id"
 mode = "direct"
   [actions.fields.status]
   one_of = ["open", "needs_reply", "pending", "solved"]
+
+[[actions]]
+name = "lead_decides"
+summary = "Propose a ticket's status; only the lead and the support lead decide."
+table = "tickets"
+key = "id"
+mode = "review"
+exception_approver = "support-lead"
+  [actions.fields.status]
+  one_of = ["open", "needs_reply", "pending", "solved"]
+  [actions.review]
+  only = ["lead"]
 
 [[webhooks]]
 url = "http://127.0.0.1:9/hook"
@@ -171,7 +184,55 @@ async fn a_group_is_decided_member_by_member_and_a_stale_one_is_not_written(kind
     assert!(f.engine.verify().await.unwrap().ok);
 }
 
+fn reviewer_named(name: &str) -> leash_engine::Caller {
+    leash_engine::Caller { name: name.into(), role: leash_engine::Role::Reviewer, actions: Vec::new() }
+}
+
+async fn nobody_decides_their_own_call_and_only_decides_alone(kind: Kind) {
+    let Some(f) = workflow(kind).await else { return };
+    // A reviewer token that proposes (it may call) cannot approve or reject it.
+    let lead = reviewer();
+    let mine = f.engine.call(&lead, "propose_status", call(Some("100"), &[("status", "solved")])).await.unwrap();
+    let mine = mine.proposal_id.unwrap();
+    let r = f.engine.approve(&lead, &mine, Default::default(), None).await.unwrap();
+    assert_eq!(r.code, Some(Code::NotPermitted), "{kind:?}: {r:?}");
+    let e = f.engine.reject(&lead, &mine, "mine").await.unwrap_err();
+    assert_eq!(e.answer().code, "not_permitted", "{kind:?}: {e}");
+    let group = f.engine.approve_many(&lead, std::slice::from_ref(&mine), None).await.unwrap();
+    assert_eq!(group[0].status, "not_permitted", "{kind:?}: a group decision checks each member");
+    // The same holds for the local user at a terminal.
+    let local = leash_engine::Caller::local("ana");
+    let theirs = f.engine.call(&local, "propose_status", call(Some("101"), &[("status", "solved")])).await.unwrap();
+    let r = f.engine.approve(&local, theirs.proposal_id.as_ref().unwrap(), Default::default(), None).await.unwrap();
+    assert_eq!(r.code, Some(Code::NotPermitted), "{kind:?}: {r:?}");
+    assert_eq!(f.get("tickets", "100", "status").await, json!("open"), "{kind:?}: nothing written");
+    assert_eq!(f.get("tickets", "101", "status").await, json!("open"), "{kind:?}: nothing written");
+    // Someone else may.
+    let r = f.engine.approve(&reviewer_named("bo"), &mine, Default::default(), None).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Applied, "{kind:?}: {r:?}");
+
+    // `only`: the names listed and the exception approver decide, nobody else.
+    let mut ids = Vec::new();
+    for key in ["102", "103", "104"] {
+        let r = f.engine.call(&agent(), "lead_decides", call(Some(key), &[("status", "pending")])).await.unwrap();
+        ids.push(r.proposal_id.unwrap());
+    }
+    let r = f.engine.approve(&reviewer_named("bo"), &ids[0], Default::default(), None).await.unwrap();
+    assert_eq!(r.code, Some(Code::NotPermitted), "{kind:?}: {r:?}");
+    assert!(r.message.contains("lead, support-lead"), "{kind:?}: it names who may: {}", r.message);
+    let e = f.engine.reject(&reviewer_named("bo"), &ids[0], "no").await.unwrap_err();
+    assert_eq!(e.answer().code, "not_permitted");
+    let r = f.engine.approve(&lead, &ids[0], Default::default(), None).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Applied, "{kind:?}: {r:?}");
+    let r = f.engine.approve(&reviewer_named("support-lead"), &ids[1], Default::default(), None).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Applied, "{kind:?}: the exception approver decides too");
+    f.engine.reject(&lead, &ids[2], "not now").await.unwrap();
+    assert_eq!(f.get("tickets", "104", "status").await, json!("open"));
+    assert!(f.engine.verify().await.unwrap().ok);
+}
+
 conformance!(
+    nobody_decides_their_own_call_and_only_decides_alone,
     a_review_mode_run_puts_at_most_per_run_proposals_in_the_queue,
     an_unanswered_proposal_expires_for_every_gateway,
     an_unanswered_proposal_escalates_once_and_can_still_be_approved,

@@ -223,6 +223,18 @@ async fn chat_messages_reach_both_chats_and_slack_buttons_decide_as_the_mapped_r
     assert!(reply["text"].as_str().unwrap().contains("Rejected by dana"), "{reply}");
     assert!(engine.queue(&Caller::local("ops")).await.unwrap().is_empty());
 
+    // Dana's own call cannot be decided by dana, in Slack either.
+    let dana = engine.caller_named("dana").await.unwrap();
+    let own = engine.call(&dana, "adjust_amount", propose("3", "250", "refund")).await.unwrap();
+    let own = own.proposal_id.unwrap();
+    for action in ["leash_approve", "leash_reject"] {
+        let resp = slack_post(&base, SIGNING_SECRET, 0, "U0DANA", action, &own).await;
+        let reply: Value = resp.json().await.unwrap();
+        let text = reply["text"].as_str().unwrap();
+        assert!(text.starts_with("Not ") && text.contains("may not"), "{action}: {reply}");
+    }
+    assert_eq!(engine.queue(&Caller::local("ops")).await.unwrap().len(), 1, "still open");
+
     let _ = stop.send(());
     let _ = server.await;
 }

@@ -281,6 +281,23 @@ async fn roles_and_status_codes(kind: Kind) {
         .await;
     assert_eq!((st, r["outcome"].as_str()), (200, Some("applied")), "{r}");
     assert_eq!(c.get(&format!("/api/v1/proposals/{id}"), &s.agent).await.1["status"], "accepted");
+    // A reviewer's own call is decided by someone else.
+    let (_, p) = c
+        .post(
+            "/api/v1/actions/review_status",
+            &s.reviewer,
+            json!({"key": "5", "set": {"status": "open"}, "reason": "r"}),
+        )
+        .await;
+    let own = p["proposal_id"].as_str().unwrap_or_else(|| panic!("{p}")).to_string();
+    for verb in ["approve", "reject"] {
+        let (st, r) = c.post(&format!("/api/v1/proposals/{own}/{verb}"), &s.reviewer, json!({"note": "mine"})).await;
+        assert_eq!((st, r["code"].as_str()), (403, Some("not_permitted")), "{verb}: {r}");
+    }
+    let (st, r) = c.post("/api/v1/proposals/approve", &s.reviewer, json!({"ids": [own]})).await;
+    assert_eq!((st, r["results"][0]["status"].as_str()), (200, Some("not_permitted")), "{r}");
+    let (st, r) = c.post(&format!("/api/v1/proposals/{own}/approve"), &s.admin, json!({})).await;
+    assert_eq!((st, r["outcome"].as_str()), (200, Some("applied")), "{r}");
 
     // The change log is for reviewers.
     assert_eq!(c.get("/api/v1/changes", &s.agent).await.0, 403);

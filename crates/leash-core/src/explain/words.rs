@@ -428,6 +428,11 @@ pub(super) fn to_a_person(action: &Action, address: &[&str]) -> Vec<String> {
     if out.is_empty() {
         out.push("Nothing: every change that passes the rules on this page is written at once.".into());
     }
+    if let Some(only) = &action.review.only {
+        let mut names: Vec<&str> = only.iter().map(String::as_str).collect();
+        names.extend(action.exception_approver.as_deref());
+        out.push(format!("Only {} may approve or reject these; nobody decides a call they made.", list(&names, "or")));
+    }
     out
 }
 

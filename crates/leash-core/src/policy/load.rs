@@ -32,7 +32,7 @@ const DATABASE_KEYS: &[&str] = &["url"];
 const ROLLOUT_KEYS: &[&str] = &["min_reviewed", "min_accepted_rate", "revert_free_days"];
 const WEBHOOK_KEYS: &[&str] = &["url", "events", "secret"];
 const LIMIT_KEYS: &[&str] = &["per_run", "per_hour", "window"];
-const REVIEW_KEYS: &[&str] = &["below_confidence", "watch", "expire", "on_expire"];
+const REVIEW_KEYS: &[&str] = &["below_confidence", "watch", "expire", "on_expire", "only"];
 const BREAKER_KEYS: &[&str] = &["same_change", "within"];
 const ACTION_KEYS: &[&str] = &[
     "name",
@@ -727,6 +727,12 @@ fn parse_review(w: &mut Walker, item: &Item, at: &At) -> ReviewSettings {
             },
             "watch" => review.watch_s = w.duration(item, &at),
             "expire" => review.expire_s = w.duration(item, &at),
+            "only" => match w.string_list(item, &at) {
+                Some(names) if names.is_empty() || names.iter().any(|n| n.trim().is_empty()) => {
+                    w.error(&at, "list the reviewers by name (token names or local users); leave `only` out to let every reviewer decide")
+                }
+                names => review.only = names,
+            },
             _ => review.on_expire = w.choice(item, &at, OnExpire::NAMES, OnExpire::parse).unwrap_or_default(),
         }
     }

@@ -181,6 +181,9 @@ pub struct ReviewSettings {
     /// A proposal nobody decided within this long expires (or escalates).
     pub expire_s: Option<u64>,
     pub on_expire: OnExpire,
+    /// Who may decide this action's proposals (with the exception approver);
+    /// `None`: every reviewer.
+    pub only: Option<Vec<String>>,
 }
 
 /// What happens to a proposal nobody decided in time.
