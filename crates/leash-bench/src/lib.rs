@@ -2,6 +2,8 @@
 //! on one database, through one driver, against the hand-rolled equivalent a
 //! careful team would write (lock, update, audit row in one transaction).
 
+pub mod chart;
+pub mod journal;
 mod setup;
 
 use std::collections::BTreeMap;
@@ -44,6 +46,8 @@ pub struct Options {
     pub db: Option<String>,
     pub records: usize,
     pub progress: bool,
+    /// Journal sizes for the growth curve (`--journal-sizes`); empty: none.
+    pub journal_sizes: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +71,10 @@ pub struct Figures {
     pub policy_eval_ns: f64,
     pub http_call_p50_ms: f64,
     pub http_call_p99_ms: f64,
+    /// The same figures a user feels, at each journal size, on a database
+    /// of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<Vec<journal::JournalFigures>>,
     pub targets: BTreeMap<&'static str, bool>,
 }
 
@@ -345,6 +353,7 @@ pub async fn run(opts: &Options) -> Result<Figures> {
         policy_eval_ns: round(eval),
         http_call_p50_ms: round2(p50),
         http_call_p99_ms: round2(p99),
+        journal: None,
         targets: BTreeMap::new(),
     };
     f.targets.insert("overhead_ratio <= 1.5", f.overhead_ratio <= 1.5);
@@ -352,6 +361,11 @@ pub async fn run(opts: &Options) -> Result<Figures> {
     f.targets.insert("revert within 2x of baseline restore", f.revert_vs_restore_ratio <= 2.0);
     f.targets.insert("policy_eval_ns < 10000", f.policy_eval_ns < 10_000.0);
     f.targets.insert("http_call_p99_ms < 5", f.http_call_p99_ms < 5.0);
+    if !opts.journal_sizes.is_empty() {
+        let curve = journal::run(opts, &opts.journal_sizes).await?;
+        journal::targets(&curve, &mut f.targets);
+        f.journal = Some(curve);
+    }
     Ok(f)
 }
 

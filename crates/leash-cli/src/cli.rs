@@ -157,6 +157,12 @@ pub enum Command {
         /// Records written per figure; the revert figure undoes this many changes.
         #[arg(long, default_value_t = 10_000)]
         records: usize,
+        /// Also measure as the journal grows, e.g. 10000,100000,1000000 (a database of its own).
+        #[arg(long)]
+        journal_sizes: Option<String>,
+        /// Draw the journal curve as an SVG at this path.
+        #[arg(long, requires = "journal_sizes")]
+        chart: Option<PathBuf>,
     },
     /// Build a small shop database and run a simulated agent through leash.
     Demo {

@@ -19,7 +19,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::Init { demo, force } => crate::starter::init(&cli.config, *demo, *force, cli.json).await,
         Command::Demo { dir } => crate::demo::run(dir.clone(), cli.json).await,
-        Command::Bench { store, records } => bench(&cli, store, *records).await,
+        Command::Bench { store, records, journal_sizes, chart } => {
+            bench(&cli, store, *records, journal_sizes.as_deref(), chart.as_deref()).await
+        }
         Command::Check => check(&cli).await,
         Command::Mcp { token, as_agent } => {
             let engine = Arc::new(open_engine(&cli).await?);
@@ -370,14 +372,29 @@ async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<u8> {
     }
 }
 
-async fn bench(cli: &Cli, store: &str, records: usize) -> Result<u8> {
+async fn bench(
+    cli: &Cli,
+    store: &str,
+    records: usize,
+    journal_sizes: Option<&str>,
+    chart: Option<&std::path::Path>,
+) -> Result<u8> {
     let kind =
         leash_bench::StoreKind::parse(store).ok_or_else(|| anyhow!("--store must be sqlite, postgres or mysql"))?;
-    let opts = leash_bench::Options { store: kind, db: cli.db.clone(), records, progress: !cli.json };
+    let journal_sizes = match journal_sizes {
+        Some(text) => leash_bench::journal::parse_sizes(text).map_err(|e| anyhow!("--journal-sizes: {e}"))?,
+        None => Vec::new(),
+    };
+    let opts = leash_bench::Options { store: kind, db: cli.db.clone(), records, progress: !cli.json, journal_sizes };
     if !cli.json {
         eprintln!("leash bench on {} with {records} records per figure…", kind.name());
     }
     let f = leash_bench::run(&opts).await.map_err(|e| anyhow!("bench: {e}"))?;
+    if let (Some(path), Some(curve)) = (chart, &f.journal) {
+        let title = format!("leash bench --journal-sizes on {}", kind.name());
+        std::fs::write(path, leash_bench::chart::svg(&title, curve))
+            .with_context(|| format!("cannot write the chart to {}", path.display()))?;
+    }
     emit(cli, &f, || {
         let rows = vec![
             vec![
@@ -421,6 +438,22 @@ async fn bench(cli: &Cli, store: &str, records: usize) -> Result<u8> {
             vec!["http_call_p99_ms".into(), f.http_call_p99_ms.to_string(), String::new()],
         ];
         let mut t = output::table(&["FIGURE", "VALUE", "WHAT"], &rows);
+        if let Some(curve) = &f.journal {
+            let rows: Vec<Vec<String>> = curve
+                .iter()
+                .map(|j| {
+                    [j.rows as f64, j.call_p50_ms, j.call_p99_ms, j.log_page_ms, j.revert_run_1000_ms, j.verify_s]
+                        .into_iter()
+                        .chain([j.report_ms, j.rss_mb])
+                        .map(|v| v.to_string())
+                        .collect()
+                })
+                .collect();
+            let head =
+                ["ROWS", "CALL P50 MS", "P99 MS", "LOG PAGE MS", "REVERT 1K MS", "VERIFY S", "REPORT MS", "RSS MB"];
+            t.push_str("\n\nAs the journal grows:\n");
+            t.push_str(&output::table(&head, &rows));
+        }
         for (target, met) in &f.targets {
             t.push_str(&format!("\n{} {target}", if *met { "met    " } else { "MISSED " }));
         }

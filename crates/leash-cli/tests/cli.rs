@@ -368,4 +368,31 @@ fn bench_prints_every_figure_as_one_json_document() {
         assert!(f[key].as_f64().is_some_and(|v| v > 0.0), "{key} missing or zero in {f}");
     }
     assert_eq!(f["revert_changes"], 200);
+    assert!(f.get("journal").is_none(), "the journal curve only when asked");
+}
+
+#[test]
+fn bench_journal_sizes_measure_each_size_and_draw_the_curve() {
+    // A small smoke run: the full curve (to 1,000,000 rows) stays out of the tests.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = leash(dir.path(), &["bench", "--journal-sizes", "5000,1000", "--json"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ascending"), "{bad:?}");
+    let args = ["bench", "--records", "100", "--journal-sizes", "1000,5000", "--chart", "curve.svg", "--json"];
+    let out = leash(dir.path(), &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f = json(&out);
+    let curve = f["journal"].as_array().unwrap();
+    let rows: Vec<u64> = curve.iter().map(|j| j["rows"].as_u64().unwrap()).collect();
+    assert_eq!(rows, [1000, 5000], "each size is measured at its size");
+    for j in curve {
+        for key in
+            ["call_p50_ms", "call_p99_ms", "log_page_ms", "revert_run_1000_ms", "verify_s", "report_ms", "rss_mb"]
+        {
+            assert!(j[key].as_f64().is_some_and(|v| v > 0.0), "{key} missing or zero in {j}");
+        }
+    }
+    assert!(f["targets"].as_object().unwrap().keys().any(|k| k.starts_with("journal:")));
+    let svg = std::fs::read_to_string(dir.path().join("curve.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("verify (s)") && svg.matches("<polyline").count() == 7);
 }

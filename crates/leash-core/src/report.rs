@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::journal::{Change, Proposal, ProposalStatus};
+use crate::journal::{Proposal, ProposalStatus};
 use crate::policy::{Mode, Policy};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -43,12 +43,28 @@ pub struct Report {
     pub actions: Vec<ActionReport>,
 }
 
-/// What the engine hands in: rows of the period, and revert rows of the
-/// rollout's revert-free window (which may reach before the period).
+/// The journal of one action on one UTC day, counted by the store (the
+/// report never loads the rows themselves).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeTally {
+    pub action: String,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Changes that are not reverts.
+    pub applied: u64,
+    /// Of those, how many a later revert undid.
+    pub reverted: u64,
+    /// Revert changes written that day.
+    pub reverts: u64,
+}
+
+/// What the engine hands in: the period's tallies and proposals, and the
+/// tallies of the rollout's revert-free window (which may reach before the
+/// period).
 pub struct ReportInputs<'a> {
-    pub changes: &'a [Change],
+    pub tallies: &'a [ChangeTally],
     pub proposals: &'a [Proposal],
-    pub recent_reverts: &'a [Change],
+    pub recent: &'a [ChangeTally],
     pub since: Option<String>,
     pub until: Option<String>,
     pub by_day: bool,
@@ -68,18 +84,17 @@ pub fn report(policy: &Policy, inputs: &ReportInputs) -> Report {
         .actions
         .iter()
         .map(|a| {
-            let applied: Vec<&Change> =
-                inputs.changes.iter().filter(|c| c.action == a.name && c.reverts.is_none()).collect();
+            let tallies: Vec<&ChangeTally> = inputs.tallies.iter().filter(|t| t.action == a.name).collect();
             let props: Vec<&Proposal> = inputs.proposals.iter().filter(|p| p.action == a.name).collect();
             let count = |s: ProposalStatus| props.iter().filter(|p| p.status == s).count() as u64;
             let accepted = count(ProposalStatus::Accepted);
             let edited = props.iter().filter(|p| p.status == ProposalStatus::Accepted && p.edited.is_some()).count() as u64;
             let rejected = count(ProposalStatus::Rejected);
             let pending = props.iter().filter(|p| p.status.is_open()).count() as u64;
-            let reverted = applied.iter().filter(|c| c.reverted_by.is_some()).count() as u64;
-            let applied_n = applied.len() as u64;
+            let reverted = tallies.iter().map(|t| t.reverted).sum::<u64>();
+            let applied_n = tallies.iter().map(|t| t.applied).sum::<u64>();
             let reversal_rate = if applied_n == 0 { 0.0 } else { reverted as f64 / applied_n as f64 };
-            let recent_reverts = inputs.recent_reverts.iter().filter(|c| c.action == a.name).count() as u64;
+            let recent_reverts = inputs.recent.iter().filter(|t| t.action == a.name).map(|t| t.reverts).sum::<u64>();
             let reviewed = accepted + rejected;
             let unedited_rate = if reviewed == 0 { 0.0 } else { (accepted - edited) as f64 / reviewed as f64 };
             let (earned, why) = match next_stage(a.mode) {
@@ -108,7 +123,7 @@ pub fn report(policy: &Policy, inputs: &ReportInputs) -> Report {
                     ),
                 ),
             };
-            let days = if inputs.by_day { by_day(&applied, &props, inputs.changes, &a.name) } else { Vec::new() };
+            let days = if inputs.by_day { by_day(&tallies, &props) } else { Vec::new() };
             ActionReport {
                 name: a.name.clone(),
                 mode: a.mode,
@@ -130,14 +145,16 @@ pub fn report(policy: &Policy, inputs: &ReportInputs) -> Report {
     Report { since: inputs.since.clone(), until: inputs.until.clone(), actions }
 }
 
-fn by_day(applied: &[&Change], props: &[&Proposal], all: &[Change], action: &str) -> Vec<Day> {
+fn by_day(tallies: &[&ChangeTally], props: &[&Proposal]) -> Vec<Day> {
     fn day<'d>(days: &'d mut BTreeMap<String, Day>, at: &str) -> &'d mut Day {
         let date = at.get(..10).unwrap_or(at).to_string();
         days.entry(date.clone()).or_insert_with(|| Day { date, ..Day::default() })
     }
     let mut days: BTreeMap<String, Day> = BTreeMap::new();
-    for c in applied {
-        day(&mut days, &c.at).applied += 1;
+    for t in tallies {
+        let d = day(&mut days, &t.day);
+        d.applied += t.applied;
+        d.reverted += t.reverts;
     }
     for p in props {
         day(&mut days, &p.created_at).proposed += 1;
@@ -145,8 +162,6 @@ fn by_day(applied: &[&Change], props: &[&Proposal], all: &[Change], action: &str
             day(&mut days, p.decided_at.as_deref().unwrap_or(&p.created_at)).rejected += 1;
         }
     }
-    for c in all.iter().filter(|c| c.action == action && c.reverts.is_some()) {
-        day(&mut days, &c.at).reverted += 1;
-    }
-    days.into_values().collect()
+    // A day holds only what happened that day.
+    days.into_values().filter(|d| d.applied + d.proposed + d.rejected + d.reverted > 0).collect()
 }

@@ -7,7 +7,7 @@ use leash_core::codes::Code;
 use leash_core::journal::Change;
 use leash_core::policy::{Action, Kind, Mode, Risk};
 use leash_core::report::{report, Report, ReportInputs};
-use leash_store::{Approval, ChangeFilter, Pause, PauseKind, ProposalFilter, StoreTx};
+use leash_store::{Approval, Pause, PauseKind, ProposalFilter, StoreTx};
 use serde::Serialize;
 
 use crate::clock::stamp;
@@ -211,10 +211,7 @@ impl Engine {
     /// and whether it earned its next stage.
     pub async fn report(&self, who: &Caller, since: Option<String>, until: Option<String>) -> Result<Report> {
         who.require(Role::Reviewer, "reading the report")?;
-        let changes = self
-            .store()
-            .changes(&ChangeFilter { since: since.clone(), until: until.clone(), ..ChangeFilter::default() })
-            .await?;
+        let tallies = self.store().change_tallies(since.as_deref(), until.as_deref()).await?;
         let proposals = self
             .store()
             .proposals(&ProposalFilter { since: since.clone(), until: until.clone(), ..ProposalFilter::default() })
@@ -222,16 +219,9 @@ impl Engine {
         let now = self.clock().now();
         let days = self.policy().rollout.revert_free_days as i64;
         let cutoff = stamp(now.checked_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap_or(now));
-        let recent: Vec<Change> = self
-            .store()
-            .changes(&ChangeFilter { since: Some(cutoff), ..ChangeFilter::default() })
-            .await?
-            .into_iter()
-            .filter(|c| c.reverts.is_some())
-            .collect();
+        let recent = self.store().change_tallies(Some(&cutoff), None).await?;
         let by_day = since.is_some();
-        let inputs =
-            ReportInputs { changes: &changes, proposals: &proposals, recent_reverts: &recent, since, until, by_day };
+        let inputs = ReportInputs { tallies: &tallies, proposals: &proposals, recent: &recent, since, until, by_day };
         Ok(report(self.policy(), &inputs))
     }
 }

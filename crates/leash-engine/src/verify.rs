@@ -37,27 +37,75 @@ pub struct VerifyReport {
     pub drift: Vec<Drift>,
 }
 
+/// Records per page when `verify` walks the journal: memory stays bounded
+/// by one page of chains however long the journal grows.
+pub const VERIFY_RECORDS_PER_PAGE: u32 = 200;
+
 impl Engine {
     pub async fn verify(&self) -> Result<VerifyReport> {
-        let changes = self.store().changes(&ChangeFilter::default()).await?;
-        let mut report = VerifyReport { checked: changes.len(), ..Default::default() };
-        let mut records: BTreeMap<(String, String), Vec<Change>> = BTreeMap::new();
-        for c in changes {
-            records.entry((c.table_name.clone(), c.record_key.clone())).or_default().push(c);
-        }
-        for ((table, key), chain) in &records {
-            let Some(ordered) = check_chain(chain, &mut report.chain_breaks) else { continue };
-            self.check_drift(table, key, &ordered, &mut report.drift).await?;
+        let mut report = VerifyReport::default();
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = self.store().journal_records(after.as_ref(), VERIFY_RECORDS_PER_PAGE).await?;
+            let Some(last) = page.last().cloned() else { break };
+            let mut by_table: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (table, key) in page {
+                by_table.entry(table).or_default().push(key);
+            }
+            for (table, keys) in by_table {
+                self.verify_records(&table, keys, &mut report).await?;
+            }
+            after = Some(last);
         }
         report.ok = report.chain_breaks.is_empty() && report.drift.is_empty();
         Ok(report)
     }
 
-    async fn check_drift(&self, table: &str, key: &str, chain: &[&Change], drift: &mut Vec<Drift>) -> Result<()> {
-        let Some(last) = chain.last() else { return Ok(()) };
-        let Ok(action) = self.key_column(&last.action, table) else { return Ok(()) };
+    /// Checks the chains of some records of one table, then their current
+    /// values against what leash last wrote, reading the records in batches.
+    async fn verify_records(&self, table: &str, keys: Vec<String>, report: &mut VerifyReport) -> Result<()> {
+        let filter = ChangeFilter { table_name: Some(table.to_string()), records: keys, ..ChangeFilter::default() };
+        let changes = self.store().changes(&filter).await?;
+        report.checked += changes.len();
+        let mut records: BTreeMap<String, Vec<Change>> = BTreeMap::new();
+        for c in changes {
+            records.entry(c.record_key.clone()).or_default().push(c);
+        }
+        let mut intact: Vec<(&str, Vec<&Change>)> = Vec::with_capacity(records.len());
+        for (key, chain) in &records {
+            if let Some(ordered) = check_chain(chain, &mut report.chain_breaks) {
+                intact.push((key, ordered));
+            }
+        }
+        // One batch read per key column (normally one per table).
+        let mut by_key_col: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (key, chain) in &intact {
+            if let Some(action) = chain.last().and_then(|last| self.key_column(&last.action, table).ok()) {
+                by_key_col.entry(action.key.clone()).or_default().push(key.to_string());
+            }
+        }
         let Ok(schema) = self.schema(table) else { return Ok(()) };
-        let current = self.store().read_record(schema, &action.key, key).await?;
+        let mut current: HashMap<String, leash_core::value::Record> = HashMap::new();
+        for (key_col, keys) in &by_key_col {
+            current.extend(self.store().read_records(schema, key_col, keys).await?);
+        }
+        for (key, chain) in &intact {
+            self.check_drift(table, key, chain, current.get(*key), &mut report.drift);
+        }
+        Ok(())
+    }
+
+    fn check_drift(
+        &self,
+        table: &str,
+        key: &str,
+        chain: &[&Change],
+        current: Option<&leash_core::value::Record>,
+        drift: &mut Vec<Drift>,
+    ) {
+        let Some(last) = chain.last() else { return };
+        let Ok(action) = self.key_column(&last.action, table) else { return };
+        let Ok(schema) = self.schema(table) else { return };
         let mut expected: HashMap<&str, (&Value, &str)> = HashMap::new();
         let mut exists = false;
         for c in chain {
@@ -75,7 +123,7 @@ impl Engine {
             }
         }
         let gone = Value::String("(no row)".into());
-        match (exists, &current) {
+        match (exists, current) {
             (false, None) => {}
             (false, Some(_)) => drift.push(Drift {
                 table_name: table.into(),
@@ -111,7 +159,6 @@ impl Engine {
                 }
             }
         }
-        Ok(())
     }
 }
 

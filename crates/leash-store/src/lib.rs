@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
+use leash_core::report::ChangeTally;
 use leash_core::value::{ColumnType, Record, Value};
 use serde::Serialize;
 
@@ -159,6 +160,9 @@ pub struct ChangeFilter {
     pub until: Option<String>,
     /// Newest first and at most this many; `None`: all, oldest first.
     pub newest: Option<u32>,
+    /// One table's records, these keys (with `records`: `verify`'s pages).
+    pub table_name: Option<String>,
+    pub records: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -322,6 +326,11 @@ pub trait Store: Send + Sync {
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>>;
     /// The same selection as `changes`, only what a revert reads.
     async fn undoables(&self, filter: &ChangeFilter) -> Result<Vec<Undoable>>;
+    /// The records the journal names, in (table, key) order after `after`,
+    /// at most `limit`: `verify` walks the journal a page of records at a time.
+    async fn journal_records(&self, after: Option<&(String, String)>, limit: u32) -> Result<Vec<(String, String)>>;
+    /// The journal counted per action and day, for reports (no rows loaded).
+    async fn change_tallies(&self, since: Option<&str>, until: Option<&str>) -> Result<Vec<ChangeTally>>;
     async fn change(&self, id: &str) -> Result<Option<Change>>;
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>>;
     async fn proposal(&self, id: &str) -> Result<Option<Proposal>>;

@@ -168,4 +168,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
              ADD KEY leash_proposals_expiry (status, expires_at), ADD KEY leash_proposals_group (action, group_key, status)",
         ],
     },
+    // The log's filters read newest first by (filter, seq): a page is an
+    // index range, not a sort of every matching row; reports scan by time.
+    Migration {
+        version: 9,
+        name: "journal indexes in the log's order",
+        statements: &["ALTER TABLE leash_changes DROP KEY leash_changes_run, DROP KEY leash_changes_actor, \
+             ADD KEY leash_changes_run_seq (run_id, seq), ADD KEY leash_changes_actor_seq (actor, seq), \
+             ADD KEY leash_changes_action_seq (action, seq), ADD KEY leash_changes_key_seq (record_key, seq), \
+             ADD KEY leash_changes_at (at)"],
+    },
 ];

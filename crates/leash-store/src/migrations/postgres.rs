@@ -179,4 +179,19 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX leash_proposals_group ON leash_proposals (action, group_key, status)",
         ],
     },
+    // The log's filters read newest first by (filter, seq): a page is an
+    // index range, not a sort of every matching row; reports scan by time.
+    Migration {
+        version: 9,
+        name: "journal indexes in the log's order",
+        statements: &[
+            "DROP INDEX leash_changes_run",
+            "DROP INDEX leash_changes_actor",
+            "CREATE INDEX leash_changes_run_seq ON leash_changes (run_id, seq)",
+            "CREATE INDEX leash_changes_actor_seq ON leash_changes (actor, seq)",
+            "CREATE INDEX leash_changes_action_seq ON leash_changes (action, seq)",
+            "CREATE INDEX leash_changes_key_seq ON leash_changes (record_key, seq)",
+            "CREATE INDEX leash_changes_at ON leash_changes (at)",
+        ],
+    },
 ];

@@ -37,6 +37,12 @@ impl SqlStore {
                 q.push(&format!(" AND {col} = ")).text(v);
             }
         }
+        if let Some(t) = &f.table_name {
+            q.push(" AND table_name = ").text(t);
+        }
+        if !f.records.is_empty() {
+            q.push(" AND record_key IN (").list(&f.records).push(")");
+        }
         if let Some(since) = &f.since {
             q.push(" AND at >= ").text(since);
         }
@@ -135,6 +141,43 @@ impl Store for SqlStore {
     async fn undoables(&self, f: &ChangeFilter) -> Result<Vec<Undoable>> {
         let q = self.change_query(UNDOABLE_COLUMNS, f);
         self.fetch_all(q).await?.iter().map(undoable_from_row).collect()
+    }
+
+    async fn journal_records(&self, after: Option<&(String, String)>, limit: u32) -> Result<Vec<(String, String)>> {
+        let mut q = self.q("SELECT DISTINCT table_name, record_key FROM leash_changes");
+        if let Some((table, key)) = after {
+            q.push(" WHERE table_name > ").text(table).push(" OR (table_name = ").text(table);
+            q.push(" AND record_key > ").text(key).push(")");
+        }
+        q.push(&format!(" ORDER BY table_name, record_key LIMIT {limit}"));
+        let rows = self.fetch_all(q).await?;
+        rows.iter().map(|row| Ok((display(&value_at(row, 0)?), display(&value_at(row, 1)?)))).collect()
+    }
+
+    async fn change_tallies(&self, since: Option<&str>, until: Option<&str>) -> Result<Vec<ChangeTally>> {
+        // `at` is an RFC 3339 stamp in UTC: its first ten characters are the day.
+        let mut q = self.q("SELECT action, SUBSTR(at, 1, 10), COUNT(CASE WHEN reverts IS NULL THEN 1 END), \
+             COUNT(CASE WHEN reverts IS NULL AND reverted_by IS NOT NULL THEN 1 END), \
+             COUNT(CASE WHEN reverts IS NOT NULL THEN 1 END) FROM leash_changes WHERE 1 = 1");
+        if let Some(t) = since {
+            q.push(" AND at >= ").text(t);
+        }
+        if let Some(t) = until {
+            q.push(" AND at < ").text(t);
+        }
+        q.push(" GROUP BY action, SUBSTR(at, 1, 10)");
+        let count = |row: &sqlx::any::AnyRow, i| -> Result<u64> { Ok(value_at(row, i)?.as_u64().unwrap_or(0)) };
+        let mut out = Vec::new();
+        for row in self.fetch_all(q).await? {
+            out.push(ChangeTally {
+                action: display(&value_at(&row, 0)?),
+                day: display(&value_at(&row, 1)?),
+                applied: count(&row, 2)?,
+                reverted: count(&row, 3)?,
+                reverts: count(&row, 4)?,
+            });
+        }
+        Ok(out)
     }
 
     async fn change(&self, id: &str) -> Result<Option<Change>> {
