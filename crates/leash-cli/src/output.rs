@@ -346,6 +346,26 @@ pub fn verify(r: &leash_engine::VerifyReport) -> String {
             leash_core::value::display(&d.current)
         ));
     }
+    if r.parked_total > 0 {
+        t.push_str(&format!(
+            "\n{} webhook delivery(ies) parked, never to be sent (their webhook left the policy, or they failed for too long):",
+            r.parked_total
+        ));
+        for p in &r.parked {
+            t.push_str(&format!(
+                "\n  parked: {} {} to {} (queued {}, {} attempt(s)): {}",
+                p.id,
+                p.event,
+                p.target,
+                p.created_at,
+                p.attempts,
+                p.last_error.as_deref().unwrap_or("")
+            ));
+        }
+        if r.parked_total > r.parked.len() as u64 {
+            t.push_str(&format!("\n  … and {} older", r.parked_total - r.parked.len() as u64));
+        }
+    }
     t
 }
 

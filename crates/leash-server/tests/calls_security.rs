@@ -1,0 +1,66 @@
+//! A call body with a field twice in `set` over real HTTP (security issue 16,
+//! point 15): refused `invalid_input` naming the field, nothing written —
+//! before, the last value silently won. Parsing is the same on every store,
+//! so this runs on SQLite.
+
+use std::sync::Arc;
+
+use leash_core::policy::parse_policy;
+use leash_engine::{Caller, Engine, Role};
+use leash_testkit::{fresh_database, Kind};
+use serde_json::Value;
+
+const POLICY: &str = r#"
+[[actions]]
+name = "set_status"
+summary = "Set a ticket's status."
+table = "tickets"
+key = "id"
+mode = "direct"
+  [actions.fields.status]
+  one_of = ["open", "solved"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_twice_in_set_is_refused_over_http() {
+    let db = fresh_database(Kind::Sqlite).await.unwrap();
+    let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&db.url).await.unwrap());
+    store
+        .execute_script(&[
+            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status VARCHAR(40) NOT NULL)",
+            "INSERT INTO tickets (id, status) VALUES (1, 'open')",
+        ])
+        .await
+        .unwrap();
+    let engine = Engine::open(parse_policy("leash.toml", POLICY).unwrap(), store.clone()).await.unwrap();
+    let ops = Caller::local("ops");
+    engine.approve_policy(&ops, None).await.unwrap();
+    let token = engine.create_token(&ops, "assistant", Role::Agent, Vec::new()).await.unwrap();
+    let engine = Arc::new(engine);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(leash_server::serve_on(engine.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+
+    let http = reqwest::Client::new();
+    let post = |body: &'static str| {
+        http.post(format!("{base}/api/v1/actions/set_status"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let r = post(r#"{"key": "1", "set": {"status": "solved", "status": "open"}}"#).await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_input", "{body}");
+    assert!(body["message"].as_str().unwrap_or("").contains("field `status` appears twice in set"), "{body}");
+    assert!(store.changes(&Default::default()).await.unwrap().is_empty(), "nothing written");
+
+    let r = post(r#"{"key": "1", "set": {"status": "solved"}}"#).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    let _ = stop.send(());
+    let _ = server.await;
+}
