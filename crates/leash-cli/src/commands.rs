@@ -121,6 +121,14 @@ pub async fn run(cli: Cli) -> Result<u8> {
             emit(&cli, &report, || output::verify(&report))?;
             Ok(if report.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
         }
+        Command::Outbox => {
+            let engine = open_engine(&cli).await?;
+            let (waiting, waiting_total) = engine.undelivered(false).await?;
+            let (parked, parked_total) = engine.undelivered(true).await?;
+            let answer = serde_json::json!({"waiting": waiting, "waiting_total": waiting_total,
+                "parked": parked, "parked_total": parked_total});
+            emit(&cli, &answer, || output::outbox(&waiting, waiting_total, &parked, parked_total))
+        }
         Command::Token(cmd) => token(&cli, cmd).await,
         Command::ApprovePolicy { by, note } => {
             let engine = open_engine(&cli).await?;

@@ -369,6 +369,29 @@ pub fn verify(r: &leash_engine::VerifyReport) -> String {
     t
 }
 
+/// `leash outbox`: undelivered webhook rows, targets already redacted.
+pub fn outbox(
+    waiting: &[leash_engine::UndeliveredRow],
+    waiting_total: u64,
+    parked: &[leash_engine::UndeliveredRow],
+    parked_total: u64,
+) -> String {
+    let mut t = format!("{waiting_total} delivery(ies) waiting for a retry, {parked_total} parked (never to be sent)");
+    let rows = waiting.iter().map(|r| ("waiting", r)).chain(parked.iter().map(|r| ("parked", r)));
+    for (state, r) in rows {
+        t.push_str(&format!(
+            "\n  {state}: {} {} to {} (queued {}, {} attempt(s)){}",
+            r.id,
+            r.event,
+            r.target,
+            r.created_at,
+            r.attempts,
+            r.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+        ));
+    }
+    t
+}
+
 /// `leash check`: each error and warning with file and line, then the verdict.
 pub fn check(file: &str, issues: &[leash_engine::SchemaIssue], actions: usize) -> String {
     let mut lines: Vec<String> = issues

@@ -110,3 +110,24 @@ fn check_refuses_unsigned_webhooks_and_bad_urls_printing_them_redacted() {
         assert!(!text.contains("pass") && !text.contains("token=s"), "{bad}: {text}");
     }
 }
+
+/// Point 7 and 13: `leash outbox` shows a delivery still being retried, its
+/// target and last error redacted.
+#[test]
+fn outbox_lists_waiting_deliveries_redacted() {
+    let dir = demo_dir();
+    let hook = "[[webhooks]]\nurl = \"http://user:pass@127.0.0.1:1/x?token=s\"\nsecret = \"k\"\n";
+    let policy = std::fs::read_to_string(dir.path().join("leash.toml")).unwrap();
+    std::fs::write(dir.path().join("leash.toml"), format!("{hook}\n{policy}")).unwrap();
+    assert!(leash(dir.path(), &["approve-policy", "--by", "lead"]).status.success());
+    let call = leash(dir.path(), &["call", "set_ticket_status", "--key", "1", "--set", "status=needs_reply", "--json"]);
+    assert_eq!(call.status.code(), Some(0), "{}", String::from_utf8_lossy(&call.stdout));
+    let out = leash(dir.path(), &["outbox", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["waiting_total"], 1, "{r}");
+    assert_eq!(r["parked_total"], 0, "{r}");
+    assert_eq!(r["waiting"][0]["target"], "http://…@127.0.0.1:1/x?…", "{r}");
+    let text = String::from_utf8_lossy(&leash(dir.path(), &["outbox"]).stdout).to_string();
+    assert!(text.contains("1 delivery(ies) waiting") && !text.contains("pass") && !text.contains("token=s"), "{text}");
+}
