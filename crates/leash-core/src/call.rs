@@ -34,8 +34,8 @@ pub struct Call {
 }
 
 /// `set` as a map in which each field appears once: `{"a": 1, "a": 2}` is
-/// refused, never read as "the last one wins".
-fn fields_once<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json::Map<String, Value>, D::Error> {
+/// refused, never read as "the last one wins". For every body with a `set`.
+pub fn fields_once<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json::Map<String, Value>, D::Error> {
     d.deserialize_map(FieldsOnce("set"))
 }
 

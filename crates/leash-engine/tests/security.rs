@@ -124,6 +124,59 @@ fn deep_or_long_cel_is_refused_at_load() {
     assert!(long.contains("when") && long.contains("at most"), "{long}");
 }
 
+/// Fuzz target: the user times `--since`/`--until` and the API's `since`
+/// accept (`parse_time`) never panic, whatever the text and the clock.
+mod fuzz_time {
+    use leash_engine::parse_time;
+    use proptest::prelude::*;
+
+    const PARTS: &[&str] = &[
+        "2026",
+        "-",
+        "02",
+        "30",
+        "13",
+        "00",
+        "T",
+        "Z",
+        ":",
+        "+05:30",
+        "24:00",
+        "9999",
+        "-009999",
+        "1h",
+        "30m",
+        "7d",
+        "18446744073709551615s",
+        "99999999999d",
+        " ",
+        ".",
+        "1e3",
+        "now",
+    ];
+
+    fn text(seed: &[u32]) -> String {
+        let mut at = seed.iter();
+        let mut next = || at.next().copied().unwrap_or(0) as usize;
+        if next() % 4 == 0 {
+            return (0..next() % 32).map(|_| char::from_u32(next() as u32 % 0x11_0000).unwrap_or('?')).collect();
+        }
+        (0..next() % 10).map(|_| PARTS[next() % PARTS.len()]).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn user_times_parse_without_panic(seed in prop::collection::vec(any::<u32>(), 0..40), now in any::<i64>()) {
+            let now = jiff::Timestamp::from_second(now % 253_402_300_799).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            for now in [now, jiff::Timestamp::MIN, jiff::Timestamp::MAX] {
+                let _ = parse_time(&text(&seed), now);
+            }
+        }
+    }
+}
+
 conformance!(
     append_without_a_required_field_is_refused_not_internal,
     check_warns_about_required_columns_an_append_does_not_list,

@@ -19,6 +19,15 @@ key = "id"
 mode = "direct"
   [actions.fields.status]
   one_of = ["open", "solved"]
+
+[[actions]]
+name = "review_status"
+summary = "Propose a ticket's status."
+table = "tickets"
+key = "id"
+mode = "review"
+  [actions.fields.status]
+  one_of = ["open", "solved"]
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,6 +45,7 @@ async fn a_field_twice_in_set_is_refused_over_http() {
     let ops = Caller::local("ops");
     engine.approve_policy(&ops, None).await.unwrap();
     let token = engine.create_token(&ops, "assistant", Role::Agent, Vec::new()).await.unwrap();
+    let lead = engine.create_token(&ops, "lead", Role::Reviewer, Vec::new()).await.unwrap();
     let engine = Arc::new(engine);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -45,13 +55,10 @@ async fn a_field_twice_in_set_is_refused_over_http() {
     }));
 
     let http = reqwest::Client::new();
-    let post = |body: &'static str| {
-        http.post(format!("{base}/api/v1/actions/set_status"))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+    let send = |path: String, who: &str, body: &'static str| {
+        http.post(format!("{base}{path}")).bearer_auth(who).header("content-type", "application/json").body(body).send()
     };
+    let post = |body: &'static str| send("/api/v1/actions/set_status".into(), &token, body);
     let r = post(r#"{"key": "1", "set": {"status": "solved", "status": "open"}}"#).await.unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let body: Value = r.json().await.unwrap();
@@ -61,6 +68,18 @@ async fn a_field_twice_in_set_is_refused_over_http() {
 
     let r = post(r#"{"key": "1", "set": {"status": "solved"}}"#).await.unwrap();
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+
+    // A reviewer's edit on approve reads `set` the same way.
+    let r = send("/api/v1/actions/review_status".into(), &token, r#"{"key": "1", "set": {"status": "open"}}"#);
+    let proposed: Value = r.await.unwrap().json().await.unwrap();
+    let id = proposed["proposal_id"].as_str().expect("a proposal").to_string();
+    let approve = format!("/api/v1/proposals/{id}/approve");
+    let r = send(approve, &lead, r#"{"set": {"status": "open", "status": "solved"}}"#).await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_input", "{body}");
+    assert!(body["message"].as_str().unwrap_or("").contains("field `status` appears twice in set"), "{body}");
+    assert_eq!(store.changes(&Default::default()).await.unwrap().len(), 1, "only the single-valued call landed");
     let _ = stop.send(());
     let _ = server.await;
 }
