@@ -129,6 +129,8 @@ pub enum Command {
     Test { file: Option<PathBuf> },
     /// Check the journal's hash chains and find records changed around leash.
     Verify,
+    /// Webhook deliveries not made yet: those still retried, and those parked (never sent).
+    Outbox,
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),

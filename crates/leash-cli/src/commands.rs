@@ -123,6 +123,14 @@ pub async fn run(cli: Cli) -> Result<u8> {
             emit(&cli, &report, || output::verify(&report))?;
             Ok(if report.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
         }
+        Command::Outbox => {
+            let engine = open_engine(&cli).await?;
+            let (waiting, waiting_total) = engine.undelivered(false).await?;
+            let (parked, parked_total) = engine.undelivered(true).await?;
+            let answer = serde_json::json!({"waiting": waiting, "waiting_total": waiting_total,
+                "parked": parked, "parked_total": parked_total});
+            emit(&cli, &answer, || output::outbox(&waiting, waiting_total, &parked, parked_total))
+        }
         Command::Token(cmd) => token(&cli, cmd).await,
         Command::ApprovePolicy { by, note } => {
             let engine = open_engine(&cli).await?;
@@ -193,12 +201,16 @@ pub fn who(by: Option<&str>) -> String {
 }
 
 /// `field=value` pairs; values stay text and are converted to the column type later.
+/// `--set a=1 --set b=2` as a map; a field given twice is refused (the
+/// `invalid_input` of a call), never "the last one wins".
 pub fn pairs(items: &[String]) -> Result<serde_json::Map<String, Value>> {
     let mut map = serde_json::Map::new();
     for item in items {
         let (k, v) = item.split_once('=').ok_or_else(|| anyhow!("`{item}` is not FIELD=VALUE"))?;
         let v = if v.is_empty() { Value::Null } else { Value::String(v.to_string()) };
-        map.insert(k.trim().to_string(), v);
+        if map.insert(k.trim().to_string(), v).is_some() {
+            bail!("field `{}` is given twice; pass each field once", k.trim());
+        }
     }
     Ok(map)
 }
@@ -206,7 +218,9 @@ pub fn pairs(items: &[String]) -> Result<serde_json::Map<String, Value>> {
 async fn check(cli: &Cli) -> Result<u8> {
     let policy = load_policy(&cli.config)?;
     let url = database_url(cli, &policy)?;
-    let issues = check_database(&policy, &url).await.with_context(|| format!("cannot check against {url}"))?;
+    let issues = check_database(&policy, &url)
+        .await
+        .with_context(|| format!("cannot check against {}", leash_core::url::redact_url(&url)))?;
     let file = cli.config.display().to_string();
     let errors = issues.iter().filter(|i| !i.warning).count();
     if cli.json {
@@ -240,13 +254,21 @@ async fn call(cli: &Cli, args: &CallArgs) -> Result<u8> {
         },
         None => Caller::local(&who(None)),
     };
+    let (set, expect) = match (pairs(&args.set), pairs(&args.expect)) {
+        (Ok(set), Ok(expect)) => (set, expect),
+        (Err(e), _) | (_, Err(e)) => {
+            let result = leash_core::call::CallResult::rejected(leash_core::codes::Code::InvalidInput, e.to_string());
+            emit(cli, &result, || output::call_result(&result))?;
+            return Ok(EXIT_REJECTED);
+        }
+    };
     let call = Call {
         key: args.key.clone().map(Value::String),
-        set: pairs(&args.set)?,
+        set,
         reason: args.reason.clone(),
         evidence: args.evidence.clone(),
         confidence: args.confidence,
-        expect: if args.expect.is_empty() { None } else { Some(pairs(&args.expect)?) },
+        expect: if args.expect.is_empty() { None } else { Some(expect) },
         run_id: args.run_id.clone(),
         idempotency_key: args.idempotency_key.clone(),
     };

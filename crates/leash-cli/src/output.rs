@@ -346,6 +346,49 @@ pub fn verify(r: &leash_engine::VerifyReport) -> String {
             leash_core::value::display(&d.current)
         ));
     }
+    if r.parked_total > 0 {
+        t.push_str(&format!(
+            "\n{} webhook delivery(ies) parked, never to be sent (their webhook left the policy, or they failed for too long):",
+            r.parked_total
+        ));
+        for p in &r.parked {
+            t.push_str(&format!(
+                "\n  parked: {} {} to {} (queued {}, {} attempt(s)): {}",
+                p.id,
+                p.event,
+                p.target,
+                p.created_at,
+                p.attempts,
+                p.last_error.as_deref().unwrap_or("")
+            ));
+        }
+        if r.parked_total > r.parked.len() as u64 {
+            t.push_str(&format!("\n  … and {} older", r.parked_total - r.parked.len() as u64));
+        }
+    }
+    t
+}
+
+/// `leash outbox`: undelivered webhook rows, targets already redacted.
+pub fn outbox(
+    waiting: &[leash_engine::UndeliveredRow],
+    waiting_total: u64,
+    parked: &[leash_engine::UndeliveredRow],
+    parked_total: u64,
+) -> String {
+    let mut t = format!("{waiting_total} delivery(ies) waiting for a retry, {parked_total} parked (never to be sent)");
+    let rows = waiting.iter().map(|r| ("waiting", r)).chain(parked.iter().map(|r| ("parked", r)));
+    for (state, r) in rows {
+        t.push_str(&format!(
+            "\n  {state}: {} {} to {} (queued {}, {} attempt(s)){}",
+            r.id,
+            r.event,
+            r.target,
+            r.created_at,
+            r.attempts,
+            r.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+        ));
+    }
     t
 }
 

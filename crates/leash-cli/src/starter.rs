@@ -310,13 +310,31 @@ call = { set = { ticket_id = 1, body = "Called the courier." }, reason = "contex
 expect = { outcome = "suggested" }
 "#;
 
+/// The policy holds secrets (the database URL's password, webhook secrets,
+/// Slack's signing secret) once filled in: only its owner may read it.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+        // An existing file (--force) keeps its old mode unless told.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(text.as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(path, text)
+    }
+}
+
 pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<u8> {
     if config.exists() && !force {
         bail!("{} exists; pass --force to overwrite it", config.display());
     }
     let dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let text = if demo { DEMO_POLICY } else { STARTER_POLICY };
-    std::fs::write(config, text).with_context(|| format!("cannot write {}", config.display()))?;
+    write_private(config, text).with_context(|| format!("cannot write {}", config.display()))?;
     let tests = dir.join(crate::policy_tests::TEST_FILE);
     if !demo && (force || !tests.exists()) {
         std::fs::write(&tests, STARTER_TESTS).with_context(|| format!("cannot write {}", tests.display()))?;

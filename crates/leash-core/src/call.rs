@@ -17,7 +17,7 @@ pub const FIELDS_PER_CALL_MAX: usize = 64;
 pub struct Call {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fields_once")]
     pub set: serde_json::Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -25,12 +25,70 @@ pub struct Call {
     pub evidence: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "expect_once")]
     pub expect: Option<serde_json::Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+}
+
+/// `set` as a map in which each field appears once: `{"a": 1, "a": 2}` is
+/// refused, never read as "the last one wins". For every body with a `set`.
+pub fn fields_once<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json::Map<String, Value>, D::Error> {
+    d.deserialize_map(FieldsOnce("set"))
+}
+
+fn expect_once<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Map<String, Value>>, D::Error> {
+    d.deserialize_option(OptionalFieldsOnce)
+}
+
+struct FieldsOnce(&'static str);
+
+impl<'de> serde::de::Visitor<'de> for FieldsOnce {
+    type Value = serde_json::Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "an object of field names and values")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = serde_json::Map::new();
+        while let Some(field) = access.next_key::<String>()? {
+            let value: Value = access.next_value()?;
+            if map.contains_key(&field) {
+                let shown: String = field.chars().take(64).collect();
+                return Err(serde::de::Error::custom(format!(
+                    "field `{shown}` appears twice in {}; send each field once",
+                    self.0
+                )));
+            }
+            map.insert(field, value);
+        }
+        Ok(map)
+    }
+}
+
+struct OptionalFieldsOnce;
+
+impl<'de> serde::de::Visitor<'de> for OptionalFieldsOnce {
+    type Value = Option<serde_json::Map<String, Value>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "an object of field names and values, or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(FieldsOnce("expect")).map(Some)
+    }
 }
 
 /// A refusal before any rule runs: the call itself is malformed.
@@ -175,6 +233,16 @@ mod tests {
     fn unknown_fields_in_a_call_are_refused_by_the_parser() {
         let err = serde_json::from_value::<Call>(json!({"key": "1", "set": {}, "sql": "x"})).unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn a_field_sent_twice_is_refused_not_last_wins() {
+        let err = serde_json::from_str::<Call>(r#"{"set": {"a": 1, "a": 2}}"#).unwrap_err();
+        assert!(err.to_string().contains("field `a` appears twice in set"), "{err}");
+        let err = serde_json::from_str::<Call>(r#"{"expect": {"b": 1, "b": 1}}"#).unwrap_err();
+        assert!(err.to_string().contains("field `b` appears twice in expect"), "{err}");
+        let ok = serde_json::from_str::<Call>(r#"{"set": {"a": 1, "b": 2}, "expect": null}"#).unwrap();
+        assert_eq!((ok.set.len(), ok.expect), (2, None));
     }
 
     #[test]

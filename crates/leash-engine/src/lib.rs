@@ -32,7 +32,8 @@ pub use clock::{parse_time, stamp, Clock};
 pub use expiry::EXPIRE_BATCH_MAX;
 pub use groups::MemberOutcome;
 /// Plain data the engine answers with, defined where it is stored.
-pub use leash_store::{OutboxRow, Pause, PauseKind, TokenRow, ALL_SCOPE};
+pub use leash_store::{OutboxRow, Pause, PauseKind, TokenRow, UndeliveredRow, ALL_SCOPE};
+pub use outbox::{Target, OUTBOX_MAX_AGE_S, PARKED_SHOWN_MAX};
 pub use policy_tests::{run_policy_tests, CaseResult};
 pub use queries::{
     ChangeQuery, ProposalQuery, SelectorFields, CHANGES_PAGE_DEFAULT, CHANGES_PAGE_MAX, PROPOSALS_PAGE_DEFAULT,

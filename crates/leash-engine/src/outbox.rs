@@ -5,9 +5,26 @@
 use leash_core::chat;
 use leash_core::journal::Change;
 use leash_core::policy::Notify;
-use leash_store::{OutboxRow, StoreTx};
+use leash_store::{OutboxRow, StoreTx, UndeliveredRow};
 
 use crate::{Engine, Result};
+
+/// How long a delivery is retried: a row still failing this long after its
+/// event is parked (kept, shown by `leash verify`, never sent).
+pub const OUTBOX_MAX_AGE_S: i64 = 3 * 24 * 3600;
+/// How many parked rows `leash verify` lists (it counts them all).
+pub const PARKED_SHOWN_MAX: u32 = 50;
+
+/// Where a claimed row goes under the policy the engine runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A `[[webhooks]]` entry: signed with this secret.
+    Webhook { secret: String },
+    /// A `[[notify]]` chat: its URL is the credential, sent as chats expect.
+    Chat,
+    /// Neither: the target left the policy, so the row is parked unsent.
+    Gone,
+}
 
 impl Engine {
     pub(crate) async fn queue_change_event(&self, tx: &mut dyn StoreTx, change: &Change) -> Result<()> {
@@ -60,6 +77,47 @@ impl Engine {
     /// Claims up to `limit` due deliveries until `lease_until`.
     pub async fn claim_deliveries(&self, now: &str, lease_until: &str, limit: u32) -> Result<Vec<OutboxRow>> {
         Ok(self.store().claim_outbox(now, lease_until, limit).await?)
+    }
+
+    /// Where `row` may be sent, by the current policy.
+    pub fn delivery_target(&self, row: &OutboxRow) -> Target {
+        let policy = self.policy();
+        if let Some(w) = policy.webhooks.iter().find(|w| w.url == row.target) {
+            return Target::Webhook { secret: w.secret.clone() };
+        }
+        if policy.notify.iter().any(|n| n.url == row.target) {
+            return Target::Chat;
+        }
+        Target::Gone
+    }
+
+    /// Whether a row created at `created_at` is past retrying at `now`.
+    pub fn delivery_expired(&self, created_at: &str, now: jiff::Timestamp) -> bool {
+        match created_at.parse::<jiff::Timestamp>() {
+            Ok(t) => now.duration_since(t).as_secs() > OUTBOX_MAX_AGE_S,
+            Err(_) => false,
+        }
+    }
+
+    /// Parks a delivery for good, with why.
+    pub async fn park_delivery(&self, id: &str, reason: &str) -> Result<()> {
+        Ok(self.store().park_outbox(id, &self.clock().stamp(), reason).await?)
+    }
+
+    /// Undelivered rows (parked, or still retried), newest first, at most
+    /// `PARKED_SHOWN_MAX`, and their count; targets and errors redacted.
+    pub async fn undelivered(&self, parked: bool) -> Result<(Vec<UndeliveredRow>, u64)> {
+        let (mut rows, total) = self.store().undelivered_outbox(parked, PARKED_SHOWN_MAX).await?;
+        for row in &mut rows {
+            let shown = if self.policy().notify.iter().any(|n| n.url == row.target) {
+                leash_core::url::url_origin(&row.target)
+            } else {
+                leash_core::url::redact_url(&row.target)
+            };
+            row.last_error = row.last_error.as_deref().map(|e| leash_core::url::scrub(e, &row.target));
+            row.target = shown;
+        }
+        Ok((rows, total))
     }
 
     /// Marks a delivery done, or schedules its retry with the error it met.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use leash_core::journal::{Change, Op};
 use leash_core::value::{same_stored, Value};
-use leash_store::ChangeFilter;
+use leash_store::{ChangeFilter, UndeliveredRow};
 use serde::Serialize;
 
 use crate::{Engine, Result};
@@ -35,6 +35,10 @@ pub struct VerifyReport {
     pub checked: usize,
     pub chain_breaks: Vec<ChainBreak>,
     pub drift: Vec<Drift>,
+    /// Webhook deliveries that will never be sent (their webhook left the
+    /// policy, or they failed for too long); they do not make `ok` false.
+    pub parked: Vec<UndeliveredRow>,
+    pub parked_total: u64,
 }
 
 /// Records per page when `verify` walks the journal: memory stays bounded
@@ -58,6 +62,7 @@ impl Engine {
             after = Some(last);
         }
         report.ok = report.chain_breaks.is_empty() && report.drift.is_empty();
+        (report.parked, report.parked_total) = self.undelivered(true).await?;
         Ok(report)
     }
 

@@ -20,8 +20,8 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
-    /// Values to change before applying.
-    #[serde(default)]
+    /// Values to change before applying; each field once.
+    #[serde(default, deserialize_with = "leash_core::call::fields_once")]
     #[schema(value_type = Object)]
     pub set: serde_json::Map<String, Value>,
     pub note: Option<String>,

@@ -258,6 +258,22 @@ pub struct OutboxRow {
     pub payload: String,
     pub target: String,
     pub attempts: u32,
+    pub created_at: String,
+}
+
+/// A delivery not (yet) made: waiting for a retry, or parked — never to be
+/// sent because its webhook left the policy or it failed for too long.
+#[derive(Debug, Clone, Serialize)]
+pub struct UndeliveredRow {
+    pub id: String,
+    pub event: String,
+    /// The target URL as stored; print it only through `leash_core::url::redact_url`.
+    pub target: String,
+    pub attempts: u32,
+    pub created_at: String,
+    pub parked_at: Option<String>,
+    /// The last error met; for a parked row, why it was parked.
+    pub last_error: Option<String>,
 }
 
 pub const ALL_SCOPE: &str = "*";
@@ -355,6 +371,11 @@ pub trait Store: Send + Sync {
         next_attempt_at: &str,
         error: Option<&str>,
     ) -> Result<()>;
+    /// Parks a delivery: it is never claimed again.
+    async fn park_outbox(&self, id: &str, at: &str, reason: &str) -> Result<()>;
+    /// Undelivered rows, parked ones or those still retried, newest first, at
+    /// most `limit`, and how many there are.
+    async fn undelivered_outbox(&self, parked: bool, limit: u32) -> Result<(Vec<UndeliveredRow>, u64)>;
     /// Runs trusted SQL statements (the demo's and tests' fixtures); never
     /// reachable from a call.
     async fn execute_script(&self, statements: &[&str]) -> Result<()>;

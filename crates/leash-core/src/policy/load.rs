@@ -397,12 +397,15 @@ fn parse_webhooks(w: &mut Walker, item: &Item, at: &At) -> Vec<Webhook> {
                 _ => secret = w.string(item, &at),
             }
         }
-        match url {
-            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
-                out.push(Webhook { url: u, events, secret })
-            }
-            Some(u) => w.error(&at.child("url", None), format!("`{u}` is not an http(s) URL")),
-            None => w.error(&at, "missing required key `url`"),
+        let secret = secret.filter(|s| !s.trim().is_empty());
+        match (url, secret) {
+            (Some(u), _) if !http_url(w, &u, &at.child("url", None)) => {}
+            (Some(u), Some(secret)) => out.push(Webhook { url: u, events, secret }),
+            (Some(_), None) => w.error(
+                &at,
+                "missing required key `secret`: every webhook delivery is signed; add secret = \"<a long random string>\" and check X-Leash-Signature in the receiver",
+            ),
+            (None, _) => w.error(&at, "missing required key `url`"),
         }
     }
     out
@@ -793,18 +796,24 @@ fn parse_slack(w: &mut Walker, item: &Item, at: &At) -> Option<SlackSettings> {
     Some(SlackSettings { signing_secret, reviewers })
 }
 
+/// An absolute http(s) URL with a host; the error shows it redacted.
 fn http_url(w: &mut Walker, url: &str, at: &At) -> bool {
-    let ok = url.starts_with("http://") || url.starts_with("https://");
-    if !ok {
-        w.error(at, format!("`{url}` is not an http(s) URL"));
+    match crate::url::parse_http_url(url) {
+        Ok(_) => true,
+        Err(why) => {
+            w.error(at, format!("`{}` {why}", crate::url::redact_url(url)));
+            false
+        }
     }
-    ok
 }
 
 fn https_url(w: &mut Walker, url: &str, at: &At) -> bool {
-    let ok = url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
+    let Ok(u) = crate::url::parse_http_url(url) else { return http_url(w, url, at) };
+    let (name, _) = u.host.rsplit_once(':').filter(|(_, p)| !p.contains(']')).unwrap_or((u.host, ""));
+    let local = ["127.0.0.1", "localhost", "[::1]"].contains(&name);
+    let ok = u.scheme.eq_ignore_ascii_case("https") || local;
     if !ok {
-        w.error(at, format!("`{url}` must be an https URL (http only to this machine)"));
+        w.error(at, format!("`{}` must be an https URL (http only to this machine)", crate::url::url_origin(url)));
     }
     ok
 }

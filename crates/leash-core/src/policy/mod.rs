@@ -226,7 +226,8 @@ pub struct Breaker {
 pub struct Webhook {
     pub url: String,
     pub events: Vec<String>,
-    pub secret: Option<String>,
+    /// Required: every delivery is signed with it.
+    pub secret: String,
 }
 
 pub const WEBHOOK_EVENTS: &[&str] =

@@ -168,6 +168,13 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
              ADD KEY leash_proposals_expiry (status, expires_at), ADD KEY leash_proposals_group (action, group_key, status)",
         ],
     },
+    // Deliveries whose webhook left the policy, or that failed for too long,
+    // are parked: kept for a person to see, never sent.
+    Migration {
+        version: 6,
+        name: "parked outbox rows",
+        statements: &["ALTER TABLE leash_outbox ADD COLUMN parked_at VARCHAR(32), ADD KEY leash_outbox_parked (parked_at)"],
+    },
     // The log's filters read newest first by (filter, seq): a page is an
     // index range, not a sort of every matching row; reports scan by time.
     Migration {

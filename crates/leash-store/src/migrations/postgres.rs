@@ -179,6 +179,16 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX leash_proposals_group ON leash_proposals (action, group_key, status)",
         ],
     },
+    // Deliveries whose webhook left the policy, or that failed for too long,
+    // are parked: kept for a person to see, never sent.
+    Migration {
+        version: 6,
+        name: "parked outbox rows",
+        statements: &[
+            "ALTER TABLE leash_outbox ADD COLUMN parked_at TEXT",
+            "CREATE INDEX leash_outbox_due ON leash_outbox (delivered_at, parked_at, next_attempt_at)",
+        ],
+    },
     // The log's filters read newest first by (filter, seq): a page is an
     // index range, not a sort of every matching row; reports scan by time.
     Migration {

@@ -258,8 +258,9 @@ impl Store for SqlStore {
     }
 
     async fn claim_outbox(&self, now: &str, lease_until: &str, limit: u32) -> Result<Vec<OutboxRow>> {
-        let mut q = self.q("SELECT id, event, payload, target, attempts, next_attempt_at FROM leash_outbox \
-             WHERE delivered_at IS NULL AND next_attempt_at <= ");
+        let mut q = self
+            .q("SELECT id, event, payload, target, attempts, next_attempt_at, created_at FROM leash_outbox \
+             WHERE delivered_at IS NULL AND parked_at IS NULL AND next_attempt_at <= ");
         q.text(now).push(&format!(" ORDER BY seq LIMIT {limit}"));
         let mut claimed = Vec::new();
         for row in self.fetch_all(q).await? {
@@ -274,6 +275,7 @@ impl Store for SqlStore {
                     payload: text(2)?,
                     target: text(3)?,
                     attempts: value_at(&row, 4)?.as_u64().unwrap_or(0) as u32,
+                    created_at: text(6)?,
                 });
             }
         }
@@ -294,6 +296,43 @@ impl Store for SqlStore {
         q.push(", last_error = ").opt_text(error).push(" WHERE id = ").text(id);
         self.execute_write(q).await?;
         Ok(())
+    }
+
+    async fn park_outbox(&self, id: &str, at: &str, reason: &str) -> Result<()> {
+        let mut q = self.q("UPDATE leash_outbox SET parked_at = ");
+        q.text(at).push(", last_error = ").text(reason).push(" WHERE id = ").text(id);
+        q.push(" AND delivered_at IS NULL");
+        self.execute_write(q).await?;
+        Ok(())
+    }
+
+    async fn undelivered_outbox(&self, parked: bool, limit: u32) -> Result<(Vec<UndeliveredRow>, u64)> {
+        let which = if parked { "IS NOT NULL" } else { "IS NULL" };
+        let filter = format!("WHERE delivered_at IS NULL AND parked_at {which}");
+        let q = self.q(&format!(
+            "SELECT id, event, target, attempts, created_at, parked_at, last_error FROM leash_outbox \
+             {filter} ORDER BY seq DESC LIMIT {limit}"
+        ));
+        let mut rows = Vec::new();
+        for row in self.fetch_all(q).await? {
+            let text = |i| value_at(&row, i).map(|v| display(&v));
+            let maybe = |i| value_at(&row, i).map(|v| if v.is_null() { None } else { Some(display(&v)) });
+            rows.push(UndeliveredRow {
+                id: text(0)?,
+                event: text(1)?,
+                target: text(2)?,
+                attempts: value_at(&row, 3)?.as_u64().unwrap_or(0) as u32,
+                created_at: text(4)?,
+                parked_at: maybe(5)?,
+                last_error: maybe(6)?,
+            });
+        }
+        let count = self.q(&format!("SELECT COUNT(*) FROM leash_outbox {filter}"));
+        let total = match self.fetch_optional(count).await? {
+            Some(row) => value_at(&row, 0)?.as_u64().unwrap_or(0),
+            None => 0,
+        };
+        Ok((rows, total))
     }
 
     async fn execute_script(&self, statements: &[&str]) -> Result<()> {

@@ -1,0 +1,133 @@
+//! The `leash` binary's side of security issue 16: `init` keeps the policy
+//! private, a field given twice is refused, and `leash check` refuses hostile
+//! CEL and bad webhook URLs with a clear message that never prints a URL's
+//! credentials.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn leash(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leash"))
+        .current_dir(dir)
+        .env_remove("LEASH_DATABASE_URL")
+        .env("USER", "tester")
+        .args(args)
+        .output()
+        .expect("the leash binary runs")
+}
+
+fn demo_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leash(dir.path(), &["init", "--demo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = leash(dir.path(), &["approve-policy", "--by", "lead"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+/// Point 15: the policy holds the database URL and webhook secrets.
+#[cfg(unix)]
+#[test]
+fn init_writes_the_policy_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    assert!(leash(dir.path(), &["init"]).status.success());
+    let mode = std::fs::metadata(dir.path().join("leash.toml")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    // --force over a world-readable file tightens it too.
+    let path = dir.path().join("leash.toml");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(leash(dir.path(), &["init", "--force"]).status.success());
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let demo = tempfile::tempdir().unwrap();
+    assert!(leash(demo.path(), &["init", "--demo"]).status.success());
+    assert_eq!(std::fs::metadata(demo.path().join("leash.toml")).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+/// Point 15: `--set status=a --set status=b` is refused naming the field;
+/// before, the last one won.
+#[test]
+fn a_field_set_twice_on_the_command_line_is_refused() {
+    let dir = demo_dir();
+    let args =
+        ["call", "set_ticket_status", "--key", "1", "--set", "status=needs_reply", "--set", "status=solved", "--json"];
+    let out = leash(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["outcome"], "rejected", "{r}");
+    assert_eq!(r["code"], "invalid_input", "{r}");
+    assert!(r["message"].as_str().unwrap_or("").contains("`status`"), "{r}");
+    let log = leash(dir.path(), &["log", "--json"]);
+    let log: Value = serde_json::from_slice(&log.stdout).unwrap();
+    assert_eq!(log["changes"].as_array().map(Vec::len), Some(0), "nothing written: {log}");
+}
+
+fn check_with(dir: &Path, extra: &str) -> (Option<i32>, String) {
+    let policy = std::fs::read_to_string(dir.join("leash.toml")).unwrap();
+    std::fs::write(dir.join("leash.toml"), format!("{policy}\n{extra}\n")).unwrap();
+    let out = leash(dir, &["check"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}
+
+/// Point 9: a 2,000-deep parenthesised condition and a 4,000-term sum are
+/// refused by `leash check` with the key and the limit; before, the first
+/// overflowed the stack.
+#[test]
+fn check_refuses_deep_and_long_cel_without_crashing() {
+    for (when, says) in [
+        (format!("{}record.status{}", "(".repeat(2000), ")".repeat(2000)), "nested 2000 levels deep"),
+        (format!("1{}", " + 1".repeat(3999)), "at most"),
+    ] {
+        let dir = demo_dir();
+        let action = format!(
+            "[[actions]]\nname = \"hostile\"\nsummary = \"s\"\ntable = \"tickets\"\nkey = \"id\"\nwhen = \"{when}\"\n  [actions.fields.status]\n"
+        );
+        let (code, text) = check_with(dir.path(), &action);
+        assert_eq!(code, Some(1), "refused, not crashed: {}", &text[..text.len().min(400)]);
+        assert!(text.contains("actions.hostile.when") && text.contains(says), "{}", &text[..text.len().min(600)]);
+    }
+}
+
+/// Points 7, 10, 13: `leash check` refuses a webhook without a secret and
+/// URLs that are not absolute http(s) with a host, and prints neither a URL's
+/// userinfo nor its query.
+#[test]
+fn check_refuses_unsigned_webhooks_and_bad_urls_printing_them_redacted() {
+    let dir = demo_dir();
+    let (code, text) = check_with(dir.path(), "[[webhooks]]\nurl = \"https://user:pass@hooks.test/x?token=s\"\n");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("missing required key `secret`"), "{text}");
+    assert!(!text.contains("pass") && !text.contains("token=s"), "{text}");
+
+    for bad in ["http://", "ftp://user:pass@hooks.test/x?token=s", "http://hooks .test/x"] {
+        let dir = demo_dir();
+        let (code, text) = check_with(dir.path(), &format!("[[webhooks]]\nurl = \"{bad}\"\nsecret = \"k\"\n"));
+        assert_eq!(code, Some(1), "{bad}: {text}");
+        assert!(text.contains("webhooks[0].url"), "{bad}: {text}");
+        assert!(!text.contains("pass") && !text.contains("token=s"), "{bad}: {text}");
+    }
+}
+
+/// Point 7 and 13: `leash outbox` shows a delivery still being retried, its
+/// target and last error redacted.
+#[test]
+fn outbox_lists_waiting_deliveries_redacted() {
+    let dir = demo_dir();
+    let hook = "[[webhooks]]\nurl = \"http://user:pass@127.0.0.1:1/x?token=s\"\nsecret = \"k\"\n";
+    let policy = std::fs::read_to_string(dir.path().join("leash.toml")).unwrap();
+    std::fs::write(dir.path().join("leash.toml"), format!("{hook}\n{policy}")).unwrap();
+    assert!(leash(dir.path(), &["approve-policy", "--by", "lead"]).status.success());
+    let call = leash(dir.path(), &["call", "set_ticket_status", "--key", "1", "--set", "status=needs_reply", "--json"]);
+    assert_eq!(call.status.code(), Some(0), "{}", String::from_utf8_lossy(&call.stdout));
+    let out = leash(dir.path(), &["outbox", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["waiting_total"], 1, "{r}");
+    assert_eq!(r["parked_total"], 0, "{r}");
+    assert_eq!(r["waiting"][0]["target"], "http://…@127.0.0.1:1/x?…", "{r}");
+    let text = String::from_utf8_lossy(&leash(dir.path(), &["outbox"]).stdout).to_string();
+    assert!(text.contains("1 delivery(ies) waiting") && !text.contains("pass") && !text.contains("token=s"), "{text}");
+}
