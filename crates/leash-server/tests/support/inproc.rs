@@ -17,6 +17,10 @@ use leash_testkit::{fresh_database, Kind, TestDb};
 use tower::ServiceExt;
 
 pub const POLICY: &str = r#"
+[slack]
+signing_secret = "matrix-secret"
+reviewers = { U0LEAD = "lead" }
+
 [[actions]]
 name = "set_status"
 summary = "Set a ticket's status."
