@@ -86,6 +86,13 @@ async fn mcp_sessions_are_capped_per_token_owned_and_end_when_idle() {
     assert_eq!(r.status, 404, "an idle session ended: {}", r.body);
     let r = send(&f.app, mcp(INIT).bearer(&f.agent)).await;
     assert_eq!(r.status, 200, "idle sessions no longer count: {}", r.body);
+
+    let few = leash_server::Options { mcp_sessions_max: 2, ..leash_server::Options::default() };
+    let g = fixture(few).await;
+    assert_eq!(send(&g.app, mcp(INIT).bearer(&g.agent)).await.status, 200);
+    assert_eq!(send(&g.app, mcp(INIT).bearer(&g.reviewer)).await.status, 200);
+    let r = send(&g.app, mcp(INIT).bearer(&g.admin)).await;
+    assert_eq!((r.status, r.code()), (429, "too_many_requests".into()), "the server-wide cap: {}", r.body);
 }
 
 /// Finding 14: only `/mcp` checked the Host, so a DNS-rebinding page could
