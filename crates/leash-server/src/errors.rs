@@ -100,7 +100,8 @@ pub async fn json_for_plain_errors(response: Response) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => (INVALID, "this method is not allowed here; see /openapi.json".to_string()),
         StatusCode::NOT_FOUND => (ErrorCode::NotFound.as_str(), "no such endpoint; see /openapi.json".to_string()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            (ErrorCode::UnsupportedMediaType.as_str(), "send Content-Type: application/json".to_string())
+            let m = "the body is not accepted: send JSON of the shape this endpoint takes, with Content-Type: application/json";
+            (ErrorCode::UnsupportedMediaType.as_str(), m.to_string())
         }
         s if s.is_server_error() => {
             (INTERNAL, "leash could not complete this; the server log has the cause".to_string())
