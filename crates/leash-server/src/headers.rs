@@ -1,7 +1,7 @@
 //! Security headers on every answer: no framing (clickjacking), no content
-//! sniffing, no referrer beyond this server (`same-origin`: with
-//! `no-referrer` browsers send `Origin: null` on our own forms), and pages
-//! never cached. A page sets its own
+//! sniffing, no referrer beyond this server (`same-origin`: under
+//! `no-referrer` browsers send `Origin: null` on our own forms, which the
+//! Host/Origin check refuses), and pages never cached. A page sets its own
 //! Content-Security-Policy (with the nonce of its inline script and style);
 //! anything else gets one that allows nothing.
 

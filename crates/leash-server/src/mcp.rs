@@ -59,7 +59,10 @@ impl LeashMcp {
     }
 
     async fn caller(&self, cx: &RequestContext<RoleServer>) -> Result<Caller, McpError> {
-        let internal = |e: leash_engine::EngineError| McpError::internal_error(e.to_string(), None);
+        let internal = |e: leash_engine::EngineError| {
+            tracing::error!(error = %e, "mcp: the token could not be looked up");
+            McpError::internal_error("leash could not check the token; the server log has the cause", None)
+        };
         let token = match &self.identity {
             Some(Identity::Named(name)) => {
                 return match self.engine.caller_named(name).await {
