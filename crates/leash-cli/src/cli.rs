@@ -253,7 +253,7 @@ pub enum TokenCommand {
         name: String,
         #[arg(long)]
         role: String,
-        /// Comma-separated actions the token may use (default: all).
+        /// Agent tokens only: comma-separated actions the token may use (default: all).
         #[arg(long, value_delimiter = ',')]
         actions: Vec<String>,
     },

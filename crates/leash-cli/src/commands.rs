@@ -25,14 +25,20 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Check => check(&cli).await,
         Command::Mcp { token, as_agent } => {
             let engine = Arc::new(open_engine(&cli).await?);
-            let caller = match (token, as_agent) {
+            // Checked once here for a clear start-up error; the server looks
+            // the caller up again on every call, so a revocation takes effect.
+            let identity = match (token, as_agent) {
                 (Some(t), _) => {
-                    engine.caller_for_token(t).await?.ok_or_else(|| anyhow!("the token is unknown or revoked"))?
+                    engine.caller_for_token(t).await?.ok_or_else(|| anyhow!("the token is unknown or revoked"))?;
+                    leash_server::mcp::Identity::Token(t.clone())
                 }
-                (None, Some(name)) => engine.caller_named(name).await?,
+                (None, Some(name)) => {
+                    engine.caller_named(name).await?;
+                    leash_server::mcp::Identity::Named(name.clone())
+                }
                 (None, None) => bail!("name the agent: --token, LEASH_TOKEN, or --as NAME"),
             };
-            leash_server::mcp::serve_stdio(engine, caller).await.map_err(|e| anyhow!("mcp: {e}"))?;
+            leash_server::mcp::serve_stdio(engine, identity).await.map_err(|e| anyhow!("mcp: {e}"))?;
             Ok(EXIT_DECIDED)
         }
         Command::Serve { listen } => {

@@ -61,11 +61,15 @@ stable_codes! {
 
 stable_codes! {
     /// Codes an interface answers with besides a call's: no valid token, no
-    /// such thing, and a failure that is leash's or the database's.
+    /// such thing, a failure that is leash's or the database's, and the
+    /// HTTP guards (foreign host, wrong body type, too many requests).
     ErrorCode {
         Unauthenticated => "unauthenticated",
         NotFound => "not_found",
         Internal => "internal",
+        ForbiddenHost => "forbidden_host",
+        UnsupportedMediaType => "unsupported_media_type",
+        TooManyRequests => "too_many_requests",
     }
 }
 

@@ -42,7 +42,7 @@ pub use queries::{
 pub use reads::{ProposalStatusView, ProposalView};
 pub use revert::{Conflict, RevertReport, RevertRequest, Selector, REVERT_BATCH_MAX};
 pub use rollout::{ActionSheet, PolicyApproval};
-pub use tokens::{Caller, Role};
+pub use tokens::{token_hash, Caller, Role, TOKEN_CACHE_TTL_MS};
 pub use verify::{ChainBreak, Drift, VerifyReport};
 
 #[derive(Debug, thiserror::Error)]

@@ -77,8 +77,15 @@ pub fn token_hash(token: &str) -> String {
 }
 
 fn caller_of(row: TokenRow) -> Result<Caller> {
-    let role = Role::parse(&row.role)
+    let mut role = Role::parse(&row.role)
         .ok_or_else(|| EngineError::Invalid(format!("token {} has unknown role {}", row.name, row.role)))?;
+    // Older versions stored reviewer/admin tokens with `--actions`, which
+    // never limited reviewing; such a token now acts as an agent token for
+    // those actions only, never as a reviewer of everything.
+    if role != Role::Agent && !row.actions.is_empty() {
+        tracing::warn!(token = %row.name, "a scoped {} token acts as an agent token; recreate it without --actions", role.as_str());
+        role = Role::Agent;
+    }
     Ok(Caller { name: row.name, role, actions: row.actions })
 }
 
@@ -88,6 +95,13 @@ impl Engine {
         by.require(Role::Admin, "managing tokens")?;
         if !leash_core::policy::is_identifier(&name.replace(['-', '.'], "_")) {
             return Err(EngineError::Invalid(format!("`{name}` is not a token name; use letters, digits, - _ .")));
+        }
+        if role != Role::Agent && !actions.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "scoping applies to agent tokens; a {} token reviews every action. Create it without --actions, \
+                 or use an agent token for the actions",
+                role.as_str()
+            )));
         }
         if let Some(unknown) = actions.iter().find(|a| self.policy().action(a).is_none()) {
             return Err(EngineError::Invalid(format!("no action named `{unknown}` in the policy")));

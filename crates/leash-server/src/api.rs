@@ -68,7 +68,7 @@ async fn call_action(
     let call: Call = body(&bytes)?;
     let started = Instant::now();
     let result = s.engine.call(&who, &name, call).await?;
-    crate::metrics::record_call(&name, &result, started.elapsed());
+    crate::metrics::record_call(&s.engine, &name, &result, started.elapsed());
     Ok((status_for(&result), Json(result)).into_response())
 }
 

@@ -3,6 +3,11 @@
 //! never the framework's text. The OpenAPI document describes these types.
 
 use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use leash_core::codes::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,6 +20,36 @@ use crate::errors::ApiError;
 pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
     serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("the body is not valid here: {e}")))
+}
+
+/// The one API route whose body is a form: Slack's buttons.
+pub const FORM_ROUTE: &str = "/api/v1/slack/actions";
+
+/// An API request with a body must say it is JSON (415 otherwise): a
+/// browser form or `text/plain` post from a foreign page never reaches a
+/// handler, and nothing guesses what a body is.
+pub async fn require_json(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let h = req.headers();
+    let has_body = axum::body::HttpBody::size_hint(req.body()).exact() != Some(0)
+        || h.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
+    if !path.starts_with("/api/") || path == FORM_ROUTE || !has_body {
+        return next.run(req).await;
+    }
+    let json = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        return next.run(req).await;
+    }
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::UnsupportedMediaType.as_str(),
+        "send the body as JSON with Content-Type: application/json",
+    )
+    .into_response()
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -40,7 +40,7 @@ pub fn code_status(code: Code) -> StatusCode {
 }
 
 /// An error the API answers with; `code` is a call's `Code` where one fits,
-/// or an `ErrorCode` (`unauthenticated`, `not_found`, `internal`).
+/// or an `ErrorCode` (`unauthenticated`, `not_found`, `internal`, …).
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -99,7 +99,10 @@ pub async fn json_for_plain_errors(response: Response) -> Response {
         StatusCode::REQUEST_TIMEOUT => (INTERNAL, "the request took too long and was stopped".to_string()),
         StatusCode::METHOD_NOT_ALLOWED => (INVALID, "this method is not allowed here; see /openapi.json".to_string()),
         StatusCode::NOT_FOUND => (ErrorCode::NotFound.as_str(), "no such endpoint; see /openapi.json".to_string()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (INVALID, "send Content-Type: application/json".to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            let m = "the body is not accepted: send JSON of the shape this endpoint takes, with Content-Type: application/json";
+            (ErrorCode::UnsupportedMediaType.as_str(), m.to_string())
+        }
         s if s.is_server_error() => {
             (INTERNAL, "leash could not complete this; the server log has the cause".to_string())
         }

@@ -4,12 +4,15 @@
 //! answer to a status code; no rule is decided here.
 
 mod api;
-mod auth;
+pub mod auth;
 mod bodies;
 mod errors;
+mod headers;
+mod hosts;
 pub mod mcp;
+pub mod mcp_sessions;
 mod metrics;
-mod openapi;
+pub mod openapi;
 pub mod slack;
 pub mod ui;
 pub mod webhooks;
@@ -28,24 +31,75 @@ pub use errors::status_for;
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
 pub const REQUEST_TIMEOUT_S: u64 = 30;
 
+pub use metrics::UNKNOWN_ACTION_LABEL;
+
+/// How a router is set up; `Options::default()` is what `leash serve` uses.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Refuse any `Host`/`Origin` that is not this machine (DNS rebinding);
+    /// on when the server listens on loopback.
+    pub loopback_only: bool,
+    pub mcp_sessions_per_token: usize,
+    pub mcp_sessions_max: usize,
+    pub mcp_session_idle: Duration,
+    pub ui_session_idle: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            loopback_only: true,
+            mcp_sessions_per_token: mcp_sessions::MCP_SESSIONS_PER_TOKEN_MAX,
+            mcp_sessions_max: mcp_sessions::MCP_SESSIONS_MAX,
+            mcp_session_idle: Duration::from_secs(mcp_sessions::MCP_SESSION_IDLE_S),
+            ui_session_idle: Duration::from_secs(ui::UI_SESSION_IDLE_S),
+        }
+    }
+}
+
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub auth: auth::FailedAuth,
+    pub mcp: mcp_sessions::McpSessions,
+    pub ui: ui::UiSessions,
+    pub options: Options,
 }
 
 pub fn router(engine: Arc<Engine>) -> Router {
-    let mcp = mcp::http_service(engine.clone());
-    let state = Arc::new(AppState { engine, auth: auth::FailedAuth::default() });
-    api::routes()
-        .merge(ui::routes())
+    router_with(engine, Options::default())
+}
+
+pub fn router_with(engine: Arc<Engine>, options: Options) -> Router {
+    router_and_state(engine, options).0
+}
+
+/// The router and the state it serves with (tests count live sessions).
+pub fn router_and_state(engine: Arc<Engine>, options: Options) -> (Router, Arc<AppState>) {
+    let (mcp, manager) = mcp::http_service(engine.clone(), options.mcp_session_idle);
+    let state = Arc::new(AppState {
+        engine,
+        auth: auth::FailedAuth::default(),
+        mcp: mcp_sessions::McpSessions::new(manager),
+        ui: ui::UiSessions::default(),
+        options,
+    });
+    let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), mcp_sessions::guard));
+    let router = api::routes()
+        .merge(ui::routes())
+        .merge(mcp)
+        .layer(axum::middleware::from_fn(bodies::require_json))
         .layer(axum::middleware::map_response(errors::json_for_plain_errors))
+        .layer(axum::middleware::map_response(headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::only_this_machine))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(REQUEST_TIMEOUT_S),
         ))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
-        .with_state(state)
+        .with_state(state.clone());
+    (router, state)
 }
 
 /// Binds and serves until `shutdown` resolves; runs the webhook worker alongside.
@@ -70,8 +124,20 @@ pub async fn serve_on(
         );
         eprintln!("WARNING: leash serve is bound to {addr}, beyond this machine. Put a TLS proxy in front: bearer tokens are sent in the clear.");
     }
+    serve_on_with(engine, listener, Options { loopback_only: addr.ip().is_loopback(), ..Options::default() }, shutdown)
+        .await
+}
+
+/// `serve_on` with explicit options (tests use short idle times).
+pub async fn serve_on_with(
+    engine: Arc<Engine>,
+    listener: tokio::net::TcpListener,
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
     let worker = tokio::spawn(webhooks::run(engine.clone()));
-    let app = router(engine).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router_with(engine, options).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%addr, "leash serve listening");
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     worker.abort();

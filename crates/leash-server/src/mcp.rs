@@ -1,9 +1,10 @@
 //! The MCP server: one tool per action the token may use, plus `read_record`
-//! and `proposal_status`. Over stdio (`leash mcp`) the caller is fixed at
-//! start; over streamable HTTP (`/mcp` on `leash serve`) each request carries
-//! its bearer token. Refusals are tool results with `isError: true` and the
-//! code, so the model can correct itself; protocol errors are for protocol
-//! problems only.
+//! and `proposal_status`. The caller is looked up again on every request, in
+//! every process: over stdio (`leash mcp`) from the token (or name) given at
+//! start, so a revocation ends a running session within the token cache time;
+//! over streamable HTTP (`/mcp` on `leash serve`) from each request's bearer
+//! token. Refusals are tool results with `isError: true` and the code, so the
+//! model can correct itself; protocol errors are for protocol problems only.
 
 use std::sync::Arc;
 
@@ -24,42 +25,69 @@ use serde_json::{json, Value};
 pub const READ_RECORD: &str = "read_record";
 pub const PROPOSAL_STATUS: &str = "proposal_status";
 
+/// Who a stdio session acts for: looked up again on every call.
+#[derive(Clone)]
+pub enum Identity {
+    /// A bearer token (`--token`, `LEASH_TOKEN`).
+    Token(String),
+    /// `--as NAME`: the named, unrevoked token's rights.
+    Named(String),
+}
+
 /// One MCP session's view of leash.
 #[derive(Clone)]
 pub struct LeashMcp {
     engine: Arc<Engine>,
     /// Set for stdio; `None` means: authenticate each HTTP request.
-    fixed: Option<Caller>,
+    identity: Option<Identity>,
+}
+
+const UNAUTHENTICATED: &str = leash_core::codes::ErrorCode::Unauthenticated.as_str();
+
+/// The refusal for a missing, unknown or revoked token, with the stable code.
+fn unauthenticated(message: &str) -> McpError {
+    McpError::invalid_request(message.to_string(), Some(json!({"code": UNAUTHENTICATED})))
 }
 
 impl LeashMcp {
-    pub fn stdio(engine: Arc<Engine>, caller: Caller) -> LeashMcp {
-        LeashMcp { engine, fixed: Some(caller) }
+    pub fn stdio(engine: Arc<Engine>, identity: Identity) -> LeashMcp {
+        LeashMcp { engine, identity: Some(identity) }
     }
 
     pub fn http(engine: Arc<Engine>) -> LeashMcp {
-        LeashMcp { engine, fixed: None }
+        LeashMcp { engine, identity: None }
     }
 
     async fn caller(&self, cx: &RequestContext<RoleServer>) -> Result<Caller, McpError> {
-        if let Some(c) = &self.fixed {
-            return Ok(c.clone());
-        }
-        let token = cx
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|p| p.headers.get(axum::http::header::AUTHORIZATION))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let caller = match token {
-            Some(t) => {
-                self.engine.caller_for_token(t).await.map_err(|e| McpError::internal_error(e.to_string(), None))?
+        let internal = |e: leash_engine::EngineError| {
+            tracing::error!(error = %e, "mcp: the token could not be looked up");
+            McpError::internal_error("leash could not check the token; the server log has the cause", None)
+        };
+        let token = match &self.identity {
+            Some(Identity::Named(name)) => {
+                return match self.engine.caller_named(name).await {
+                    Ok(c) => Ok(c),
+                    Err(e) if e.answer().failure == leash_engine::Failure::Forbidden => {
+                        Err(unauthenticated(&format!("{}; ask an admin for a new token", e.answer().message)))
+                    }
+                    Err(e) => Err(internal(e)),
+                };
             }
+            Some(Identity::Token(t)) => Some(t.as_str()),
+            None => cx
+                .extensions
+                .get::<axum::http::request::Parts>()
+                .and_then(|p| p.headers.get(axum::http::header::AUTHORIZATION))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim),
+        };
+        let caller = match token {
+            Some(t) => self.engine.caller_for_token(t).await.map_err(internal)?,
             None => None,
         };
         caller.ok_or_else(|| {
-            McpError::invalid_request("send Authorization: Bearer <token> with a valid leash token", None)
+            unauthenticated("the token is unknown or revoked; ask an admin for one (leash token create)")
         })
     }
 }
@@ -168,8 +196,15 @@ impl ServerHandler for LeashMcp {
         request: CallToolRequestParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let caller = self.caller(&cx).await?;
+        let caller = match self.caller(&cx).await {
+            Ok(c) => c,
+            Err(e) if e.data.as_ref().is_some_and(|d| d["code"] == UNAUTHENTICATED) => {
+                return Ok(tool_error(UNAUTHENTICATED, &e.message).into());
+            }
+            Err(e) => return Err(e),
+        };
         let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        let started = std::time::Instant::now();
         let result = match request.name.as_ref() {
             READ_RECORD => {
                 let (Some(action), Some(key)) = (args["action"].as_str(), args.get("key").filter(|k| !k.is_null()))
@@ -205,7 +240,10 @@ impl ServerHandler for LeashMcp {
             name => match serde_json::from_value::<Call>(args) {
                 Err(e) => tool_error(INVALID, &format!("the arguments do not fit the tool's schema: {e}")),
                 Ok(call) => match self.engine.call(&caller, name, call).await {
-                    Ok(result) => call_result(&result),
+                    Ok(result) => {
+                        crate::metrics::record_call(&self.engine, name, &result, started.elapsed());
+                        call_result(&result)
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, tool = name, "mcp call failed");
                         return Err(McpError::internal_error(
@@ -226,14 +264,20 @@ impl ServerHandler for LeashMcp {
     }
 }
 
-/// The streamable HTTP endpoint for `/mcp`: loopback hosts only, and a
-/// browser `Origin` must be this server's own (DNS-rebinding defence).
-pub fn http_service(
-    engine: Arc<Engine>,
-) -> rmcp::transport::streamable_http_server::StreamableHttpService<
+/// The streamable HTTP service behind `/mcp`.
+pub type HttpService = rmcp::transport::streamable_http_server::StreamableHttpService<
     LeashMcp,
     rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
-> {
+>;
+
+/// The streamable HTTP endpoint for `/mcp`: loopback hosts only, and a
+/// browser `Origin` must be this server's own (DNS-rebinding defence).
+/// Sessions idle for `idle` end; `mcp_sessions::guard` authenticates and
+/// caps them before any reaches this service.
+pub fn http_service(
+    engine: Arc<Engine>,
+    idle: std::time::Duration,
+) -> (HttpService, Arc<rmcp::transport::streamable_http_server::session::local::LocalSessionManager>) {
     use rmcp::transport::streamable_http_server::{
         session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
     };
@@ -241,17 +285,20 @@ pub fn http_service(
         .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"])
         .enforce_origin_validation()
         .with_max_request_body_bytes(crate::BODY_BYTES_MAX);
-    StreamableHttpService::new(
-        move || Ok(LeashMcp::http(engine.clone())),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    )
+    let mut manager = LocalSessionManager::default();
+    manager.session_config.keep_alive = Some(idle);
+    let manager = Arc::new(manager);
+    let service = StreamableHttpService::new(move || Ok(LeashMcp::http(engine.clone())), manager.clone(), config);
+    (service, manager)
 }
 
 /// `leash mcp`: serve one client over stdin/stdout until it disconnects.
-pub async fn serve_stdio(engine: Arc<Engine>, caller: Caller) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub async fn serve_stdio(
+    engine: Arc<Engine>,
+    identity: Identity,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use rmcp::ServiceExt;
-    let service = LeashMcp::stdio(engine, caller).serve(rmcp::transport::stdio()).await?;
+    let service = LeashMcp::stdio(engine, identity).serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())
 }

@@ -26,8 +26,14 @@ fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-pub fn record_call(action: &str, result: &CallResult, took: Duration) {
+/// The label for calls to an action the policy does not define: hostile or
+/// mistyped names never become labels of their own.
+pub const UNKNOWN_ACTION_LABEL: &str = "unknown";
+
+/// Records one call; `action` becomes a label only if the policy defines it.
+pub fn record_call(engine: &leash_engine::Engine, action: &str, result: &CallResult, took: Duration) {
     handle();
+    let action = if engine.policy().action(action).is_some() { action } else { UNKNOWN_ACTION_LABEL };
     let outcome = result.outcome.as_str();
     let code = result.code.map(|c| c.as_str()).unwrap_or("");
     metrics::counter!("leash_calls_total", "action" => action.to_string(), "outcome" => outcome, "code" => code)

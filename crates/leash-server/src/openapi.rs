@@ -20,7 +20,8 @@ use crate::AppState;
 struct ApiDoc;
 
 /// The fixed endpoints: method, path, summary, least role, request schema.
-const ENDPOINTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+/// The role matrix test walks this list.
+pub const ENDPOINTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("get", "/api/v1/actions", "The planning sheet of the actions this token may use", "agent", None),
     ("get", "/api/v1/actions/{name}/records/{key}", "An action's `read` fields of one record", "agent", None),
     ("get", "/api/v1/proposals", "Open proposals (agents see only their own)", "agent", None),
@@ -94,7 +95,11 @@ pub async fn document(State(s): State<Arc<AppState>>) -> Json<Value> {
         if *role == "none" {
             op["security"] = json!([]);
         }
+        if *role != "none" {
+            op["responses"]["429"] = error_response("too many failed authentications from this address at once");
+        }
         if let Some(b) = body {
+            op["responses"]["415"] = error_response("the body is not sent as application/json");
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{b}")}}}});
         }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
@@ -112,6 +117,7 @@ pub async fn document(State(s): State<Arc<AppState>>) -> Json<Value> {
                 "400": error_response("invalid input"), "401": error_response("no or unknown token"),
                 "403": error_response("not permitted, or the policy is not approved"), "404": error_response("unknown action or record"),
                 "409": error_response("stale record"), "422": error_response("a rule refused the value"),
+                "415": error_response("the body is not sent as application/json"),
                 "429": error_response("a limit or the time window"), "503": error_response("paused or breaker tripped"),
             }
         });

@@ -186,6 +186,16 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     assert!(b.current_url().await.unwrap().path().ends_with("/queue"));
     assert_eq!(b.find_all(Locator::Css("[data-proposal]")).await.unwrap().len(), 2);
     shot("queue").await;
+    // The page's inline script runs under its CSP: `j` moves to the next card.
+    let moved = b
+        .execute(
+            "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'j'})); \
+             return !!document.activeElement && document.activeElement.hasAttribute('data-proposal');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, json!(true), "the keyboard shortcuts work under the CSP");
 
     // Approve the first with an edit.
     let first = b.find(Locator::Css("[data-proposal]")).await.unwrap();
@@ -281,13 +291,15 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     shot("log-phone").await;
     b.goto(&format!("{base}/actions")).await.unwrap();
     shot("actions-phone").await;
+    let session = b.get_named_cookie("leash_session").await.unwrap().value().to_string();
+    assert!(!session.contains(&admin), "the cookie is a session id, not the token");
     b.close().await.unwrap();
 
     // A form post without the CSRF value is refused, even with the session cookie.
     let id = engine.call(&agent, "review_status", call("8", "solved", None)).await.unwrap().proposal_id.unwrap();
     let resp = reqwest::Client::new()
         .post(format!("{base}/queue/{id}/approve"))
-        .header("cookie", format!("leash_session={admin}"))
+        .header("cookie", format!("leash_session={session}"))
         .form(&[("set.status", "solved")])
         .send()
         .await

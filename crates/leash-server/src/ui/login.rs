@@ -1,37 +1,86 @@
-//! Signing in with a reviewer or admin token, and signing out.
+//! Signing in with a reviewer or admin token, and signing out. The sign-in
+//! form carries a CSRF value that matches a cookie set with the form (a
+//! foreign page can neither read nor set it), failed sign-ins are slowed like
+//! any failed authentication, and the page shows only fixed messages chosen
+//! by a short code, never text from the address bar.
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use leash_engine::Role;
 use serde_json::json;
 
-use super::page::{back, render, FormData, St};
-use super::session::{Session, SESSION_COOKIE};
+use super::page::{render, FormData, St};
+use super::session::{cookie, forged_page, random_hex, same, Session, LOGIN_COOKIE, SESSION_COOKIE, UI_SESSION_LIFE_S};
+use crate::auth::ClientAddr;
 
-pub(super) async fn login_page(State(s): St, Query(q): Query<HashMap<String, String>>) -> Response {
-    render(&s, "login.html", "login", None, json!({}), &q).await
+/// The only messages the sign-in page shows, by the `m` in its address.
+const MESSAGES: &[(&str, &str, &str)] = &[
+    ("agent", "error", "Agent tokens cannot sign in; use a reviewer or admin token."),
+    ("unknown", "error", "That token is unknown or revoked."),
+    ("stale", "error", "The sign-in form was stale; try again."),
+    ("ended", "error", "Your session ended: the token was revoked or lost its role. Sign in again."),
+    ("out", "ok", "Signed out."),
+];
+
+pub(super) async fn login_page(State(s): St, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    // Keep the form's value across reloads; make one on the first visit.
+    let (csrf, fresh) = match cookie(&headers, LOGIN_COOKIE) {
+        Some(v) if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) => (v, false),
+        _ => (random_hex(16), true),
+    };
+    let mut ctx = json!({"login_csrf": csrf});
+    if let Some((_, kind, text)) = q.get("m").and_then(|m| MESSAGES.iter().find(|(k, ..)| k == m)) {
+        ctx["flash"] = json!(text);
+        ctx["flash_kind"] = json!(kind);
+    }
+    let page = render(&s, "login.html", "login", None, ctx, &HashMap::new()).await;
+    if !fresh {
+        return page;
+    }
+    let set = format!("{LOGIN_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=3600");
+    ([(header::SET_COOKIE, set)], page).into_response()
 }
 
-pub(super) async fn login(State(s): St, Form(form): FormData) -> Response {
+pub(super) async fn login(
+    State(s): St,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Form(form): FormData,
+) -> Response {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let sent = form.get("csrf").map(String::as_str).unwrap_or_default();
+    if expected.is_empty() || !same(sent, &expected) {
+        return Redirect::to("/login?m=stale").into_response();
+    }
     let token = form.get("token").map(|t| t.trim().to_string()).unwrap_or_default();
     match s.engine.caller_for_token(&token).await {
         Ok(Some(who)) if who.role >= Role::Reviewer => {
-            let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/queue")).into_response()
+            let Some(id) = s.ui.open(&token) else {
+                return Redirect::to("/login?m=stale").into_response();
+            };
+            let session =
+                format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={UI_SESSION_LIFE_S}");
+            let spent = format!("{LOGIN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/login; Max-Age=0");
+            let cookies = axum::response::AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, spent)]);
+            (cookies, Redirect::to("/queue")).into_response()
         }
-        Ok(Some(_)) => back("/login", "error", "Agent tokens cannot sign in; use a reviewer or admin token."),
-        _ => back("/login", "error", "That token is unknown or revoked."),
+        Ok(Some(_)) => Redirect::to("/login?m=agent").into_response(),
+        _ => match s.auth.failed(addr).await {
+            Ok(()) => Redirect::to("/login?m=unknown").into_response(),
+            Err(too_many) => too_many.into_response(),
+        },
     }
 }
 
-pub(super) async fn logout(State(_s): St, sess: Session, Form(form): FormData) -> Response {
-    if let Some(r) = sess.forged(&form) {
-        return r;
+pub(super) async fn logout(State(s): St, sess: Session, Form(form): FormData) -> Response {
+    if sess.forged(&form).is_some() {
+        return forged_page();
     }
+    s.ui.close(&sess.id);
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login?m=out")).into_response()
 }

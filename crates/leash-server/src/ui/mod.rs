@@ -2,11 +2,11 @@
 //! templates embedded in the binary), a little inline JavaScript for keyboard
 //! shortcuts, no build step.
 //!
-//! Sign-in takes a reviewer or admin token and keeps it in an HttpOnly,
-//! SameSite=Strict cookie, so every request is authenticated against the
-//! database like an API call and any gateway process can serve it. Every form
-//! carries a CSRF value derived from that token, which a foreign page cannot
-//! read or compute.
+//! Sign-in takes a reviewer or admin token; the HttpOnly, SameSite=Strict
+//! cookie holds a random session id kept in this process's memory (so a
+//! person signs in to one gateway process), and every request looks the
+//! token up again like an API call. Every form carries the session's random
+//! CSRF value; pages have a nonce CSP and may not be framed.
 
 mod actions;
 mod chart;
@@ -27,7 +27,7 @@ use crate::AppState;
 
 pub use chart::CHART_DAYS;
 pub use log::LOG_PAGE_ROWS;
-pub use session::SESSION_COOKIE;
+pub use session::{UiSessions, LOGIN_COOKIE, SESSION_COOKIE, UI_SESSIONS_MAX, UI_SESSION_IDLE_S, UI_SESSION_LIFE_S};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()

@@ -57,6 +57,9 @@ pub(super) async fn render(
         ctx["breakers"] = json!(breakers(s).await);
     }
     ctx["page"] = json!(page);
+    // One nonce per page: its inline style and script run, nothing injected does.
+    let nonce = super::session::random_hex(16);
+    ctx["nonce"] = json!(nonce);
     if let Some(done) = q.get("done") {
         ctx["flash"] = json!(done);
         ctx["flash_kind"] = json!("ok");
@@ -68,7 +71,14 @@ pub(super) async fn render(
     let result =
         templates().get_template(name).and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&ctx))));
     match result {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => {
+            let csp = crate::headers::page_csp(&nonce);
+            let mut r = Html(html).into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&csp) {
+                r.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+            }
+            r
+        }
         Err(e) => {
             tracing::error!(template = name, error = %e, "page failed to render");
             (

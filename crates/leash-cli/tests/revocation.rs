@@ -1,0 +1,89 @@
+//! Security findings that need the command line: a running `leash mcp`
+//! loses a revoked token's rights, and `--actions` is for agent tokens only.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rmcp_client::model::CallToolRequestParams;
+use rmcp_client::transport::TokioChildProcess;
+use rmcp_client::ServiceExt;
+use serde_json::{json, Value};
+
+fn leash(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_leash"))
+        .current_dir(dir)
+        .env_remove("LEASH_DATABASE_URL")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn demo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(leash(dir.path(), &["init", "--demo"]).status.success());
+    assert!(leash(dir.path(), &["approve-policy", "--by", "ops"]).status.success());
+    dir
+}
+
+fn changes(dir: &Path) -> usize {
+    json_of(&leash(dir, &["log", "--json"]))["changes"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+fn status_call(status: &str) -> CallToolRequestParams {
+    let args = json!({"key": "1", "set": {"status": status}});
+    CallToolRequestParams::new("set_ticket_status").with_arguments(args.as_object().cloned().unwrap())
+}
+
+/// Issue 16, finding 1: the caller was fixed when `leash mcp` started, so a
+/// revoked token kept writing for the life of the process.
+#[tokio::test]
+async fn a_running_stdio_mcp_server_refuses_a_revoked_token() {
+    let dir = demo();
+    let out = leash(dir.path(), &["token", "create", "assistant", "--role", "agent", "--json"]);
+    let token = json_of(&out)["token"].as_str().unwrap().to_string();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_leash"));
+    cmd.current_dir(dir.path())
+        .arg("mcp")
+        .env("LEASH_TOKEN", &token)
+        .env_remove("LEASH_DATABASE_URL")
+        .stderr(Stdio::null());
+    let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+
+    let r = client.call_tool(status_call("needs_reply")).await.unwrap();
+    assert_eq!(r.structured_content.as_ref().unwrap()["outcome"], "applied", "{r:?}");
+    let before = changes(dir.path());
+
+    assert!(leash(dir.path(), &["token", "revoke", "assistant"]).status.success());
+    // Another process revoked it: this one notices within the token cache time.
+    tokio::time::sleep(Duration::from_millis(leash_engine::TOKEN_CACHE_TTL_MS + 300)).await;
+    let r = client.call_tool(status_call("pending")).await.unwrap();
+    assert_eq!(r.is_error, Some(true), "{r:?}");
+    let body = r.structured_content.clone().unwrap();
+    assert_eq!(body["code"], "unauthenticated", "{body}");
+    assert_eq!(changes(dir.path()), before, "nothing was written");
+    assert!(client.list_all_tools().await.is_err(), "the tool list is refused too");
+    client.cancel().await.unwrap();
+}
+
+/// Issue 16, finding 3: `--actions` on a reviewer token did not limit reviewing.
+#[test]
+fn actions_scoping_is_refused_for_reviewer_and_admin_tokens() {
+    let dir = demo();
+    for role in ["reviewer", "admin"] {
+        let out =
+            leash(dir.path(), &["token", "create", "lead", "--role", role, "--actions", "set_ticket_status", "--json"]);
+        assert!(!out.status.success(), "{role}");
+        let err = json_of(&out);
+        assert!(err["error"].as_str().unwrap().contains("scoping applies to agent tokens"), "{err}");
+    }
+    assert!(json_of(&leash(dir.path(), &["token", "list", "--json"]))["tokens"].as_array().unwrap().is_empty());
+    let out = leash(dir.path(), &["token", "create", "bot", "--role", "agent", "--actions", "set_ticket_status"]);
+    assert!(out.status.success(), "agent tokens are still scoped");
+}
