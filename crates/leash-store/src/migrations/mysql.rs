@@ -168,4 +168,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
              ADD KEY leash_proposals_expiry (status, expires_at), ADD KEY leash_proposals_group (action, group_key, status)",
         ],
     },
+    // Each approval keeps the page it approved, so the next one can say what changed.
+    Migration {
+        version: 5,
+        name: "approved pages",
+        statements: &["ALTER TABLE leash_policy_approvals ADD COLUMN page MEDIUMTEXT"],
+    },
 ];
