@@ -2,6 +2,7 @@
 //! on one database, through one driver, against the hand-rolled equivalent a
 //! careful team would write (lock, update, audit row in one transaction).
 
+mod audit;
 pub mod chart;
 pub mod journal;
 mod setup;
@@ -19,6 +20,7 @@ use leash_engine::{Caller, Engine, RevertRequest, Role, Selector};
 use leash_store::Store;
 use serde::Serialize;
 
+pub use audit::{run as run_audit, AuditFigures, AUDIT_CHANGES};
 pub use setup::StoreKind;
 
 /// Callers in the concurrent and HTTP figures.

@@ -117,6 +117,11 @@ pub enum Command {
     },
     /// The planning sheet: every action, its limits, owner, mode and approval.
     Actions,
+    /// Each action's policy on one page, in plain words (or one action's).
+    Explain { action: Option<String> },
+    /// Judge applied changes again under a policy (default: the current one);
+    /// list what it would refuse or send to a person, and optionally undo the refused.
+    Audit(AuditArgs),
     /// What each action did and whether it has earned its next stage.
     Report {
         /// 2026-11-01, an RFC 3339 time, or a span ago like 7d (adds a day-by-day table).
@@ -165,6 +170,9 @@ pub enum Command {
         /// Draw the journal curve as an SVG at this path.
         #[arg(long, requires = "journal_sizes")]
         chart: Option<PathBuf>,
+        /// Instead: one `leash audit` over 100,000 journaled changes (pre-filled in bulk).
+        #[arg(long)]
+        audit: bool,
     },
     /// Build a small shop database and run a simulated agent through leash.
     Demo {
@@ -242,6 +250,28 @@ pub struct RevertArgs {
     /// Overwrite fields that changed since leash wrote them.
     #[arg(long)]
     pub force: bool,
+    #[arg(long)]
+    pub by: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct AuditArgs {
+    /// The policy to judge by (default: the current one, --config).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// 2026-11-25, an RFC 3339 time, or a span ago like 2h or 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Revert exactly the changes the policy would refuse, in one run.
+    #[arg(long)]
+    pub revert_refused: bool,
+    /// With --revert-refused: plan the revert, write nothing.
+    #[arg(long, requires = "revert_refused")]
+    pub dry_run: bool,
     #[arg(long)]
     pub by: Option<String>,
 }

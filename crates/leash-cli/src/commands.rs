@@ -11,7 +11,7 @@ use leash_engine::{
 };
 use serde::Serialize;
 
-use crate::cli::{CallArgs, Cli, Command, LogArgs, RevertArgs, TokenCommand};
+use crate::cli::{AuditArgs, CallArgs, Cli, Command, LogArgs, RevertArgs, TokenCommand};
 use crate::config::{database_url, load_policy, open_engine};
 use crate::{output, EXIT_DECIDED, EXIT_REJECTED};
 
@@ -19,8 +19,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::Init { demo, force } => crate::starter::init(&cli.config, *demo, *force, cli.json).await,
         Command::Demo { dir } => crate::demo::run(dir.clone(), cli.json).await,
-        Command::Bench { store, records, journal_sizes, chart } => {
-            bench(&cli, store, *records, journal_sizes.as_deref(), chart.as_deref()).await
+        Command::Bench { store, records, journal_sizes, chart, audit } => {
+            bench(&cli, store, *records, journal_sizes.as_deref(), chart.as_deref(), *audit).await
         }
         Command::Check => check(&cli).await,
         Command::Mcp { token, as_agent } => {
@@ -140,6 +140,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Token(cmd) => token(&cli, cmd).await,
         Command::ApprovePolicy { by, note } => {
             let engine = open_engine(&cli).await?;
+            if !cli.json {
+                // What changed is shown before the approval is recorded.
+                for c in engine.policy_changes().await?.iter().filter(|c| !c.changes.is_empty()) {
+                    println!("{} — what changed since its last approval:", c.action);
+                    for line in &c.changes {
+                        println!("  - {line}");
+                    }
+                }
+            }
             let approved = engine.approve_policy(&Caller::local(by), note.as_deref()).await?;
             emit(&cli, &serde_json::json!({"approved": approved}), || {
                 approved
@@ -152,6 +161,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
                     .join("\n")
             })
         }
+        Command::Explain { action } => explain(&cli, action.as_deref()).await,
+        Command::Audit(args) => audit(&cli, args).await,
         Command::Actions => {
             let engine = open_engine(&cli).await?;
             let sheet = engine.actions_sheet().await?;
@@ -363,6 +374,41 @@ async fn revert(cli: &Cli, args: &RevertArgs) -> Result<u8> {
     emit(cli, &report, || output::revert(&report))
 }
 
+async fn explain(cli: &Cli, action: Option<&str>) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let pages = match engine.explain(action).await {
+        Ok(pages) => pages,
+        Err(e @ EngineError::NotFound(_)) => {
+            let a = e.answer();
+            if cli.json {
+                println!("{}", serde_json::json!({"code": a.code, "message": a.message}));
+            }
+            eprintln!("{}: {}", a.code, a.message);
+            return Ok(EXIT_REJECTED);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    emit(cli, &serde_json::json!({"actions": pages}), || {
+        pages.iter().map(leash_core::explain::render_text).collect::<Vec<_>>().join("\n\n")
+    })
+}
+
+async fn audit(cli: &Cli, args: &AuditArgs) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let policy = args.policy.as_deref().map(load_policy).transpose()?;
+    let now = engine.clock().now();
+    let time = |t: &Option<String>| t.as_deref().map(|t| parse_time(t, now).map_err(|e| anyhow!(e))).transpose();
+    let req = leash_engine::AuditRequest {
+        since: time(&args.since)?,
+        until: time(&args.until)?,
+        action: args.action.clone(),
+        revert_refused: args.revert_refused,
+        dry_run: args.dry_run,
+    };
+    let report = engine.audit(&Caller::local(&who(args.by.as_deref())), policy.as_ref(), &req).await?;
+    emit(cli, &report, || output::audit(&report))
+}
+
 async fn token(cli: &Cli, cmd: &TokenCommand) -> Result<u8> {
     let engine = open_engine(cli).await?;
     let admin = Caller::local(&who(None));
@@ -406,6 +452,7 @@ async fn bench(
     records: usize,
     journal_sizes: Option<&str>,
     chart: Option<&std::path::Path>,
+    audit: bool,
 ) -> Result<u8> {
     let kind =
         leash_bench::StoreKind::parse(store).ok_or_else(|| anyhow!("--store must be sqlite, postgres or mysql"))?;
@@ -414,6 +461,23 @@ async fn bench(
         None => Vec::new(),
     };
     let opts = leash_bench::Options { store: kind, db: cli.db.clone(), records, progress: !cli.json, journal_sizes };
+    if audit {
+        if !cli.json {
+            eprintln!(
+                "leash bench --audit on {}: {} journaled changes, one audit…",
+                kind.name(),
+                leash_bench::AUDIT_CHANGES
+            );
+        }
+        let f = leash_bench::run_audit(&opts).await.map_err(|e| anyhow!("bench: {e}"))?;
+        return emit(cli, &f, || {
+            let met = if f.audit_100k_ms < 10_000.0 { "met    " } else { "MISSED " };
+            format!(
+                "audit_100k_ms {}  (one audit of {} changes; pre-fill took {} ms)\n{met} audit_100k_ms < 10000",
+                f.audit_100k_ms, f.checked, f.fill_ms
+            )
+        });
+    }
     if !cli.json {
         eprintln!("leash bench on {} with {records} records per figure…", kind.name());
     }

@@ -267,6 +267,11 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         println!("   $ leash resume adjust_invoice   (the person who checked the batch lets it run again)");
     }
 
+    if !json {
+        stage(7, "The policy on one page, and a backtest of a tightened rule");
+    }
+    crate::demo_backtest::explain_and_audit(&d.engine, &config, &reviewer, json).await?;
+
     let verify = d.engine.verify().await?;
     let queue = d.engine.queue(&admin).await?;
     if json {
@@ -282,7 +287,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         );
         return Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR });
     }
-    stage(7, "Check the journal");
+    stage(8, "Check the journal");
     println!("   $ leash verify\n   {}", crate::output::verify(&verify).replace('\n', "\n   "));
     println!(
         "\nDone. {} applied, {} sent to review ({} still queued), {} refused, {} reverted in one step.",

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod demo;
+mod demo_backtest;
 mod normalize;
 mod output;
 mod policy_tests;

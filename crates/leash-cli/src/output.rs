@@ -407,6 +407,56 @@ pub fn check(file: &str, issues: &[leash_engine::SchemaIssue], actions: usize) -
     lines.join("\n")
 }
 
+/// `leash audit`: the counts per action, then every refused and reviewed change.
+pub fn audit(r: &leash_engine::AuditReport) -> String {
+    let rows: Vec<Vec<String>> = r
+        .actions
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                a.checked.to_string(),
+                a.would_apply.to_string(),
+                a.would_review.to_string(),
+                a.would_refuse.to_string(),
+            ]
+        })
+        .collect();
+    let mut out =
+        format!("{} changes judged under policy {}\n", r.checked, r.policy_hash.get(..12).unwrap_or(&r.policy_hash));
+    out.push_str(&table(&["ACTION", "CHECKED", "WOULD APPLY", "WOULD REVIEW", "WOULD REFUSE"], &rows));
+    if !r.refused.is_empty() {
+        out.push_str("\n\nwould refuse:");
+        for c in &r.refused {
+            out.push_str(&format!("\n  {} {} key {}: {} — {}", c.change_id, c.action, c.record_key, c.code, c.message));
+        }
+    }
+    if !r.reviewed.is_empty() {
+        out.push_str("\n\nwould go to a person:");
+        for c in &r.reviewed {
+            let reasons: Vec<&str> = c.reasons.iter().map(|x| x.as_str()).collect();
+            out.push_str(&format!("\n  {} ({})", c.change_id, reasons.join(", ")));
+        }
+    }
+    if !r.approximate.is_empty() {
+        out.push_str(&format!(
+            "\n\n{} change(s) judged with fields read from the record as it is now (the journal holds only the fields a change wrote): {}",
+            r.approximate.len(),
+            r.approximate.join(" ")
+        ));
+    }
+    if let Some(undo) = &r.revert {
+        out.push_str("\n\n");
+        out.push_str(&revert(undo));
+    }
+    if r.refused.is_empty() {
+        out.push_str("\n\nnothing would be refused");
+    } else if r.revert.is_none() {
+        out.push_str("\n\nundo exactly these: add --revert-refused (with --dry-run to plan first)");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use leash_core::call::{CallResult, FieldChange};

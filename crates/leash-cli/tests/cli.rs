@@ -396,3 +396,87 @@ fn bench_journal_sizes_measure_each_size_and_draw_the_curve() {
     let svg = std::fs::read_to_string(dir.path().join("curve.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("verify (s)") && svg.matches("<polyline").count() == 7);
 }
+
+#[test]
+fn explain_prints_one_page_per_action_and_json_in_the_documented_shape() {
+    let dir = demo_dir();
+    let text = leash(dir.path(), &["explain", "set_ticket_status"]);
+    assert_eq!(text.status.code(), Some(0), "{}", String::from_utf8_lossy(&text.stderr));
+    let page = String::from_utf8_lossy(&text.stdout);
+    assert!(page.lines().count() <= 60, "{page}");
+    assert!(page.contains("set_ticket_status") && page.contains("needs_reply"), "{page}");
+    assert!(page.contains("lead"), "who approved it: {page}");
+
+    let all = json(&leash(dir.path(), &["explain", "--json"]));
+    let actions = all["actions"].as_array().unwrap();
+    assert!(actions.len() > 1);
+    for key in [
+        "name",
+        "summary",
+        "table",
+        "fields",
+        "conditions",
+        "limits",
+        "to_a_person",
+        "never",
+        "owner",
+        "exception_approver",
+        "risk",
+        "rollback_minutes",
+        "approved_by",
+        "approved_at",
+    ] {
+        assert!(actions[0].get(key).is_some(), "page lacks {key}: {}", actions[0]);
+    }
+    let status = actions.iter().find(|a| a["name"] == "set_ticket_status").unwrap();
+    assert_eq!(status["approved_by"], "lead");
+    assert_eq!(status["fields"][0]["field"], "status");
+    assert!(status["fields"][0]["rules"].as_array().is_some_and(|r| !r.is_empty()));
+
+    let unknown = leash(dir.path(), &["explain", "no_such_action", "--json"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(json(&unknown)["code"], "not_found");
+}
+
+#[test]
+fn audit_lists_what_a_tightened_policy_refuses_and_reverts_it() {
+    let dir = demo_dir();
+    for (key, status) in [("1", "solved"), ("2", "needs_reply")] {
+        let out = leash(dir.path(), &["call", "set_ticket_status", "--key", key, "--set", &format!("status={status}")]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let log = json(&leash(dir.path(), &["log", "--action", "set_ticket_status", "--json"]));
+    let solved = log["changes"][0]["id"].as_str().unwrap().to_string();
+    let policy = std::fs::read_to_string(dir.path().join("leash.toml")).unwrap();
+    let tight = policy.replace(
+        "one_of = [\"open\", \"needs_reply\", \"pending\", \"solved\"]",
+        "one_of = [\"open\", \"needs_reply\", \"pending\"]",
+    );
+    assert_ne!(tight, policy);
+    std::fs::write(dir.path().join("tight.toml"), tight).unwrap();
+
+    let out = leash(dir.path(), &["audit", "--policy", "tight.toml", "--action", "set_ticket_status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json(&out);
+    for key in ["policy_hash", "checked", "actions", "refused", "reviewed", "approximate"] {
+        assert!(r.get(key).is_some(), "audit lacks {key}: {r}");
+    }
+    assert_eq!(r["checked"], 2);
+    assert_eq!(r["refused"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["refused"][0]["change_id"], solved.as_str());
+    assert_eq!(r["refused"][0]["code"], "value_not_allowed");
+    assert_eq!(r["actions"][0]["would_refuse"], 1);
+
+    let dry = json(&leash(dir.path(), &["audit", "--policy", "tight.toml", "--revert-refused", "--dry-run", "--json"]));
+    assert_eq!(dry["revert"]["dry_run"], true);
+    assert_eq!(dry["revert"]["reverted"][0], solved.as_str());
+    let run = json(&leash(dir.path(), &["audit", "--policy", "tight.toml", "--revert-refused", "--json"]));
+    assert_eq!(run["revert"]["reverted"][0], solved.as_str(), "{run}");
+    let verify = leash(dir.path(), &["verify", "--json"]);
+    assert_eq!(json(&verify)["ok"], true);
+
+    std::fs::write(dir.path().join("broken.toml"), "[[actions]]\nname = 1\n").unwrap();
+    let broken = leash(dir.path(), &["audit", "--policy", "broken.toml"]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("broken.toml"), "names the file");
+}

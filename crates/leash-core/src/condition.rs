@@ -128,6 +128,12 @@ impl Condition {
         &self.source
     }
 
+    /// The columns it reads as `record.<column>`, sorted; `None` when it
+    /// reads `record` as a whole.
+    pub fn columns(&self) -> Option<&[String]> {
+        self.compiled.columns.as_deref()
+    }
+
     /// Evaluates to a JSON value. An error usually means the record lacks a
     /// column the expression reads; callers treat that as missing context.
     pub fn eval(&self, record: &Record) -> Result<Value, String> {

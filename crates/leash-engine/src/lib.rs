@@ -2,9 +2,11 @@
 //! change: the review queue, revert, verify. It loads through the `Store`
 //! traits, asks `leash_core::decide`, and writes what the decision says.
 
+mod audit;
 mod check;
 mod clock;
 mod expiry;
+mod explain;
 mod groups;
 mod journal;
 mod outbox;
@@ -27,9 +29,11 @@ use leash_core::codes::{Code, ErrorCode};
 use leash_core::policy::{Action, Policy};
 use leash_store::{Store, StoreError, TableSchema};
 
+pub use audit::{ActionTally, AuditReport, AuditRequest, RefusedChange, ReviewedChange, AUDIT_PAGE_ROWS};
 pub use check::{check_schema, SchemaIssue};
 pub use clock::{parse_time, stamp, Clock};
 pub use expiry::EXPIRE_BATCH_MAX;
+pub use explain::PolicyChange;
 pub use groups::MemberOutcome;
 /// Plain data the engine answers with, defined where it is stored.
 pub use leash_store::{OutboxRow, Pause, PauseKind, TokenRow, UndeliveredRow, ALL_SCOPE};

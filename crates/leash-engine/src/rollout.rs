@@ -20,6 +20,8 @@ pub struct PolicyApproval {
     pub action_hash: String,
     /// False when this exact definition was approved before.
     pub newly_approved: bool,
+    /// What changed since the action's last approval, in the page's words.
+    pub changes: Vec<String>,
 }
 
 /// One row of the planning sheet (`leash actions`).
@@ -48,10 +50,12 @@ impl Engine {
     /// Records who approved the current definition of every action.
     pub async fn approve_policy(&self, by: &Caller, note: Option<&str>) -> Result<Vec<PolicyApproval>> {
         by.require(Role::Admin, "approving the policy")?;
+        let approvals = self.store().approvals().await?;
         let mut tx = self.store().begin().await?;
         let mut out = Vec::new();
         for a in &self.policy().actions {
             let known = tx.approval_for(&a.name, &a.hash).await?.is_some();
+            let changes = if known { Vec::new() } else { self.changes_of(a, &approvals) };
             if !known {
                 let approval = Approval {
                     action: a.name.clone(),
@@ -60,10 +64,16 @@ impl Engine {
                     approved_by: by.name.clone(),
                     note: note.map(str::to_string),
                     at: self.clock().stamp(),
+                    page: self.approved_page(a),
                 };
                 tx.insert_approval(&approval).await?;
             }
-            out.push(PolicyApproval { action: a.name.clone(), action_hash: a.hash.clone(), newly_approved: !known });
+            out.push(PolicyApproval {
+                action: a.name.clone(),
+                action_hash: a.hash.clone(),
+                newly_approved: !known,
+                changes,
+            });
         }
         tx.commit().await?;
         tracing::info!(by = %by.name, "approve-policy");

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Authed;
-use crate::bodies::{body, ApproveBody, DecideManyBody, PauseBody, RejectBody, RevertBody};
+use crate::bodies::{body, ApproveBody, AuditBody, DecideManyBody, PauseBody, RejectBody, RevertBody};
 use crate::errors::{status_for, ApiError};
 use crate::AppState;
 
@@ -31,6 +31,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/actions", get(actions))
         .route("/api/v1/actions/{name}", post(call_action))
         .route("/api/v1/actions/{name}/records/{key}", get(read_record))
+        .route("/api/v1/actions/{name}/policy", get(action_policy))
+        .route("/api/v1/audit", post(audit))
         .route("/api/v1/proposals", get(proposals))
         .route("/api/v1/proposals/approve", post(approve_many))
         .route("/api/v1/proposals/reject", post(reject_many))
@@ -81,6 +83,47 @@ async fn read_record(
         Ok(record) => Ok(Json(json!({"action": name, "key": key, "record": record})).into_response()),
         Err(r) => Err(ApiError::new(crate::errors::code_status(r.code), r.code.as_str(), r.message)),
     }
+}
+
+/// The action's page: JSON, or its text with `Accept: text/markdown`.
+async fn action_policy(
+    State(s): St,
+    Authed(who): Authed,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let page = s.engine.explain_for(&who, &name).await?;
+    let markdown = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().starts_with("text/markdown")));
+    if markdown {
+        let text = leash_core::explain::render_text(&page);
+        return Ok(([(axum::http::header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response());
+    }
+    Ok(Json(page).into_response())
+}
+
+/// A backtest; the policy, if sent, is TOML text checked like the real one
+/// and never written anywhere.
+async fn audit(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
+    let b: AuditBody = body(&bytes)?;
+    let policy = match &b.policy {
+        Some(text) => Some(leash_core::policy::parse_policy("policy", text).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            ApiError::invalid(format!("the policy has {} error(s): {}", errors.len(), lines.join("; ")))
+        })?),
+        None => None,
+    };
+    let req = leash_engine::AuditRequest {
+        since: time(&s, b.since.as_ref())?,
+        until: time(&s, b.until.as_ref())?,
+        action: b.action,
+        revert_refused: b.revert_refused,
+        dry_run: b.dry_run,
+    };
+    let report = s.engine.audit(&who, policy.as_ref(), &req).await?;
+    Ok(Json(report).into_response())
 }
 
 #[derive(Deserialize)]

@@ -104,3 +104,20 @@ pub struct DecideManyBody {
     /// Why; required to reject.
     pub note: Option<String>,
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditBody {
+    /// A policy to judge by, as TOML text (default: the current one); checked
+    /// like the real policy and never written to disk.
+    pub policy: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub action: Option<String>,
+    /// Revert exactly the refused changes, in one run.
+    #[serde(default)]
+    pub revert_refused: bool,
+    /// With revert_refused: plan only; nothing is written.
+    #[serde(default)]
+    pub dry_run: bool,
+}

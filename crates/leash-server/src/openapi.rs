@@ -9,13 +9,13 @@ use leash_core::schema::{call_schema, describe, result_schema};
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
-use crate::bodies::{ApproveBody, DecideManyBody, PauseBody, RejectBody, RevertBody};
+use crate::bodies::{ApproveBody, AuditBody, DecideManyBody, PauseBody, RejectBody, RevertBody};
 use crate::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "leash", description = "A write gateway between AI agents and a team's database."),
-    components(schemas(ApproveBody, RejectBody, RevertBody, PauseBody, DecideManyBody))
+    components(schemas(ApproveBody, RejectBody, RevertBody, PauseBody, DecideManyBody, AuditBody))
 )]
 struct ApiDoc;
 
@@ -24,6 +24,13 @@ struct ApiDoc;
 pub const ENDPOINTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("get", "/api/v1/actions", "The planning sheet of the actions this token may use", "agent", None),
     ("get", "/api/v1/actions/{name}/records/{key}", "An action's `read` fields of one record", "agent", None),
+    (
+        "get",
+        "/api/v1/actions/{name}/policy",
+        "The action's policy on one page (JSON; `Accept: text/markdown` gives the text)",
+        "agent",
+        None,
+    ),
     ("get", "/api/v1/proposals", "Open proposals (agents see only their own)", "agent", None),
     ("get", "/api/v1/proposals/{id}", "One proposal, or for an agent what became of it", "agent", None),
     (
@@ -66,6 +73,13 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("post", "/api/v1/reverts", "Plan (dry_run) or execute a revert", "reviewer", Some("RevertBody")),
     ("post", "/api/v1/pause", "Pause an action or all", "admin", Some("PauseBody")),
     ("post", "/api/v1/resume", "Resume an action or all", "admin", Some("PauseBody")),
+    (
+        "post",
+        "/api/v1/audit",
+        "Judge applied changes again under a policy (TOML text, default the current one); optionally revert the refused",
+        "reviewer",
+        Some("AuditBody"),
+    ),
     ("get", "/api/v1/report", "Per action: counts, reversal rate, earned next stage", "reviewer", None),
     ("get", "/healthz", "Liveness and database reachability", "none", None),
     ("get", "/metrics", "Prometheus metrics", "none", None),

@@ -376,4 +376,76 @@ async fn webhook_event_survives_a_restart(kind: Kind) {
     restarted.stop().await;
 }
 
-conformance!(roles_and_status_codes, webhook_event_survives_a_restart);
+async fn policy_page_and_audit(kind: Kind) {
+    let Some(s) = setup(kind, "http://127.0.0.1:9/hook").await else { return };
+    let server = Server::start(s.engine.clone()).await;
+    let c = Client { http: reqwest::Client::new(), base: server.base.clone() };
+
+    let (st, page) = c.get("/api/v1/actions/set_status/policy", &s.agent).await;
+    assert_eq!(st, 200, "{page}");
+    assert_eq!(page["name"], "set_status");
+    assert_eq!(page["approved_by"], "ops");
+    assert_eq!(page["fields"][0]["field"], "status");
+    let text = c
+        .http
+        .get(format!("{}/api/v1/actions/set_status/policy", c.base))
+        .bearer_auth(&s.reviewer)
+        .header("accept", "text/markdown")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status().as_u16(), 200);
+    assert!(text.headers()["content-type"].to_str().unwrap().starts_with("text/markdown"));
+    let text = text.text().await.unwrap();
+    assert!(text.starts_with("# set_status"), "{text}");
+    assert!(text.lines().count() <= 60);
+    assert_eq!(c.get("/api/v1/actions/set_status/policy", &s.other).await.0, 403, "not its action");
+    let (st, body) = c.get("/api/v1/actions/nope/policy", &s.reviewer).await;
+    assert_eq!((st, body["code"].as_str()), (404, Some("not_found")));
+
+    for key in ["1", "2"] {
+        let (st, r) =
+            c.post("/api/v1/actions/set_status", &s.agent, json!({"key": key, "set": {"status": "solved"}})).await;
+        assert_eq!(st, 200, "{r}");
+    }
+    let tight = policy("http://127.0.0.1:9/hook").replace(
+        "one_of = [\"open\", \"needs_reply\", \"pending\", \"solved\"]\n  [actions.limits]",
+        "one_of = [\"open\", \"needs_reply\", \"pending\"]\n  [actions.limits]",
+    );
+    let (st, body) = c.post("/api/v1/audit", &s.agent, json!({"policy": tight})).await;
+    assert_eq!((st, body["code"].as_str()), (403, Some("not_permitted")), "agents do not audit");
+    let (st, r) = c.post("/api/v1/audit", &s.reviewer, json!({"policy": tight, "action": "set_status"})).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["checked"], 2);
+    assert_eq!(r["refused"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(r["refused"][0]["code"], "value_not_allowed");
+    assert!(r.get("revert").is_none());
+
+    let before = s
+        .engine
+        .changes(&Caller::local("t"), &leash_engine::ChangeQuery { limit: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .len();
+    let (st, body) = c
+        .post("/api/v1/audit", &s.reviewer, json!({"policy": "[[actions]]\nname = 7\n", "revert_refused": true}))
+        .await;
+    assert_eq!((st, body["code"].as_str()), (400, Some("invalid_input")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("policy"), "{body}");
+    let (st, body) = c.post("/api/v1/audit", &s.reviewer, json!({"policy": tight, "revert": true})).await;
+    assert_eq!(st, 400, "unknown fields are refused: {body}");
+    let after = s
+        .engine
+        .changes(&Caller::local("t"), &leash_engine::ChangeQuery { limit: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "a refused audit changes nothing");
+
+    let (st, r) = c.post("/api/v1/audit", &s.reviewer, json!({"policy": tight, "revert_refused": true})).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["revert"]["reverted"].as_array().unwrap().len(), 2, "{r}");
+    server.stop().await;
+}
+
+conformance!(roles_and_status_codes, webhook_event_survives_a_restart, policy_page_and_audit);

@@ -285,6 +285,10 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     assert_eq!(refused.code.map(|c| c.as_str()), Some("paused"));
     shot("actions-paused").await;
 
+    // The action's policy on one page, linked from the actions page.
+    b.find(Locator::Css("a[href='/actions/set_status']")).await.unwrap().click().await.unwrap();
+    shot("policy").await;
+
     // The same pages on a phone-sized screen.
     b.set_window_size(390, 844).await.unwrap();
     b.goto(&format!("{base}/log")).await.unwrap();
@@ -306,6 +310,17 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
     assert_eq!(status(store.as_ref(), "8").await, json!("open"), "nothing changed");
+
+    // The policy page prints without the chrome, and names who approved it.
+    let get = |path: &str| {
+        reqwest::Client::new().get(format!("{base}{path}")).header("cookie", format!("leash_session={admin}")).send()
+    };
+    let page = get("/actions/set_status").await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("@media print") && html.contains("<h1>set_status</h1>"), "{html}");
+    assert!(html.contains("ops at "), "approved by: {html}");
+    assert_eq!(get("/actions/nope").await.unwrap().status().as_u16(), 404);
 
     let _ = stop.send(());
     let _ = server.await;

@@ -163,6 +163,11 @@ pub struct ChangeFilter {
     /// One table's records, these keys (with `records`: `verify`'s pages).
     pub table_name: Option<String>,
     pub records: Vec<String>,
+    /// Oldest first, at most this many (ignored with `newest`): a page of
+    /// the journal for a reader that walks all of it.
+    pub oldest: Option<u32>,
+    /// Only changes journaled after this change id (the previous page's last).
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -248,6 +253,10 @@ pub struct Approval {
     pub approved_by: String,
     pub note: Option<String>,
     pub at: String,
+    /// The action's explain page as JSON when it was approved, so the next
+    /// approval can say what changed; `None` for approvals before it was kept.
+    #[serde(skip)]
+    pub page: Option<String>,
 }
 
 /// A webhook delivery waiting in `leash_outbox`.

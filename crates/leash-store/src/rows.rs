@@ -10,7 +10,7 @@ use crate::{Approval, Pause, PauseKind, Result, StoreError, TableSchema, TokenRo
 pub const CHANGE_COLUMNS: &str = "id, at, action, policy_hash, table_name, record_key, op, fields, actor, approver, reason, evidence, confidence, run_id, proposal_id, reverts, reverted_by, watch, prev_hash, hash";
 /// What a revert reads of a change, in `undoable_from_row`'s order.
 pub const UNDOABLE_COLUMNS: &str = "id, action, policy_hash, table_name, record_key, op, fields, reverts, reverted_by";
-pub const APPROVAL_COLUMNS: &str = "action, action_hash, policy_hash, approved_by, note, at";
+pub const APPROVAL_COLUMNS: &str = "action, action_hash, policy_hash, approved_by, note, at, page";
 pub const PROPOSAL_COLUMNS: &str = "id, created_at, action, table_name, record_key, fields, reasons, notes, status, actor, reason, evidence, confidence, run_id, reviewer, decided_at, review_note, edited, change_id, group_key, expires_at, on_expire, escalated_at";
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -225,5 +225,6 @@ pub fn approval_from_row(row: &AnyRow) -> Result<Approval> {
         approved_by: string(row, "approved_by")?,
         note: opt_string(row, "note")?,
         at: string(row, "at")?,
+        page: opt_string(row, "page")?,
     })
 }

@@ -12,7 +12,7 @@ mod changes;
 mod text;
 mod words;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::policy::{Action, Kind, Mode, Policy};
 
@@ -21,7 +21,7 @@ pub use text::{render_text, PAGE_LINES_MAX};
 
 /// One action's page. The JSON field names are the contract of
 /// `leash explain --json`; `mode`, `kind` and `reads` are additions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionPage {
     pub name: String,
     /// The policy's own sentence of what the action does.
@@ -51,7 +51,7 @@ pub struct ActionPage {
     pub reads: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldPage {
     pub field: String,
     /// Whole sentences, each starting with a capital and ending in a full stop.

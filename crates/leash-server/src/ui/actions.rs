@@ -10,7 +10,7 @@ use leash_engine::Role;
 use serde_json::json;
 
 use super::chart::{chart, CHART_DAYS};
-use super::page::{back, render, FormData, St};
+use super::page::{back, failed_page, render, FormData, St};
 use super::session::Session;
 
 pub(super) async fn actions(State(s): St, sess: Session, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -42,6 +42,25 @@ pub(super) async fn actions(State(s): St, sess: Session, Query(q): Query<HashMap
         .collect();
     let ctx = json!({"actions": rows, "can_pause": sess.who.role == Role::Admin});
     render(&s, "actions.html", "actions", Some(&sess), ctx, &q).await
+}
+
+/// One action's policy on one page, printable without the chrome.
+pub(super) async fn policy(
+    State(s): St,
+    sess: Session,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match s.engine.explain_for(&sess.who, &name).await {
+        Ok(page) => render(&s, "policy.html", "actions", Some(&sess), json!({"p": page}), &q).await,
+        Err(e) => {
+            let mut r = failed_page(&s, "policy.html", "actions", &sess, &e, &q).await;
+            if matches!(e, leash_engine::EngineError::NotFound(_)) {
+                *r.status_mut() = axum::http::StatusCode::NOT_FOUND;
+            }
+            r
+        }
+    }
 }
 
 pub(super) async fn switch(

@@ -43,5 +43,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/log/{id}/undo", post(log::undo))
         .route("/revert", get(log::revert_preview).post(log::revert_run))
         .route("/actions", get(actions::actions))
+        .route("/actions/{name}", get(actions::policy))
         .route("/actions/{name}/{switch}", post(actions::switch))
 }

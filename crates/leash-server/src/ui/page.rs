@@ -33,6 +33,7 @@ fn templates() -> &'static Environment<'static> {
             ("revert.html", include_str!("templates/revert.html")),
             ("actions.html", include_str!("templates/actions.html")),
             ("proposal.html", include_str!("templates/proposal.html")),
+            ("policy.html", include_str!("templates/policy.html")),
         ] {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not compile");

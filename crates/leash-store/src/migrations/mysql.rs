@@ -168,6 +168,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
              ADD KEY leash_proposals_expiry (status, expires_at), ADD KEY leash_proposals_group (action, group_key, status)",
         ],
     },
+    // Each approval keeps the page it approved, so the next one can say what changed.
+    Migration {
+        version: 5,
+        name: "approved pages",
+        statements: &["ALTER TABLE leash_policy_approvals ADD COLUMN page MEDIUMTEXT"],
+    },
     // Deliveries whose webhook left the policy, or that failed for too long,
     // are parked: kept for a person to see, never sent.
     Migration {

@@ -222,6 +222,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX leash_proposals_group ON leash_proposals (action, group_key, status)",
         ],
     },
+    // Each approval keeps the page it approved, so the next one can say what changed.
+    Migration {
+        version: 6,
+        name: "approved pages",
+        statements: &["ALTER TABLE leash_policy_approvals ADD COLUMN page TEXT"],
+    },
     // Deliveries whose webhook left the policy, or that failed for too long,
     // are parked: kept for a person to see, never sent.
     Migration {

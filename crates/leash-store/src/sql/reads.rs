@@ -49,9 +49,13 @@ impl SqlStore {
         if let Some(until) = &f.until {
             q.push(" AND at < ").text(until);
         }
-        match f.newest {
-            Some(n) => q.push(&format!(" ORDER BY seq DESC LIMIT {n}")),
-            None => q.push(" ORDER BY seq ASC"),
+        if let Some(after) = &f.after {
+            q.push(" AND seq > (SELECT seq FROM leash_changes WHERE id = ").text(after).push(")");
+        }
+        match (f.newest, f.oldest) {
+            (Some(n), _) => q.push(&format!(" ORDER BY seq DESC LIMIT {n}")),
+            (None, Some(n)) => q.push(&format!(" ORDER BY seq ASC LIMIT {n}")),
+            (None, None) => q.push(" ORDER BY seq ASC"),
         };
         q
     }

@@ -181,7 +181,8 @@ pub(super) async fn revoke_token(tx: &mut SqlTx, name: &str, at: &str) -> Result
 pub(super) async fn insert_approval(tx: &mut SqlTx, a: &Approval) -> Result<()> {
     let mut q = tx.q(&format!("INSERT INTO leash_policy_approvals ({APPROVAL_COLUMNS}) VALUES ("));
     q.text(&a.action).push(", ").text(&a.action_hash).push(", ").text(&a.policy_hash).push(", ");
-    q.text(&a.approved_by).push(", ").opt_text(a.note.as_deref()).push(", ").text(&a.at).push(")");
+    q.text(&a.approved_by).push(", ").opt_text(a.note.as_deref()).push(", ").text(&a.at).push(", ");
+    q.opt_text(a.page.as_deref()).push(")");
     tx.exec(q).await?;
     Ok(())
 }
