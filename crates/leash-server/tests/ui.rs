@@ -313,7 +313,7 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
 
     // The policy page prints without the chrome, and names who approved it.
     let get = |path: &str| {
-        reqwest::Client::new().get(format!("{base}{path}")).header("cookie", format!("leash_session={admin}")).send()
+        reqwest::Client::new().get(format!("{base}{path}")).header("cookie", format!("leash_session={session}")).send()
     };
     let page = get("/actions/set_status").await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
