@@ -221,7 +221,8 @@ impl Engine {
     /// and whether it earned its next stage.
     pub async fn report(&self, who: &Caller, since: Option<String>, until: Option<String>) -> Result<Report> {
         who.require(Role::Reviewer, "reading the report")?;
-        let tallies = self.store().change_tallies(since.as_deref(), until.as_deref()).await?;
+        let actions: Vec<String> = self.policy().actions.iter().map(|a| a.name.clone()).collect();
+        let tallies = self.store().change_tallies(&actions, since.as_deref(), until.as_deref()).await?;
         let proposals = self
             .store()
             .proposals(&ProposalFilter { since: since.clone(), until: until.clone(), ..ProposalFilter::default() })
@@ -229,7 +230,7 @@ impl Engine {
         let now = self.clock().now();
         let days = self.policy().rollout.revert_free_days as i64;
         let cutoff = stamp(now.checked_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap_or(now));
-        let recent = self.store().change_tallies(Some(&cutoff), None).await?;
+        let recent = self.store().change_tallies(&actions, Some(&cutoff), None).await?;
         let by_day = since.is_some();
         let inputs = ReportInputs { tallies: &tallies, proposals: &proposals, recent: &recent, since, until, by_day };
         Ok(report(self.policy(), &inputs))

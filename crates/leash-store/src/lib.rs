@@ -354,8 +354,14 @@ pub trait Store: Send + Sync {
     /// The records the journal names, in (table, key) order after `after`,
     /// at most `limit`: `verify` walks the journal a page of records at a time.
     async fn journal_records(&self, after: Option<&(String, String)>, limit: u32) -> Result<Vec<(String, String)>>;
-    /// The journal counted per action and day, for reports (no rows loaded).
-    async fn change_tallies(&self, since: Option<&str>, until: Option<&str>) -> Result<Vec<ChangeTally>>;
+    /// The journal of these actions counted per action and day, for reports
+    /// (no rows loaded).
+    async fn change_tallies(
+        &self,
+        actions: &[String],
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<ChangeTally>>;
     async fn change(&self, id: &str) -> Result<Option<Change>>;
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>>;
     async fn proposal(&self, id: &str) -> Result<Option<Proposal>>;

@@ -196,7 +196,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         ],
     },
     // The log's filters read newest first by (filter, seq): a page is an
-    // index range, not a sort of every matching row; reports scan by time.
+    // index range, not a sort of every matching row. Each index costs every
+    // write (a B-tree more per commit), so reports use (action, at) and a
+    // record's history the chain index.
     Migration {
         version: 9,
         name: "journal indexes in the log's order",
@@ -206,8 +208,6 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX leash_changes_run_seq ON leash_changes (run_id, seq)",
             "CREATE INDEX leash_changes_actor_seq ON leash_changes (actor, seq)",
             "CREATE INDEX leash_changes_action_seq ON leash_changes (action, seq)",
-            "CREATE INDEX leash_changes_key_seq ON leash_changes (record_key, seq)",
-            "CREATE INDEX leash_changes_at ON leash_changes (at)",
         ],
     },
 ];

@@ -158,11 +158,21 @@ impl Store for SqlStore {
         rows.iter().map(|row| Ok((display(&value_at(row, 0)?), display(&value_at(row, 1)?)))).collect()
     }
 
-    async fn change_tallies(&self, since: Option<&str>, until: Option<&str>) -> Result<Vec<ChangeTally>> {
+    async fn change_tallies(
+        &self,
+        actions: &[String],
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<ChangeTally>> {
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
         // `at` is an RFC 3339 stamp in UTC: its first ten characters are the day.
         let mut q = self.q("SELECT action, SUBSTR(at, 1, 10), COUNT(CASE WHEN reverts IS NULL THEN 1 END), \
              COUNT(CASE WHEN reverts IS NULL AND reverted_by IS NOT NULL THEN 1 END), \
-             COUNT(CASE WHEN reverts IS NOT NULL THEN 1 END) FROM leash_changes WHERE 1 = 1");
+             COUNT(CASE WHEN reverts IS NOT NULL THEN 1 END) FROM leash_changes WHERE action IN (");
+        // Naming the actions lets every store range-scan (action, at).
+        q.list(actions).push(")");
         if let Some(t) = since {
             q.push(" AND at >= ").text(t);
         }
