@@ -4,6 +4,7 @@
 mod chat;
 mod load;
 pub mod policy_tests;
+mod walker;
 mod window;
 
 use std::collections::BTreeMap;
