@@ -131,3 +131,47 @@ fn outbox_lists_waiting_deliveries_redacted() {
     let text = String::from_utf8_lossy(&leash(dir.path(), &["outbox"]).stdout).to_string();
     assert!(text.contains("1 delivery(ies) waiting") && !text.contains("pass") && !text.contains("token=s"), "{text}");
 }
+
+/// Point 15 over MCP: rmcp would read `{"status": …, "status": …}` as the
+/// last one; the stdio server refuses it before the tool runs.
+#[test]
+fn a_field_set_twice_in_an_mcp_call_is_refused() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = demo_dir();
+    let out = leash(dir.path(), &["token", "create", "assistant", "--role", "agent", "--json"]);
+    let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leash"))
+        .current_dir(dir.path())
+        .arg("mcp")
+        .env("LEASH_TOKEN", &token)
+        .env_remove("LEASH_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut send = |line: &str| writeln!(stdin, "{line}").unwrap();
+    send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+    );
+    let mut answer = String::new();
+    stdout.read_line(&mut answer).unwrap();
+    assert!(answer.contains("\"id\":1"), "{answer}");
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"set_ticket_status","arguments":{"key":"1","set":{"status":"pending","status":"solved"},"reason":"r"}}}"#,
+    );
+    answer.clear();
+    stdout.read_line(&mut answer).unwrap();
+    let r: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(r["id"], 2, "{r}");
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(r.to_string().contains("appears twice in set"), "{r}");
+    drop(stdin);
+    let _ = child.wait();
+    let log = leash(dir.path(), &["log", "--json"]);
+    let log: Value = serde_json::from_slice(&log.stdout).unwrap();
+    assert_eq!(log["changes"].as_array().map(Vec::len), Some(0), "nothing written: {log}");
+}

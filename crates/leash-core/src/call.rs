@@ -39,7 +39,8 @@ pub fn fields_once<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json:
     d.deserialize_map(FieldsOnce("set"))
 }
 
-fn expect_once<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Map<String, Value>>, D::Error> {
+/// `expect` as `fields_once` reads `set`, or null.
+pub fn expect_once<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Map<String, Value>>, D::Error> {
     d.deserialize_option(OptionalFieldsOnce)
 }
 

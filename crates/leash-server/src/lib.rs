@@ -10,6 +10,7 @@ mod errors;
 mod headers;
 mod hosts;
 pub mod mcp;
+mod mcp_input;
 pub mod mcp_sessions;
 mod metrics;
 pub mod openapi;
@@ -85,6 +86,7 @@ pub fn router_and_state(engine: Arc<Engine>, options: Options) -> (Router, Arc<A
     });
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn(mcp_input::http))
         .layer(axum::middleware::from_fn_with_state(state.clone(), mcp_sessions::guard));
     let router = api::routes()
         .merge(ui::routes())

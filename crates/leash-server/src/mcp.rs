@@ -204,6 +204,9 @@ impl ServerHandler for LeashMcp {
             Err(e) => return Err(e),
         };
         let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        if let Some(why) = args.get(crate::mcp_input::REFUSED_KEY).and_then(Value::as_str) {
+            return Ok(tool_error(INVALID, why).into());
+        }
         let started = std::time::Instant::now();
         let result = match request.name.as_ref() {
             READ_RECORD => {
@@ -298,7 +301,8 @@ pub async fn serve_stdio(
     identity: Identity,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use rmcp::ServiceExt;
-    let service = LeashMcp::stdio(engine, identity).serve(rmcp::transport::stdio()).await?;
+    let transport = (crate::mcp_input::stdin(), tokio::io::stdout());
+    let service = LeashMcp::stdio(engine, identity).serve(transport).await?;
     service.waiting().await?;
     Ok(())
 }
