@@ -229,6 +229,16 @@ impl Filler {
             pb.inc(batch.len() as u64);
         }
         pb.finish_and_clear();
+        // A journal grows a little each day and the database's statistics
+        // follow; a bulk fill outruns them, so refresh them as autovacuum would.
+        let analyze = match store.dialect() {
+            leash_store::Dialect::Postgres => Some("ANALYZE leash_changes"),
+            leash_store::Dialect::Mysql => Some("ANALYZE TABLE leash_changes"),
+            _ => None,
+        };
+        if let Some(statement) = analyze {
+            store.execute_script(&[statement]).await?;
+        }
         Ok(())
     }
 
