@@ -5,13 +5,10 @@
 
 use std::time::Instant;
 
-use leash_core::call::FieldChange;
-use leash_core::journal::{Change, Op};
-use leash_core::value::Value;
 use leash_engine::{AuditRequest, Caller};
-use leash_store::Store;
 use serde::Serialize;
 
+use crate::journal::{insert_sealed, status_change};
 use crate::{bar, round, setup, BenchError, Options, Result};
 
 /// Journaled changes the audit figure judges.
@@ -50,39 +47,14 @@ pub async fn run(opts: &Options) -> Result<AuditFigures> {
             for &key in chunk {
                 seq += 1;
                 let (old, new) = (statuses[round_no % 4], statuses[(round_no + 1) % 4]);
-                let mut c = Change {
-                    id: format!("{:026}", seq),
-                    at: format!("2026-11-{:02}T{:02}:00:00.000000Z", 1 + round_no, key % 24),
-                    action: "bench_update".into(),
-                    policy_hash: hash.clone(),
-                    table_name: "bench_items".into(),
-                    record_key: key.to_string(),
-                    op: Op::Update,
-                    fields: vec![FieldChange {
-                        field: "status".into(),
-                        old: Value::String(old.into()),
-                        new: Value::String(new.into()),
-                    }],
-                    actor: "bench-agent".into(),
-                    approver: None,
-                    reason: Some("bench".into()),
-                    evidence: None,
-                    confidence: Some(0.99),
-                    run_id: Some(format!("fill-{round_no}")),
-                    proposal_id: None,
-                    reverts: None,
-                    reverted_by: None,
-                    watch: false,
-                    prev_hash: None,
-                    hash: String::new(),
-                };
+                let at = format!("2026-11-{:02}T{:02}:00:00.000000Z", 1 + round_no, key % 24);
+                let run = format!("fill-{round_no}");
+                let mut c = status_change(&hash, format!("{:026}", seq), &at, &key.to_string(), &run, (old, new));
                 c.seal(heads[key].take());
                 heads[key] = Some(c.hash.clone());
                 changes.push(c);
             }
-            let mut tx = db.raw.begin().await?;
-            tx.insert_changes(&changes).await?;
-            tx.commit().await?;
+            insert_sealed(&db.raw, &changes).await?;
             pb.inc(chunk.len() as u64);
         }
     }

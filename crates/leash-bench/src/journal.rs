@@ -222,9 +222,7 @@ impl Filler {
                 batch.push(a);
                 batch.push(b);
             }
-            let mut tx = store.begin().await?;
-            tx.insert_changes(&batch).await?;
-            tx.commit().await?;
+            insert_sealed(store, &batch).await?;
             self.rows += batch.len();
             pb.inc(batch.len() as u64);
         }
@@ -262,33 +260,54 @@ impl Filler {
     }
 
     fn change(&self, key: &str, at: &str, run: &str, old: &str, new: &str) -> Change {
-        Change {
-            id: ulid::Ulid::new().to_string(),
-            at: at.to_string(),
-            action: "bench_update".into(),
-            policy_hash: self.policy_hash.clone(),
-            table_name: "bench_items".into(),
-            record_key: key.to_string(),
-            op: Op::Update,
-            fields: vec![FieldChange {
-                field: "status".into(),
-                old: Value::String(old.into()),
-                new: Value::String(new.into()),
-            }],
-            actor: "bench-agent".into(),
-            approver: None,
-            reason: Some("bench fill".into()),
-            evidence: None,
-            confidence: Some(0.9),
-            run_id: Some(run.to_string()),
-            proposal_id: None,
-            reverts: None,
-            reverted_by: None,
-            watch: false,
-            prev_hash: None,
-            hash: String::new(),
-        }
+        status_change(&self.policy_hash, ulid::Ulid::new().to_string(), at, key, run, (old, new))
     }
+}
+
+/// A journal row as the engine writes a `bench_update` of `status`, not yet
+/// sealed: the pre-fills of the journal curve and of the audit bench.
+pub(crate) fn status_change(
+    policy_hash: &str,
+    id: String,
+    at: &str,
+    key: &str,
+    run: &str,
+    (old, new): (&str, &str),
+) -> Change {
+    Change {
+        id,
+        at: at.to_string(),
+        action: "bench_update".into(),
+        policy_hash: policy_hash.to_string(),
+        table_name: "bench_items".into(),
+        record_key: key.to_string(),
+        op: Op::Update,
+        fields: vec![FieldChange {
+            field: "status".into(),
+            old: Value::String(old.into()),
+            new: Value::String(new.into()),
+        }],
+        actor: "bench-agent".into(),
+        approver: None,
+        reason: Some("bench".into()),
+        evidence: None,
+        confidence: Some(0.99),
+        run_id: Some(run.to_string()),
+        proposal_id: None,
+        reverts: None,
+        reverted_by: None,
+        watch: false,
+        prev_hash: None,
+        hash: String::new(),
+    }
+}
+
+/// Writes sealed journal rows in one transaction (multi-row inserts).
+pub(crate) async fn insert_sealed(store: &dyn Store, changes: &[Change]) -> Result<()> {
+    let mut tx = store.begin().await?;
+    tx.insert_changes(changes).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Ratios of the largest size's figures to the smallest's, against the
