@@ -82,85 +82,90 @@ impl Engine {
                 intact.push((key, ordered));
             }
         }
-        // One batch read per key column (normally one per table).
-        let mut by_key_col: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (key, chain) in &intact {
-            if let Some(action) = chain.last().and_then(|last| self.key_column(&last.action, table).ok()) {
-                by_key_col.entry(action.key.clone()).or_default().push(key.to_string());
-            }
-        }
         let Ok(schema) = self.schema(table) else { return Ok(()) };
+        // Each record by the key column of the action that wrote it last; one
+        // batch read per key column (normally one per table).
+        let keyed: Vec<(&str, &str, &[&Change])> = intact
+            .iter()
+            .filter_map(|(key, chain)| {
+                let action = self.key_column(&chain.last()?.action, table).ok()?;
+                Some((*key, action.key.as_str(), chain.as_slice()))
+            })
+            .collect();
+        let mut by_key_col: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (key, key_col, _) in &keyed {
+            by_key_col.entry(key_col).or_default().push(key.to_string());
+        }
         let mut current: HashMap<String, leash_core::value::Record> = HashMap::new();
         for (key_col, keys) in &by_key_col {
             current.extend(self.store().read_records(schema, key_col, keys).await?);
         }
-        for (key, chain) in &intact {
-            self.check_drift(table, key, chain, current.get(*key), &mut report.drift);
+        for (key, key_col, chain) in keyed {
+            check_drift((table, schema), key, key_col, chain, current.get(key), &mut report.drift);
         }
         Ok(())
     }
+}
 
-    fn check_drift(
-        &self,
-        table: &str,
-        key: &str,
-        chain: &[&Change],
-        current: Option<&leash_core::value::Record>,
-        drift: &mut Vec<Drift>,
-    ) {
-        let Some(last) = chain.last() else { return };
-        let Ok(action) = self.key_column(&last.action, table) else { return };
-        let Ok(schema) = self.schema(table) else { return };
-        let mut expected: HashMap<&str, (&Value, &str)> = HashMap::new();
-        let mut exists = false;
-        for c in chain {
-            match c.op {
-                Op::Delete => {
-                    exists = false;
-                    expected.clear();
-                }
-                Op::Insert | Op::Update => {
-                    exists = true;
-                    for f in &c.fields {
-                        expected.insert(&f.field, (&f.new, &c.id));
-                    }
+/// Compares what leash last wrote to a record with the record now.
+fn check_drift(
+    (table, schema): (&str, &leash_store::TableSchema),
+    key: &str,
+    key_col: &str,
+    chain: &[&Change],
+    current: Option<&leash_core::value::Record>,
+    drift: &mut Vec<Drift>,
+) {
+    let Some(last) = chain.last() else { return };
+    let mut expected: HashMap<&str, (&Value, &str)> = HashMap::new();
+    let mut exists = false;
+    for c in chain {
+        match c.op {
+            Op::Delete => {
+                exists = false;
+                expected.clear();
+            }
+            Op::Insert | Op::Update => {
+                exists = true;
+                for f in &c.fields {
+                    expected.insert(&f.field, (&f.new, &c.id));
                 }
             }
         }
-        let gone = Value::String("(no row)".into());
-        match (exists, current) {
-            (false, None) => {}
-            (false, Some(_)) => drift.push(Drift {
-                table_name: table.into(),
-                record_key: key.into(),
-                field: action.key.clone(),
-                journal: gone,
-                current: Value::String(key.into()),
-                change_id: last.id.clone(),
-            }),
-            (true, None) => drift.push(Drift {
-                table_name: table.into(),
-                record_key: key.into(),
-                field: action.key.clone(),
-                journal: Value::String(key.into()),
-                current: gone,
-                change_id: last.id.clone(),
-            }),
-            (true, Some(rec)) => {
-                let mut fields: Vec<_> = expected.into_iter().collect();
-                fields.sort_by_key(|(f, _)| *f);
-                for (field, (value, id)) in fields {
-                    let now = rec.get(field).cloned().unwrap_or(Value::Null);
-                    if !same_stored(&now, value, crate::values::column_type(schema, field)) {
-                        drift.push(Drift {
-                            table_name: table.into(),
-                            record_key: key.into(),
-                            field: field.into(),
-                            journal: value.clone(),
-                            current: now,
-                            change_id: id.into(),
-                        });
-                    }
+    }
+    let gone = Value::String("(no row)".into());
+    match (exists, current) {
+        (false, None) => {}
+        (false, Some(_)) => drift.push(Drift {
+            table_name: table.into(),
+            record_key: key.into(),
+            field: key_col.to_string(),
+            journal: gone,
+            current: Value::String(key.into()),
+            change_id: last.id.clone(),
+        }),
+        (true, None) => drift.push(Drift {
+            table_name: table.into(),
+            record_key: key.into(),
+            field: key_col.to_string(),
+            journal: Value::String(key.into()),
+            current: gone,
+            change_id: last.id.clone(),
+        }),
+        (true, Some(rec)) => {
+            let mut fields: Vec<_> = expected.into_iter().collect();
+            fields.sort_by_key(|(f, _)| *f);
+            for (field, (value, id)) in fields {
+                let now = rec.get(field).cloned().unwrap_or(Value::Null);
+                if !same_stored(&now, value, crate::values::column_type(schema, field)) {
+                    drift.push(Drift {
+                        table_name: table.into(),
+                        record_key: key.into(),
+                        field: field.into(),
+                        journal: value.clone(),
+                        current: now,
+                        change_id: id.into(),
+                    });
                 }
             }
         }
