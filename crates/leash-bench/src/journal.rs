@@ -1,6 +1,7 @@
 //! `leash bench --journal-sizes`: the figures a user feels, measured as the
 //! journal grows. A database of its own is pre-filled with valid hash chains
-//! (multi-row inserts, as fast as the store takes them), then at each size:
+//! (multi-row inserts, as fast as the store takes them) and a decided
+//! proposal per ten journal rows, then at each size:
 //! one client's call latency, the first page of the log, reverting a fresh
 //! 1,000-change run, a full `verify`, the 30-day report and the peak RSS.
 
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use leash_core::call::{Call, FieldChange};
 use leash_core::codes::Outcome;
-use leash_core::journal::{Change, Op};
+use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
 use leash_core::value::Value;
 use leash_engine::{Caller, ChangeQuery, Engine, RevertRequest, Role, Selector};
 use leash_store::Store;
@@ -27,6 +28,9 @@ const MEASURE_RECORDS: usize = CALLS + REVERT_RUN;
 pub const CALLS: usize = 500;
 /// The run reverted at each size.
 pub const REVERT_RUN: usize = 1_000;
+/// One proposal per this many pre-filled pairs of changes (one per ten
+/// journal rows): a year of review mode leaves decided proposals behind.
+const PAIRS_PER_PROPOSAL: usize = 5;
 /// Journal rows per pre-fill transaction.
 const FILL_BATCH: usize = 5_000;
 /// Largest size a run accepts: ten million rows take hours to fill.
@@ -38,6 +42,8 @@ pub struct JournalFigures {
     /// Journal rows when this size was measured: the size asked for, or more
     /// when the previous size's own writes (2,500) already passed it.
     pub rows: usize,
+    /// Decided proposals pre-filled beside them.
+    pub proposals: usize,
     pub call_p50_ms: f64,
     pub call_p99_ms: f64,
     pub log_page_ms: f64,
@@ -77,7 +83,7 @@ pub async fn run(opts: &Options, sizes: &[usize]) -> Result<Vec<JournalFigures>>
     let mut out = Vec::with_capacity(sizes.len());
     for (i, &size) in sizes.iter().enumerate() {
         filler.fill_to(&db.raw, size, opts.progress).await?;
-        out.push(measure(&engine, &ops, &agent, i, filler.rows).await?);
+        out.push(measure(&engine, &ops, &agent, i, (filler.rows, filler.proposals)).await?);
         filler.rows += CALLS + 2 * REVERT_RUN;
     }
     drop(engine);
@@ -87,7 +93,13 @@ pub async fn run(opts: &Options, sizes: &[usize]) -> Result<Vec<JournalFigures>>
 
 /// One size's figures. Every write sets a value the record does not hold
 /// (the value alternates with the size's index), so each is a real change.
-async fn measure(engine: &Engine, ops: &Caller, agent: &Caller, i: usize, rows: usize) -> Result<JournalFigures> {
+async fn measure(
+    engine: &Engine,
+    ops: &Caller,
+    agent: &Caller,
+    i: usize,
+    (rows, proposals): (usize, usize),
+) -> Result<JournalFigures> {
     let status = ["pending", "solved"][i % 2];
     let first = FILL_RECORDS + 1;
     let mut latencies = Vec::with_capacity(CALLS);
@@ -133,6 +145,7 @@ async fn measure(engine: &Engine, ops: &Caller, agent: &Caller, i: usize, rows: 
     let report_ms = median_of(3, || async { engine.report(ops, Some(since.clone()), None).await.map(|_| ()) }).await?;
     Ok(JournalFigures {
         rows,
+        proposals,
         call_p50_ms: round2(percentile(&mut latencies.clone(), 0.5)),
         call_p99_ms: round2(percentile(&mut latencies, 0.99)),
         log_page_ms: round2(log_page_ms),
@@ -197,6 +210,7 @@ struct Filler {
     heads: HashMap<String, String>,
     pairs: usize,
     rows: usize,
+    proposals: usize,
     year_ago: jiff::Timestamp,
 }
 
@@ -206,7 +220,14 @@ impl Filler {
             engine.policy().action("bench_update").ok_or_else(|| BenchError::Other("no bench action".into()))?;
         let now = jiff::Timestamp::now();
         let year_ago = now.checked_sub(jiff::SignedDuration::from_hours(24 * 365)).unwrap_or(now);
-        Ok(Filler { policy_hash: action.hash.clone(), heads: HashMap::new(), pairs: 0, rows: 0, year_ago })
+        Ok(Filler {
+            policy_hash: action.hash.clone(),
+            heads: HashMap::new(),
+            pairs: 0,
+            rows: 0,
+            proposals: 0,
+            year_ago,
+        })
     }
 
     async fn fill_to(&mut self, store: &dyn Store, size: usize, progress: bool) -> Result<()> {
@@ -217,12 +238,22 @@ impl Filler {
         while self.rows < size {
             let want = (size - self.rows).div_ceil(2).min(FILL_BATCH / 2);
             let mut batch = Vec::with_capacity(2 * want);
+            let mut proposals = Vec::with_capacity(want / PAIRS_PER_PROPOSAL + 1);
             for _ in 0..want {
                 let (a, b) = self.pair();
+                if self.pairs.is_multiple_of(PAIRS_PER_PROPOSAL) {
+                    proposals.push(self.proposal(&a));
+                }
                 batch.push(a);
                 batch.push(b);
             }
-            insert_sealed(store, &batch).await?;
+            let mut tx = store.begin().await?;
+            tx.insert_changes(&batch).await?;
+            for p in &proposals {
+                tx.insert_proposal(p).await?;
+            }
+            tx.commit().await?;
+            self.proposals += proposals.len();
             self.rows += batch.len();
             pb.inc(batch.len() as u64);
         }
@@ -257,6 +288,44 @@ impl Filler {
         b.seal(Some(a.hash.clone()));
         self.heads.insert(key, b.hash.clone());
         (a, b)
+    }
+
+    /// A decided proposal beside a change, as a team in review mode leaves
+    /// them: most accepted (some edited), some rejected, a few expired.
+    fn proposal(&self, c: &Change) -> Proposal {
+        let n = self.proposals + 1;
+        let status = match n % 20 {
+            0 | 1 => ProposalStatus::Rejected,
+            2 => ProposalStatus::Expired,
+            _ => ProposalStatus::Accepted,
+        };
+        let edited = (status == ProposalStatus::Accepted && n % 10 == 3)
+            .then(|| [("status".to_string(), Value::String("needs_reply".into()))].into_iter().collect());
+        Proposal {
+            id: ulid::Ulid::new().to_string(),
+            created_at: c.at.clone(),
+            action: c.action.clone(),
+            table_name: c.table_name.clone(),
+            record_key: Some(c.record_key.clone()),
+            fields: c.fields.clone(),
+            reasons: Vec::new(),
+            notes: Vec::new(),
+            status,
+            actor: c.actor.clone(),
+            reason: c.reason.clone(),
+            evidence: None,
+            confidence: c.confidence,
+            run_id: c.run_id.clone(),
+            reviewer: Some("bench-lead".into()),
+            decided_at: Some(c.at.clone()),
+            review_note: None,
+            edited,
+            change_id: (status == ProposalStatus::Accepted).then(|| c.id.clone()),
+            group: None,
+            expires_at: None,
+            on_expire: None,
+            escalated_at: None,
+        }
     }
 
     fn change(&self, key: &str, at: &str, run: &str, old: &str, new: &str) -> Change {

@@ -28,6 +28,8 @@ pub const CONCURRENT_CALLERS: usize = 8;
 pub const REVERT_CHANGES: usize = 10_000;
 pub const POLICY_EVAL_ROUNDS: usize = 20_000;
 pub const HTTP_CALLS: usize = 5_000;
+/// Sequential calls of the single-client HTTP figures.
+pub const HTTP_CALLS_ONE_CLIENT: usize = 2_000;
 pub const RESTORE_BATCH_ROWS: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,9 @@ pub struct Figures {
     pub policy_eval_ns: f64,
     pub http_call_p50_ms: f64,
     pub http_call_p99_ms: f64,
+    /// One client calling sequentially: the per-call cost without queueing.
+    pub http_call_p50_1client_ms: f64,
+    pub http_call_p99_1client_ms: f64,
     /// The same figures a user feels, at each journal size, on a database
     /// of its own.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -186,26 +191,27 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// `CONCURRENT_CALLERS` clients, each calling in turn; the latency of every call.
+/// `clients` clients, each calling in turn; the latency of every call.
 async fn http_clients(
-    base: String,
-    token: String,
-    n: usize,
+    base: &str,
+    token: &str,
+    (clients, n): (usize, usize),
     status: &'static str,
     pb: ProgressBar,
 ) -> Result<Vec<f64>> {
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONCURRENT_CALLERS)
+        .pool_max_idle_per_host(clients)
         .build()
         .map_err(|e| BenchError::Other(e.to_string()))?;
     let mut tasks = Vec::new();
-    for c in 0..CONCURRENT_CALLERS {
-        let (client, base, token, pb) = (client.clone(), base.clone(), token.clone(), pb.clone());
+    for c in 0..clients {
+        let (base, token) = (base.to_string(), token.to_string());
+        let (client, pb) = (client.clone(), pb.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut key = 1 + c;
             let mut i = 0;
-            while i * CONCURRENT_CALLERS + c < n {
+            while i * clients + c < n {
                 let body = serde_json::json!({"key": key, "set": {"status": status}, "reason": "bench"});
                 let start = Instant::now();
                 let resp = client
@@ -224,7 +230,7 @@ async fn http_clients(
                     return Err(BenchError::Other(format!("HTTP call for {key} was {outcome}, not applied")));
                 }
                 pb.inc(1);
-                key += CONCURRENT_CALLERS;
+                key += clients;
                 i += 1;
             }
             Ok(lat)
@@ -237,16 +243,11 @@ async fn http_clients(
     Ok(all)
 }
 
-/// p50 and p99 of calls from concurrent HTTP clients against `leash serve`
-/// on loopback. Every call sets `status` on a record that holds another
-/// value, so every call is a real write.
-async fn http_latency(
-    engine: Arc<Engine>,
-    token: &str,
-    n: usize,
-    status: &'static str,
-    progress: bool,
-) -> Result<(f64, f64)> {
+/// Latencies of calls against `leash serve` on loopback: p50 and p99 from
+/// `CONCURRENT_CALLERS` clients, then p50 and p99 of one client calling
+/// sequentially (the per-call cost without queueing). Every call sets
+/// `status` on a record that holds another value, so every call is a write.
+async fn http_latency(engine: Arc<Engine>, token: &str, n: usize, progress: bool) -> Result<HttpFigures> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::Other(e.to_string()))?;
     let base = format!("http://{}", listener.local_addr().map_err(|e| BenchError::Other(e.to_string()))?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -254,11 +255,33 @@ async fn http_latency(
         let _ = stop_rx.await;
     }));
     let pb = bar(progress, "HTTP calls", n);
-    let mut all = http_clients(base, token.to_string(), n, status, pb.clone()).await?;
+    let many = http_clients(&base, token, (CONCURRENT_CALLERS, n), "open", pb.clone()).await;
+    pb.finish_and_clear();
+    // The records the concurrent phase set to `open` go to `pending`.
+    let alone = HTTP_CALLS_ONE_CLIENT.min(n);
+    let pb = bar(progress, "HTTP calls, one client", alone);
+    let one = match &many {
+        Ok(_) => http_clients(&base, token, (1, alone), "pending", pb.clone()).await,
+        Err(_) => Ok(Vec::new()),
+    };
     pb.finish_and_clear();
     let _ = stop_tx.send(());
     let _ = server.await;
-    Ok((percentile(&mut all.clone(), 0.5), percentile(&mut all, 0.99)))
+    // The server stops whichever phase failed.
+    let (mut many, mut one) = (many?, one?);
+    Ok(HttpFigures {
+        p50: percentile(&mut many.clone(), 0.5),
+        p99: percentile(&mut many, 0.99),
+        one_p50: percentile(&mut one.clone(), 0.5),
+        one_p99: percentile(&mut one, 0.99),
+    })
+}
+
+struct HttpFigures {
+    p50: f64,
+    p99: f64,
+    one_p50: f64,
+    one_p99: f64,
 }
 
 pub async fn run(opts: &Options) -> Result<Figures> {
@@ -331,7 +354,7 @@ pub async fn run(opts: &Options) -> Result<Figures> {
     // 5. Concurrent guarded writes on distinct records.
     let concurrent = guarded_concurrent(engine.clone(), &agent, n, "needs_reply", opts.progress).await?;
     let eval = policy_eval_ns(&engine);
-    let (p50, p99) = http_latency(engine.clone(), &token, HTTP_CALLS.min(n), "open", opts.progress).await?;
+    let http = http_latency(engine.clone(), &token, HTTP_CALLS.min(n), opts.progress).await?;
     drop(engine);
     db.drop().await;
 
@@ -353,8 +376,10 @@ pub async fn run(opts: &Options) -> Result<Figures> {
         baseline_restore_10k_ms: round(restore_ms),
         revert_vs_restore_ratio: round2(revert_ms / restore_ms.max(0.001)),
         policy_eval_ns: round(eval),
-        http_call_p50_ms: round2(p50),
-        http_call_p99_ms: round2(p99),
+        http_call_p50_ms: round2(http.p50),
+        http_call_p99_ms: round2(http.p99),
+        http_call_p50_1client_ms: round2(http.one_p50),
+        http_call_p99_1client_ms: round2(http.one_p99),
         journal: None,
         targets: BTreeMap::new(),
     };
@@ -363,6 +388,14 @@ pub async fn run(opts: &Options) -> Result<Figures> {
     f.targets.insert("revert within 2x of baseline restore", f.revert_vs_restore_ratio <= 2.0);
     f.targets.insert("policy_eval_ns < 10000", f.policy_eval_ns < 10_000.0);
     f.targets.insert("http_call_p99_ms < 5", f.http_call_p99_ms < 5.0);
+    // The tighter compass of the scale work (issue 20).
+    f.targets.insert("overhead_ratio <= 1.2", f.overhead_ratio <= 1.2);
+    f.targets.insert("revert within 1.2x of baseline restore", f.revert_vs_restore_ratio <= 1.2);
+    f.targets.insert("policy_eval_ns < 1500", f.policy_eval_ns < 1_500.0);
+    f.targets.insert(
+        "http_call_p99_1client_ms < 1 (sqlite)",
+        opts.store != StoreKind::Sqlite || f.http_call_p99_1client_ms < 1.0,
+    );
     if !opts.journal_sizes.is_empty() {
         let curve = journal::run(opts, &opts.journal_sizes).await?;
         journal::targets(&curve, &mut f.targets);

@@ -132,8 +132,19 @@ pub enum Command {
     },
     /// Run the policy's test cases (default: leash.test.toml beside the policy).
     Test { file: Option<PathBuf> },
-    /// Check the journal's hash chains and find records changed around leash.
-    Verify,
+    /// Check the journal's hash chains and find records changed around leash
+    /// (all of it, or one table, one record, or the records changed since a time).
+    Verify {
+        /// Only records of this table.
+        #[arg(long)]
+        table: Option<String>,
+        /// Only this record of --table (its key as the journal shows it).
+        #[arg(long, requires = "table")]
+        record: Option<String>,
+        /// Only records changed since: 2026-11-01, an RFC 3339 time, or a span ago like 1d (whole chains are checked).
+        #[arg(long, conflicts_with = "record")]
+        since: Option<String>,
+    },
     /// Webhook deliveries not made yet: those still retried, and those parked (never sent).
     Outbox,
     /// Manage API tokens.

@@ -123,9 +123,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
             };
             emit(&cli, &serde_json::json!({"resumed": cleared}), || text)
         }
-        Command::Verify => {
+        Command::Verify { table, record, since } => {
             let engine = open_engine(&cli).await?;
-            let report = engine.verify().await?;
+            let since = since.as_deref().map(|t| parse_time(t, engine.clock().now()).map_err(|e| anyhow!(e)));
+            let scope =
+                leash_engine::VerifyScope { table: table.clone(), record: record.clone(), since: since.transpose()? };
+            let report = engine.verify_scoped(&scope).await?;
             emit(&cli, &report, || output::verify(&report))?;
             Ok(if report.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
         }
@@ -487,68 +490,5 @@ async fn bench(
         std::fs::write(path, leash_bench::chart::svg(&title, curve))
             .with_context(|| format!("cannot write the chart to {}", path.display()))?;
     }
-    emit(cli, &f, || {
-        let rows = vec![
-            vec![
-                "guarded_writes_per_s".into(),
-                f.guarded_writes_per_s.to_string(),
-                "direct calls through the engine, sequential".into(),
-            ],
-            vec![
-                "baseline_writes_per_s".into(),
-                f.baseline_writes_per_s.to_string(),
-                "lock + update + audit row by hand".into(),
-            ],
-            vec!["overhead_ratio".into(), f.overhead_ratio.to_string(), "baseline / guarded (1.0 = free)".into()],
-            vec![
-                "baseline_indexed_writes_per_s".into(),
-                f.baseline_indexed_writes_per_s.to_string(),
-                "the same, audit row indexed like the journal".into(),
-            ],
-            vec![
-                "overhead_vs_indexed_ratio".into(),
-                f.overhead_vs_indexed_ratio.to_string(),
-                "indexed baseline / guarded".into(),
-            ],
-            vec![
-                "concurrent_guarded_writes_per_s".into(),
-                f.concurrent_guarded_writes_per_s.to_string(),
-                "8 callers, distinct records".into(),
-            ],
-            vec![
-                "revert_10k_ms".into(),
-                f.revert_10k_ms.to_string(),
-                format!("batch revert of {} changes", f.revert_changes),
-            ],
-            vec![
-                "baseline_restore_10k_ms".into(),
-                f.baseline_restore_10k_ms.to_string(),
-                "plain batched UPDATEs".into(),
-            ],
-            vec!["policy_eval_ns".into(), f.policy_eval_ns.to_string(), "one decision in the pure core, median".into()],
-            vec!["http_call_p50_ms".into(), f.http_call_p50_ms.to_string(), "8 HTTP clients on loopback".into()],
-            vec!["http_call_p99_ms".into(), f.http_call_p99_ms.to_string(), String::new()],
-        ];
-        let mut t = output::table(&["FIGURE", "VALUE", "WHAT"], &rows);
-        if let Some(curve) = &f.journal {
-            let rows: Vec<Vec<String>> = curve
-                .iter()
-                .map(|j| {
-                    [j.rows as f64, j.call_p50_ms, j.call_p99_ms, j.log_page_ms, j.revert_run_1000_ms, j.verify_s]
-                        .into_iter()
-                        .chain([j.report_ms, j.rss_mb])
-                        .map(|v| v.to_string())
-                        .collect()
-                })
-                .collect();
-            let head =
-                ["ROWS", "CALL P50 MS", "P99 MS", "LOG PAGE MS", "REVERT 1K MS", "VERIFY S", "REPORT MS", "RSS MB"];
-            t.push_str("\n\nAs the journal grows:\n");
-            t.push_str(&output::table(&head, &rows));
-        }
-        for (target, met) in &f.targets {
-            t.push_str(&format!("\n{} {target}", if *met { "met    " } else { "MISSED " }));
-        }
-        t
-    })
+    emit(cli, &f, || output::bench(&f))
 }

@@ -364,6 +364,8 @@ fn bench_prints_every_figure_as_one_json_document() {
         "policy_eval_ns",
         "http_call_p50_ms",
         "http_call_p99_ms",
+        "http_call_p50_1client_ms",
+        "http_call_p99_1client_ms",
     ] {
         assert!(f[key].as_f64().is_some_and(|v| v > 0.0), "{key} missing or zero in {f}");
     }

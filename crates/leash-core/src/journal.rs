@@ -196,10 +196,11 @@ impl ProposalStatus {
             ProposalStatus::Stale => "stale",
         }
     }
+    pub const ALL: [ProposalStatus; 6] =
+        [Self::Pending, Self::Suggested, Self::Accepted, Self::Rejected, Self::Expired, Self::Stale];
+
     pub fn parse(s: &str) -> Option<ProposalStatus> {
-        [Self::Pending, Self::Suggested, Self::Accepted, Self::Rejected, Self::Expired, Self::Stale]
-            .into_iter()
-            .find(|p| p.as_str() == s)
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
     pub fn is_open(self) -> bool {
         matches!(self, ProposalStatus::Pending | ProposalStatus::Suggested)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::journal::{Proposal, ProposalStatus};
+use crate::journal::ProposalStatus;
 use crate::policy::{Mode, Policy};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -58,12 +58,28 @@ pub struct ChangeTally {
     pub reverts: u64,
 }
 
-/// What the engine hands in: the period's tallies and proposals, and the
+/// Proposals of one action made on one UTC day with one status, counted by
+/// the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalTally {
+    pub action: String,
+    /// `YYYY-MM-DD` of `created_at`.
+    pub day: String,
+    pub status: ProposalStatus,
+    /// Accepted with a reviewer's edit.
+    pub edited: bool,
+    /// `YYYY-MM-DD` of `decided_at` for rejected proposals (a rejection is
+    /// counted on the day it was made).
+    pub decided_day: Option<String>,
+    pub count: u64,
+}
+
+/// What the engine hands in: the period's tallies of changes and proposals, and the
 /// tallies of the rollout's revert-free window (which may reach before the
 /// period).
 pub struct ReportInputs<'a> {
     pub tallies: &'a [ChangeTally],
-    pub proposals: &'a [Proposal],
+    pub proposals: &'a [ProposalTally],
     pub recent: &'a [ChangeTally],
     pub since: Option<String>,
     pub until: Option<String>,
@@ -85,12 +101,12 @@ pub fn report(policy: &Policy, inputs: &ReportInputs) -> Report {
         .iter()
         .map(|a| {
             let tallies: Vec<&ChangeTally> = inputs.tallies.iter().filter(|t| t.action == a.name).collect();
-            let props: Vec<&Proposal> = inputs.proposals.iter().filter(|p| p.action == a.name).collect();
-            let count = |s: ProposalStatus| props.iter().filter(|p| p.status == s).count() as u64;
-            let accepted = count(ProposalStatus::Accepted);
-            let edited = props.iter().filter(|p| p.status == ProposalStatus::Accepted && p.edited.is_some()).count() as u64;
-            let rejected = count(ProposalStatus::Rejected);
-            let pending = props.iter().filter(|p| p.status.is_open()).count() as u64;
+            let props: Vec<&ProposalTally> = inputs.proposals.iter().filter(|p| p.action == a.name).collect();
+            let sum = |keep: &dyn Fn(&ProposalTally) -> bool| props.iter().filter(|p| keep(p)).map(|p| p.count).sum();
+            let accepted: u64 = sum(&|p| p.status == ProposalStatus::Accepted);
+            let edited: u64 = sum(&|p| p.status == ProposalStatus::Accepted && p.edited);
+            let rejected: u64 = sum(&|p| p.status == ProposalStatus::Rejected);
+            let pending: u64 = sum(&|p| p.status.is_open());
             let reverted = tallies.iter().map(|t| t.reverted).sum::<u64>();
             let applied_n = tallies.iter().map(|t| t.applied).sum::<u64>();
             let reversal_rate = if applied_n == 0 { 0.0 } else { reverted as f64 / applied_n as f64 };
@@ -127,7 +143,7 @@ pub fn report(policy: &Policy, inputs: &ReportInputs) -> Report {
             ActionReport {
                 name: a.name.clone(),
                 mode: a.mode,
-                proposed: props.len() as u64,
+                proposed: sum(&|_| true),
                 applied: applied_n,
                 pending,
                 accepted,
@@ -145,7 +161,7 @@ pub fn report(policy: &Policy, inputs: &ReportInputs) -> Report {
     Report { since: inputs.since.clone(), until: inputs.until.clone(), actions }
 }
 
-fn by_day(tallies: &[&ChangeTally], props: &[&Proposal]) -> Vec<Day> {
+fn by_day(tallies: &[&ChangeTally], props: &[&ProposalTally]) -> Vec<Day> {
     fn day<'d>(days: &'d mut BTreeMap<String, Day>, at: &str) -> &'d mut Day {
         let date = at.get(..10).unwrap_or(at).to_string();
         days.entry(date.clone()).or_insert_with(|| Day { date, ..Day::default() })
@@ -157,9 +173,9 @@ fn by_day(tallies: &[&ChangeTally], props: &[&Proposal]) -> Vec<Day> {
         d.reverted += t.reverts;
     }
     for p in props {
-        day(&mut days, &p.created_at).proposed += 1;
+        day(&mut days, &p.day).proposed += p.count;
         if p.status == ProposalStatus::Rejected {
-            day(&mut days, p.decided_at.as_deref().unwrap_or(&p.created_at)).rejected += 1;
+            day(&mut days, p.decided_day.as_deref().unwrap_or(&p.day)).rejected += p.count;
         }
     }
     // A day holds only what happened that day.

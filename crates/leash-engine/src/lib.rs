@@ -47,7 +47,7 @@ pub use reads::{ProposalStatusView, ProposalView};
 pub use revert::{Conflict, RevertReport, RevertRequest, Selector, REVERT_BATCH_MAX};
 pub use rollout::{ActionSheet, PolicyApproval};
 pub use tokens::{token_hash, Caller, Role, TOKEN_CACHE_TTL_MS};
-pub use verify::{ChainBreak, Drift, VerifyReport};
+pub use verify::{ChainBreak, Drift, VerifyReport, VerifyScope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

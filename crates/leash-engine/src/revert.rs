@@ -163,8 +163,6 @@ impl Engine {
         let mut tx = self.store().begin().await?;
         let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
         let keys: Vec<String> = batch.iter().map(|c| c.record_key.clone()).collect();
-        // Re-read under the lock: another revert may have got here first.
-        let open: std::collections::HashSet<String> = tx.open_changes(&ids).await?.into_iter().collect();
         // Undoing updates needs only their fields; undoing an insert keeps
         // the whole row in the journal, and a dry run's plan reuses rows.
         let narrow;
@@ -175,6 +173,9 @@ impl Engine {
             &narrow
         };
         let mut current = tx.lock_records(read_as, &key_col, &keys).await?;
+        // Re-read once the records are locked: a revert of the same changes
+        // locks the same records, so it has committed or not begun.
+        let open: std::collections::HashSet<String> = tx.open_changes(&ids).await?.into_iter().collect();
         let mut updates: Vec<(String, Vec<FieldChange>)> = Vec::new();
         let mut undos: Vec<(Undoable, Op, Vec<FieldChange>)> = Vec::new();
         for change in batch {

@@ -7,7 +7,7 @@ use leash_core::codes::Code;
 use leash_core::journal::Change;
 use leash_core::policy::{Action, Kind, Mode, Risk};
 use leash_core::report::{report, Report, ReportInputs};
-use leash_store::{Approval, Pause, PauseKind, ProposalFilter, StoreTx};
+use leash_store::{Approval, Pause, PauseKind, StoreTx};
 use serde::Serialize;
 
 use crate::clock::stamp;
@@ -223,10 +223,7 @@ impl Engine {
         who.require(Role::Reviewer, "reading the report")?;
         let actions: Vec<String> = self.policy().actions.iter().map(|a| a.name.clone()).collect();
         let tallies = self.store().change_tallies(&actions, since.as_deref(), until.as_deref()).await?;
-        let proposals = self
-            .store()
-            .proposals(&ProposalFilter { since: since.clone(), until: until.clone(), ..ProposalFilter::default() })
-            .await?;
+        let proposals = self.store().proposal_tallies(since.as_deref(), until.as_deref()).await?;
         let now = self.clock().now();
         let days = self.policy().rollout.revert_free_days as i64;
         let cutoff = stamp(now.checked_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap_or(now));

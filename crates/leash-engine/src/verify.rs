@@ -1,14 +1,14 @@
 //! `leash verify`: the hash chain of every record, and records whose current
 //! value is not what leash last wrote (drift: someone wrote around leash).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use leash_core::journal::{Change, Op};
 use leash_core::value::{same_stored, Value};
-use leash_store::{ChangeFilter, UndeliveredRow};
+use leash_store::{ChangeFilter, JournalRecord, UndeliveredRow};
 use serde::Serialize;
 
-use crate::{Engine, Result};
+use crate::{Engine, EngineError, Result};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainBreak {
@@ -41,36 +41,65 @@ pub struct VerifyReport {
     pub parked_total: u64,
 }
 
-/// Records per page when `verify` walks the journal: memory stays bounded
-/// by one page of chains however long the journal grows.
-pub const VERIFY_RECORDS_PER_PAGE: u32 = 200;
+/// What one `verify` looks at: everything, one table, one record of a
+/// table, or the records changed since a time (their whole chains).
+#[derive(Debug, Clone, Default)]
+pub struct VerifyScope {
+    pub table: Option<String>,
+    /// A record key; needs `table`.
+    pub record: Option<String>,
+    /// An RFC 3339 time: records with a change at or after it.
+    pub since: Option<String>,
+}
+
+/// Records asked for per page when `verify` walks the journal.
+pub const VERIFY_RECORDS_PER_PAGE: u32 = 500;
+/// Journal rows held at once: a page of records ends before it would pass
+/// this (a single longer chain is read alone), so memory stays flat however
+/// long the journal and its chains grow.
+pub const VERIFY_ROWS_PER_PAGE: u64 = 5_000;
 
 impl Engine {
     pub async fn verify(&self) -> Result<VerifyReport> {
+        self.verify_scoped(&VerifyScope::default()).await
+    }
+
+    pub async fn verify_scoped(&self, scope: &VerifyScope) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
-        let mut after: Option<(String, String)> = None;
-        loop {
-            let page = self.store().journal_records(after.as_ref(), VERIFY_RECORDS_PER_PAGE).await?;
-            let Some(last) = page.last().cloned() else { break };
-            let mut by_table: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (table, key) in page {
-                by_table.entry(table).or_default().push(key);
-            }
-            for (table, keys) in by_table {
-                self.verify_records(&table, keys, &mut report).await?;
-            }
-            after = Some(last);
+        let mut pages = Pages::new(scope)?;
+        // The next page loads while this one is checked: the database works
+        // on one while leash hashes the other.
+        let mut loading = match pages.next(self).await? {
+            Some(page) => Some(self.load_page(page).await?),
+            None => None,
+        };
+        while let Some(page) = loading.take() {
+            let (next, checked) = tokio::join!(
+                async {
+                    match pages.next(self).await? {
+                        Some(next) => self.load_page(next).await.map(Some),
+                        None => Ok(None),
+                    }
+                },
+                self.check_page(page, &mut report)
+            );
+            checked?;
+            loading = next?;
         }
         report.ok = report.chain_breaks.is_empty() && report.drift.is_empty();
         (report.parked, report.parked_total) = self.undelivered(true).await?;
         Ok(report)
     }
 
+    async fn load_page(&self, (table, keys): (String, Vec<String>)) -> Result<(String, Vec<Change>)> {
+        let filter = ChangeFilter { table_name: Some(table.clone()), records: keys, ..ChangeFilter::default() };
+        Ok((table, self.store().changes(&filter).await?))
+    }
+
     /// Checks the chains of some records of one table, then their current
     /// values against what leash last wrote, reading the records in batches.
-    async fn verify_records(&self, table: &str, keys: Vec<String>, report: &mut VerifyReport) -> Result<()> {
-        let filter = ChangeFilter { table_name: Some(table.to_string()), records: keys, ..ChangeFilter::default() };
-        let changes = self.store().changes(&filter).await?;
+    async fn check_page(&self, (table, changes): (String, Vec<Change>), report: &mut VerifyReport) -> Result<()> {
+        let table = table.as_str();
         report.checked += changes.len();
         let mut records: BTreeMap<String, Vec<Change>> = BTreeMap::new();
         for c in changes {
@@ -214,4 +243,62 @@ fn check_chain<'a>(rows: &'a [Change], breaks: &mut Vec<ChainBreak>) -> Option<V
         }
     }
     (breaks.len() == before).then_some(ordered)
+}
+
+/// The pages of records one `verify` reads, in (table, key) order.
+struct Pages {
+    scope: VerifyScope,
+    ready: VecDeque<(String, Vec<String>)>,
+    /// Where the walk of the journal's records stands; `None` once done.
+    after: Option<Option<(String, String)>>,
+}
+
+impl Pages {
+    fn new(scope: &VerifyScope) -> Result<Pages> {
+        let mut pages = Pages { scope: scope.clone(), ready: VecDeque::new(), after: Some(None) };
+        if let Some(key) = &scope.record {
+            let Some(table) = &scope.table else {
+                return Err(EngineError::Invalid("a record is named with its table: give --table too".into()));
+            };
+            pages.ready.push_back((table.clone(), vec![key.clone()]));
+            pages.after = None;
+        }
+        Ok(pages)
+    }
+
+    async fn next(&mut self, engine: &Engine) -> Result<Option<(String, Vec<String>)>> {
+        while self.ready.is_empty() {
+            let Some(after) = self.after.take() else { return Ok(None) };
+            let table = self.scope.table.as_deref();
+            let records = if let Some(since) = &self.scope.since {
+                let mut records = engine.store().records_changed_since(since).await?;
+                records.retain(|r| table.is_none() || table == Some(r.table_name.as_str()));
+                records
+            } else {
+                let records = engine.store().journal_records(table, after.as_ref(), VERIFY_RECORDS_PER_PAGE).await?;
+                if let Some(last) = records.last() {
+                    self.after = Some(Some((last.table_name.clone(), last.record_key.clone())));
+                }
+                records
+            };
+            self.ready.extend(pages(records));
+        }
+        Ok(self.ready.pop_front())
+    }
+}
+
+/// Consecutive records of one table, at most `VERIFY_ROWS_PER_PAGE` journal
+/// rows a page (a longer chain makes a page of its own).
+fn pages(records: Vec<JournalRecord>) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>, u64)> = Vec::new();
+    for r in records {
+        match out.last_mut() {
+            Some((table, keys, rows)) if *table == r.table_name && *rows + r.rows <= VERIFY_ROWS_PER_PAGE => {
+                keys.push(r.record_key);
+                *rows += r.rows;
+            }
+            _ => out.push((r.table_name, vec![r.record_key], r.rows)),
+        }
+    }
+    out.into_iter().map(|(table, keys, _)| (table, keys)).collect()
 }

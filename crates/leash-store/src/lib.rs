@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
-use leash_core::report::ChangeTally;
+use leash_core::report::{ChangeTally, ProposalTally};
 use leash_core::value::{ColumnType, Record, Value};
 use serde::Serialize;
 
@@ -229,6 +229,22 @@ pub struct TokenRow {
     pub revoked_at: Option<String>,
 }
 
+/// How the database would run one read of the journal.
+#[derive(Debug, Clone)]
+pub struct JournalPlan {
+    pub read: &'static str,
+    pub sql: String,
+    pub plan: String,
+}
+
+/// A record the journal names and how many journal rows its chain has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRecord {
+    pub table_name: String,
+    pub record_key: String,
+    pub rows: u64,
+}
+
 /// What a revert needs of a journal row, and no more: reading 9 columns
 /// instead of 20 is a third of a large revert's time.
 #[derive(Debug, Clone, PartialEq)]
@@ -351,9 +367,24 @@ pub trait Store: Send + Sync {
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>>;
     /// The same selection as `changes`, only what a revert reads.
     async fn undoables(&self, filter: &ChangeFilter) -> Result<Vec<Undoable>>;
-    /// The records the journal names, in (table, key) order after `after`,
-    /// at most `limit`: `verify` walks the journal a page of records at a time.
-    async fn journal_records(&self, after: Option<&(String, String)>, limit: u32) -> Result<Vec<(String, String)>>;
+    /// The records the journal names (of one table, if given), in (table,
+    /// key) order after `after`, at most `limit`, with their chain lengths:
+    /// `verify` walks the journal a page of records at a time.
+    async fn journal_records(
+        &self,
+        table: Option<&str>,
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> Result<Vec<JournalRecord>>;
+    /// Proposals made in `[since, until)`, counted per action, day, status,
+    /// edit and (rejected) decision day: the report never loads the rows.
+    async fn proposal_tallies(&self, since: Option<&str>, until: Option<&str>) -> Result<Vec<ProposalTally>>;
+    /// The records with a change at or after `since`, in (table, key) order,
+    /// with their whole chains' lengths.
+    async fn records_changed_since(&self, since: &str) -> Result<Vec<JournalRecord>>;
+    /// The database's plan for each read the log, revert, report and verify
+    /// make of the journal (a diagnostic; a test holds each to an index).
+    async fn journal_plans(&self) -> Result<Vec<JournalPlan>>;
     /// The journal of these actions counted per action and day, for reports
     /// (no rows loaded).
     async fn change_tallies(
@@ -438,7 +469,8 @@ pub trait StoreTx: Send {
         key_col: &str,
         keys: &[String],
     ) -> Result<HashMap<String, Record>>;
-    /// Of these change ids, the ones not yet reverted (locked).
+    /// Of these change ids, the ones no revert has undone yet; call it with
+    /// their records locked (`lock_records`).
     async fn open_changes(&mut self, ids: &[String]) -> Result<Vec<String>>;
     /// Writes each row's `new` values; the rows must be locked and compared
     /// already. Returns, per row in order, the values as stored (which a
@@ -452,7 +484,8 @@ pub trait StoreTx: Send {
     /// The chain head (latest hash) of each of these records that has one.
     async fn chain_heads(&mut self, table: &str, keys: &[String]) -> Result<HashMap<String, String>>;
     async fn insert_changes(&mut self, changes: &[Change]) -> Result<()>;
-    /// Marks each (change, reverted by) pair; returns how many were still open.
+    /// Marks each (change, reverted by) pair in `leash_reverts`; returns how
+    /// many were still open (fewer: roll back, a concurrent revert won).
     async fn mark_reverted_many(&mut self, pairs: &[(String, String)]) -> Result<u64>;
     async fn insert_change(&mut self, change: &Change) -> Result<()>;
     /// Compare-and-set update of the change's record plus its journal row, in

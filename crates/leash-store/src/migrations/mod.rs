@@ -36,7 +36,8 @@ mod tests {
     }
 
     /// A journal written before v4 comes through the rebuild whole, still
-    /// append-only, and the next row continues its numbering.
+    /// append-only, and the next row continues its numbering; a revert mark
+    /// made before v11 is in leash_reverts after it.
     #[tokio::test]
     async fn sqlite_v4_keeps_the_journal_and_its_guards() {
         let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
@@ -57,10 +58,13 @@ mod tests {
         conn.execute("UPDATE leash_changes SET reverted_by = 'c9' WHERE id = 'c2'").await.unwrap();
         apply(&mut conn, new).await;
 
-        let rows = sqlx::query("SELECT seq, id, reverted_by, hash FROM leash_changes ORDER BY seq")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+        let rows = sqlx::query(
+            "SELECT seq, id, reverted_by, hash FROM leash_changes \
+             LEFT JOIN leash_reverts ON leash_reverts.change_id = leash_changes.id ORDER BY seq",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
         let got: Vec<(i64, String, Option<String>, String)> =
             rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
         assert_eq!(
@@ -73,7 +77,13 @@ mod tests {
         );
         assert!(conn.execute("DELETE FROM leash_changes WHERE id = 'c1'").await.is_err(), "still append-only");
         assert!(conn.execute("UPDATE leash_changes SET hash = 'x' WHERE id = 'c1'").await.is_err(), "never rewritten");
-        conn.execute("UPDATE leash_changes SET reverted_by = 'c8' WHERE id = 'c1'").await.unwrap();
+        // v11: the revert mark moved to leash_reverts; journal rows never change.
+        assert!(conn.execute("UPDATE leash_changes SET watch = 1 WHERE id = 'c1'").await.is_err(), "never updated");
+        conn.execute("INSERT INTO leash_reverts (change_id, reverted_by) VALUES ('c1', 'c8')").await.unwrap();
+        let again = "INSERT INTO leash_reverts (change_id, reverted_by) VALUES ('c1', 'c7')";
+        assert!(conn.execute(again).await.is_err(), "a change is reverted once");
+        assert!(conn.execute("DELETE FROM leash_reverts").await.is_err(), "marks are never removed");
+        assert!(conn.execute("UPDATE leash_reverts SET reverted_by = 'x'").await.is_err(), "nor rewritten");
         let dup = "INSERT INTO leash_changes (id, at, action, policy_hash, table_name, record_key, op, fields, actor,
             prev_hash, hash) VALUES ('c4', 'at', 'a', 'p', 't', '1', 'update', '[]', 'bot', '', 'h4')";
         assert!(conn.execute(dup).await.is_err(), "one successor per chain link");

@@ -192,4 +192,30 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
              ADD KEY leash_changes_run_seq (run_id, seq), ADD KEY leash_changes_actor_seq (actor, seq), \
              ADD KEY leash_changes_action_seq (action, seq)"],
     },
+    // A revert marks what it undid in a narrow table of its own: setting
+    // `reverted_by` on the wide journal row rewrote the row (and on
+    // PostgreSQL each of its index entries) and fired the guard trigger, the
+    // largest part of a batch revert's cost. The journal becomes wholly
+    // immutable, and so are the marks; the primary key keeps a change from
+    // being reverted twice.
+    Migration {
+        version: 10,
+        name: "revert marks in leash_reverts",
+        statements: &[
+            "CREATE TABLE leash_reverts (
+            change_id VARCHAR(32) PRIMARY KEY,
+            reverted_by VARCHAR(32) NOT NULL
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "INSERT INTO leash_reverts (change_id, reverted_by)
+            SELECT id, reverted_by FROM leash_changes WHERE reverted_by IS NOT NULL",
+            "DROP TRIGGER leash_changes_no_rewrite",
+            "ALTER TABLE leash_changes DROP COLUMN reverted_by",
+            "CREATE TRIGGER leash_changes_no_rewrite BEFORE UPDATE ON leash_changes FOR EACH ROW
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'leash_changes rows are never rewritten'",
+            "CREATE TRIGGER leash_reverts_no_delete BEFORE DELETE ON leash_reverts FOR EACH ROW
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'leash_reverts is append-only'",
+            "CREATE TRIGGER leash_reverts_no_rewrite BEFORE UPDATE ON leash_reverts FOR EACH ROW
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'leash_reverts rows are never rewritten'",
+        ],
+    },
 ];

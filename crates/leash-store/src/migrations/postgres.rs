@@ -210,4 +210,32 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX leash_changes_action_seq ON leash_changes (action, seq)",
         ],
     },
+    // A revert marks what it undid in a narrow table of its own: setting
+    // `reverted_by` on the wide journal row rewrote the row (and on
+    // PostgreSQL each of its index entries) and fired the guard trigger, the
+    // largest part of a batch revert's cost. The journal becomes wholly
+    // immutable, and so are the marks; the primary key keeps a change from
+    // being reverted twice.
+    Migration {
+        version: 10,
+        name: "revert marks in leash_reverts",
+        statements: &[
+            "CREATE TABLE leash_reverts (
+            change_id TEXT PRIMARY KEY,
+            reverted_by TEXT NOT NULL
+        )",
+            "INSERT INTO leash_reverts (change_id, reverted_by)
+            SELECT id, reverted_by FROM leash_changes WHERE reverted_by IS NOT NULL",
+            "ALTER TABLE leash_changes DROP COLUMN reverted_by",
+            "CREATE OR REPLACE FUNCTION leash_changes_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+            END IF;
+            RAISE EXCEPTION '% rows are never rewritten', TG_TABLE_NAME;
+        END $$",
+            "CREATE TRIGGER leash_reverts_guard BEFORE UPDATE OR DELETE ON leash_reverts
+            FOR EACH ROW EXECUTE FUNCTION leash_changes_guard()",
+        ],
+    },
 ];

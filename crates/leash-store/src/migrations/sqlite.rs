@@ -253,4 +253,30 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX leash_changes_action_seq ON leash_changes (action, seq)",
         ],
     },
+    // A revert marks what it undid in a narrow table of its own: setting
+    // `reverted_by` on the wide journal row rewrote the row (and on
+    // PostgreSQL each of its index entries) and fired the guard trigger, the
+    // largest part of a batch revert's cost. The journal becomes wholly
+    // immutable, and so are the marks; the primary key keeps a change from
+    // being reverted twice.
+    Migration {
+        version: 11,
+        name: "revert marks in leash_reverts",
+        statements: &[
+            "CREATE TABLE leash_reverts (
+            change_id TEXT PRIMARY KEY NOT NULL,
+            reverted_by TEXT NOT NULL
+        )",
+            "INSERT INTO leash_reverts (change_id, reverted_by)
+            SELECT id, reverted_by FROM leash_changes WHERE reverted_by IS NOT NULL",
+            "DROP TRIGGER leash_changes_no_rewrite",
+            "ALTER TABLE leash_changes DROP COLUMN reverted_by",
+            "CREATE TRIGGER leash_changes_no_rewrite BEFORE UPDATE ON leash_changes
+            BEGIN SELECT RAISE(ABORT, 'leash_changes rows are never rewritten'); END",
+            "CREATE TRIGGER leash_reverts_no_delete BEFORE DELETE ON leash_reverts
+            BEGIN SELECT RAISE(ABORT, 'leash_reverts is append-only'); END",
+            "CREATE TRIGGER leash_reverts_no_rewrite BEFORE UPDATE ON leash_reverts
+            BEGIN SELECT RAISE(ABORT, 'leash_reverts rows are never rewritten'); END",
+        ],
+    },
 ];

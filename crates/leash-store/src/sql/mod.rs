@@ -8,6 +8,7 @@
 
 mod connect;
 mod errors;
+mod explain;
 mod query;
 mod reads;
 mod revert;

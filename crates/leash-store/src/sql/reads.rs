@@ -19,9 +19,76 @@ use std::collections::HashMap;
 const TOKEN_COLUMNS: &str = "name, role, actions, created_at, revoked_at";
 
 impl SqlStore {
+    /// The chain index's prefix: an index-only walk in (table, key) order.
+    pub(super) fn journal_records_query(
+        &self,
+        table: Option<&str>,
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> Query {
+        let mut q = self.q("SELECT table_name, record_key, COUNT(*) FROM leash_changes WHERE 1 = 1");
+        if let Some(t) = table {
+            q.push(" AND table_name = ").text(t);
+        }
+        if let Some((t, key)) = after {
+            if self.dialect() == Dialect::Mysql {
+                // MySQL's range optimizer turns this into index ranges.
+                q.push(" AND (table_name > ").text(t).push(" OR (table_name = ").text(t);
+                q.push(" AND record_key > ").text(key).push("))");
+            } else {
+                // A row comparison starts the index scan at the cursor;
+                // PostgreSQL would filter the OR form row by row from the
+                // start, every page.
+                q.push(" AND (table_name, record_key) > (").text(t).push(", ").text(key).push(")");
+            }
+        }
+        q.push(&format!(" GROUP BY table_name, record_key ORDER BY table_name, record_key LIMIT {limit}"));
+        q
+    }
+
+    /// Per action and day: changes, those later reverted, and reverts.
+    pub(super) fn tallies_query(&self, actions: &[String], since: Option<&str>, until: Option<&str>) -> Query {
+        // `at` is an RFC 3339 stamp in UTC: its first ten characters are the day.
+        let mut q = self.q("SELECT action, SUBSTR(at, 1, 10), COUNT(CASE WHEN reverts IS NULL THEN 1 END), \
+             COUNT(CASE WHEN reverts IS NULL AND reverted_by IS NOT NULL THEN 1 END), \
+             COUNT(CASE WHEN reverts IS NOT NULL THEN 1 END) FROM ");
+        q.push(JOURNAL).push(" WHERE action IN (");
+        // Naming the actions lets every store range-scan (action, at).
+        q.list(actions).push(")");
+        if let Some(t) = since {
+            q.push(" AND at >= ").text(t);
+        }
+        if let Some(t) = until {
+            q.push(" AND at < ").text(t);
+        }
+        q.push(" GROUP BY action, SUBSTR(at, 1, 10)");
+        q
+    }
+
+    /// Naming every status lets each store range-scan (status, created_at).
+    pub(super) fn proposal_tallies_query(&self, since: Option<&str>, until: Option<&str>) -> Query {
+        let mut q =
+            self.q("SELECT action, SUBSTR(created_at, 1, 10), status, CASE WHEN edited IS NULL THEN 0 ELSE 1 END, \
+             CASE WHEN status = 'rejected' THEN SUBSTR(decided_at, 1, 10) END, COUNT(*) \
+             FROM leash_proposals WHERE status IN (");
+        let statuses: Vec<String> = ProposalStatus::ALL.iter().map(|s| s.as_str().to_string()).collect();
+        q.list(&statuses).push(")");
+        if let Some(t) = since {
+            q.push(" AND created_at >= ").text(t);
+        }
+        if let Some(t) = until {
+            q.push(" AND created_at < ").text(t);
+        }
+        q.push(
+            " GROUP BY action, SUBSTR(created_at, 1, 10), status, CASE WHEN edited IS NULL THEN 0 ELSE 1 END, \
+             CASE WHEN status = 'rejected' THEN SUBSTR(decided_at, 1, 10) END",
+        );
+        q
+    }
+
     /// `SELECT columns FROM leash_changes` narrowed by the filter.
-    fn change_query(&self, columns: &str, f: &ChangeFilter) -> Query {
-        let mut q = self.q(&format!("SELECT {columns} FROM leash_changes WHERE 1 = 1"));
+    pub(super) fn change_query(&self, columns: &str, f: &ChangeFilter) -> Query {
+        let mut q = self.q(&format!("SELECT {columns} FROM {JOURNAL} WHERE 1 = 1"));
         if !f.ids.is_empty() {
             q.push(" AND id IN (").list(&f.ids).push(")");
         }
@@ -138,8 +205,8 @@ impl Store for SqlStore {
     }
 
     async fn changes(&self, f: &ChangeFilter) -> Result<Vec<Change>> {
-        let q = self.change_query(CHANGE_COLUMNS, f);
-        self.fetch_all(q).await?.iter().map(change_from_row).collect()
+        let q = self.change_query(&packed_change_columns(self.dialect()), f);
+        self.fetch_all(q).await?.iter().map(change_from_packed).collect()
     }
 
     async fn undoables(&self, f: &ChangeFilter) -> Result<Vec<Undoable>> {
@@ -147,15 +214,47 @@ impl Store for SqlStore {
         self.fetch_all(q).await?.iter().map(undoable_from_row).collect()
     }
 
-    async fn journal_records(&self, after: Option<&(String, String)>, limit: u32) -> Result<Vec<(String, String)>> {
-        let mut q = self.q("SELECT DISTINCT table_name, record_key FROM leash_changes");
-        if let Some((table, key)) = after {
-            q.push(" WHERE table_name > ").text(table).push(" OR (table_name = ").text(table);
-            q.push(" AND record_key > ").text(key).push(")");
+    async fn journal_records(
+        &self,
+        table: Option<&str>,
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> Result<Vec<JournalRecord>> {
+        let q = self.journal_records_query(table, after, limit);
+        self.fetch_all(q).await?.iter().map(journal_record).collect()
+    }
+
+    async fn proposal_tallies(&self, since: Option<&str>, until: Option<&str>) -> Result<Vec<ProposalTally>> {
+        let q = self.proposal_tallies_query(since, until);
+        let mut out = Vec::new();
+        for row in self.fetch_all(q).await? {
+            let status = display(&value_at(&row, 2)?);
+            out.push(ProposalTally {
+                action: display(&value_at(&row, 0)?),
+                day: display(&value_at(&row, 1)?),
+                status: ProposalStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+                edited: value_at(&row, 3)?.as_i64() == Some(1),
+                decided_day: match value_at(&row, 4)? {
+                    Value::Null => None,
+                    v => Some(display(&v)),
+                },
+                count: value_at(&row, 5)?.as_u64().unwrap_or(0),
+            });
         }
-        q.push(&format!(" ORDER BY table_name, record_key LIMIT {limit}"));
-        let rows = self.fetch_all(q).await?;
-        rows.iter().map(|row| Ok((display(&value_at(row, 0)?), display(&value_at(row, 1)?)))).collect()
+        Ok(out)
+    }
+
+    async fn journal_plans(&self) -> Result<Vec<JournalPlan>> {
+        self.plans().await
+    }
+
+    async fn records_changed_since(&self, since: &str) -> Result<Vec<JournalRecord>> {
+        let mut q = self
+            .q("SELECT table_name, record_key, COUNT(*) FROM leash_changes WHERE (table_name, record_key) IN \
+             (SELECT table_name, record_key FROM leash_changes WHERE at >= ");
+        q.text(since).push(") GROUP BY table_name, record_key ORDER BY table_name, record_key");
+        self.fetch_all(q).await?.iter().map(journal_record).collect()
     }
 
     async fn change_tallies(
@@ -167,19 +266,7 @@ impl Store for SqlStore {
         if actions.is_empty() {
             return Ok(Vec::new());
         }
-        // `at` is an RFC 3339 stamp in UTC: its first ten characters are the day.
-        let mut q = self.q("SELECT action, SUBSTR(at, 1, 10), COUNT(CASE WHEN reverts IS NULL THEN 1 END), \
-             COUNT(CASE WHEN reverts IS NULL AND reverted_by IS NOT NULL THEN 1 END), \
-             COUNT(CASE WHEN reverts IS NOT NULL THEN 1 END) FROM leash_changes WHERE action IN (");
-        // Naming the actions lets every store range-scan (action, at).
-        q.list(actions).push(")");
-        if let Some(t) = since {
-            q.push(" AND at >= ").text(t);
-        }
-        if let Some(t) = until {
-            q.push(" AND at < ").text(t);
-        }
-        q.push(" GROUP BY action, SUBSTR(at, 1, 10)");
+        let q = self.tallies_query(actions, since, until);
         let count = |row: &sqlx::any::AnyRow, i| -> Result<u64> { Ok(value_at(row, i)?.as_u64().unwrap_or(0)) };
         let mut out = Vec::new();
         for row in self.fetch_all(q).await? {
@@ -195,9 +282,10 @@ impl Store for SqlStore {
     }
 
     async fn change(&self, id: &str) -> Result<Option<Change>> {
-        let mut q = self.q(&format!("SELECT {CHANGE_COLUMNS} FROM leash_changes WHERE id = "));
+        let cols = packed_change_columns(self.dialect());
+        let mut q = self.q(&format!("SELECT {cols} FROM {JOURNAL} WHERE id = "));
         q.text(id);
-        self.fetch_optional(q).await?.as_ref().map(change_from_row).transpose()
+        self.fetch_optional(q).await?.as_ref().map(change_from_packed).transpose()
     }
 
     async fn proposals(&self, f: &ProposalFilter) -> Result<Vec<Proposal>> {
@@ -356,4 +444,12 @@ impl Store for SqlStore {
         }
         Box::new(tx).commit().await
     }
+}
+
+fn journal_record(row: &sqlx::any::AnyRow) -> Result<JournalRecord> {
+    Ok(JournalRecord {
+        table_name: display(&value_at(row, 0)?),
+        record_key: display(&value_at(row, 1)?),
+        rows: value_at(row, 2)?.as_u64().unwrap_or(0),
+    })
 }

@@ -236,9 +236,15 @@ pub(super) async fn delete_record(
 }
 
 pub(super) async fn chain_head(tx: &mut SqlTx, table: &str, key: &str) -> Result<Option<String>> {
-    let mut q = tx.q("SELECT hash FROM leash_changes WHERE table_name = ");
-    q.text(table).push(" AND record_key = ").text(key).push(" ORDER BY seq DESC LIMIT 1");
+    let q = chain_head_query(tx.dialect(), table, key);
     tx.one(q).await?.map(|row| Ok(display(&value_at(&row, 0)?))).transpose()
+}
+
+/// A record's chain head: its newest journal row.
+pub(super) fn chain_head_query(d: Dialect, table: &str, key: &str) -> Query {
+    let mut q = Query::new(d, "SELECT hash FROM leash_changes WHERE table_name = ");
+    q.text(table).push(" AND record_key = ").text(key).push(" ORDER BY seq DESC LIMIT 1");
+    q
 }
 
 /// The values of `CHANGE_COLUMNS`, comma-separated.
@@ -253,7 +259,8 @@ pub(super) fn push_change_list(q: &mut Query, c: &Change) {
         .opt_float(c.confidence)
         .push(", ");
     q.opt_text(c.run_id.as_deref()).push(", ").opt_text(c.proposal_id.as_deref()).push(", ");
-    q.opt_text(c.reverts.as_deref()).push(", ").opt_text(c.reverted_by.as_deref()).push(", ");
+    debug_assert!(c.reverted_by.is_none(), "a revert marks a change in leash_reverts, never in its row");
+    q.opt_text(c.reverts.as_deref()).push(", ");
     q.int(c.watch as i64).push(", ").text(c.prev_hash.as_deref().unwrap_or("")).push(", ").text(&c.hash);
 }
 

@@ -1,0 +1,100 @@
+//! The plans of the journal's reads, for the test that holds each to an
+//! index (`leash-engine/tests/journal_plans.rs`): one read that scans the
+//! whole journal is what makes a log page or a revert slow at a million rows.
+
+use sqlx::Row;
+
+use super::connect::SqlStore;
+use super::query::Query;
+use super::revert::{chain_heads_query, marks_query};
+use super::write::chain_head_query;
+use crate::rows::{packed_change_columns, UNDOABLE_COLUMNS};
+use crate::*;
+
+impl SqlStore {
+    pub(super) async fn plans(&self) -> Result<Vec<JournalPlan>> {
+        let d = self.dialect();
+        let text = |s: &str| Some(s.to_string());
+        let packed = packed_change_columns(d);
+        let log = |f: ChangeFilter| self.change_query(&packed, &f);
+        let revert = |f: ChangeFilter| self.change_query(UNDOABLE_COLUMNS, &f);
+        let page = Some(50);
+        let keys = vec!["1".to_string(), "2".to_string()];
+        // Names and a time a selective read would ask for (the test's rare
+        // values).
+        let since = "2026-12-01T00:00:00Z";
+        let reads: Vec<(&'static str, Query)> = vec![
+            ("log by action", log(ChangeFilter { action: text("a1"), newest: page, ..ChangeFilter::default() })),
+            (
+                "log by action, next page",
+                log(ChangeFilter { action: text("a1"), after: text("x"), newest: page, ..ChangeFilter::default() }),
+            ),
+            (
+                "log by action since",
+                log(ChangeFilter { action: text("a1"), since: text(since), newest: page, ..ChangeFilter::default() }),
+            ),
+            ("log by run", log(ChangeFilter { run_id: text("r1"), newest: page, ..ChangeFilter::default() })),
+            ("log by actor", log(ChangeFilter { actor: text("bot1"), newest: page, ..ChangeFilter::default() })),
+            (
+                "a record's history",
+                log(ChangeFilter {
+                    table_name: text("t"),
+                    record_key: text("1"),
+                    newest: page,
+                    ..ChangeFilter::default()
+                }),
+            ),
+            ("one change", log(ChangeFilter { ids: vec!["c1".into()], ..ChangeFilter::default() })),
+            ("revert a run", revert(ChangeFilter { run_id: text("r1"), ..ChangeFilter::default() })),
+            (
+                "revert an action since",
+                revert(ChangeFilter { action: text("a1"), since: text(since), ..ChangeFilter::default() }),
+            ),
+            ("revert an actor", revert(ChangeFilter { actor: text("bot1"), ..ChangeFilter::default() })),
+            ("revert by ids", revert(ChangeFilter { ids: vec!["c1".into(), "c2".into()], ..ChangeFilter::default() })),
+            ("revert: chain heads", chain_heads_query(d, "t", &keys)),
+            ("revert: marks", marks_query(d, &keys)),
+            ("write: chain head", chain_head_query(d, "t", "1")),
+            ("report", self.tallies_query(&["a1".to_string(), "a2".to_string()], Some(since), None)),
+            ("report: proposals", self.proposal_tallies_query(Some(since), None)),
+            ("verify: records", self.journal_records_query(None, Some(&("t".into(), "1".into())), 500)),
+            (
+                "verify: a page of chains",
+                log(ChangeFilter { table_name: text("t"), records: keys.clone(), ..ChangeFilter::default() }),
+            ),
+        ];
+        let mut tx = self.write_tx().await?;
+        // Whether an index *can* serve each read, whatever the table's size:
+        // PostgreSQL and MySQL prefer a scan of a small table.
+        match d {
+            Dialect::Postgres => tx.exec(Query::new(d, "SET LOCAL enable_seqscan = off")).await.map(|_| ())?,
+            Dialect::Mysql => tx.exec(Query::new(d, "SET SESSION max_seeks_for_key = 1")).await.map(|_| ())?,
+            Dialect::Sqlite => {}
+        }
+        let mut out = Vec::with_capacity(reads.len());
+        for (read, mut q) in reads {
+            let sql = q.sql.clone();
+            q.sql.insert_str(0, if d == Dialect::Sqlite { "EXPLAIN QUERY PLAN " } else { "EXPLAIN " });
+            let rows = tx.all(q).await?;
+            let lines = rows.iter().map(|row| plan_line(d, row)).collect::<Result<Vec<_>>>()?;
+            out.push(JournalPlan { read, sql, plan: lines.join("\n") });
+        }
+        if d == Dialect::Mysql {
+            tx.exec(Query::new(d, "SET SESSION max_seeks_for_key = DEFAULT")).await?;
+        }
+        Ok(out)
+    }
+}
+
+/// One row of a plan as text; MySQL's as `table=… type=… key=…`.
+fn plan_line(d: Dialect, row: &sqlx::any::AnyRow) -> Result<String> {
+    let text = |name: &str| -> Result<String> {
+        let v: Option<String> = row.try_get(name).map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(v.unwrap_or_else(|| "NULL".into()))
+    };
+    match d {
+        Dialect::Sqlite => text("detail"),
+        Dialect::Postgres => text("QUERY PLAN"),
+        Dialect::Mysql => Ok(format!("table={} type={} key={}", text("table")?, text("type")?, text("key")?)),
+    }
+}
