@@ -179,16 +179,22 @@ impl SqlStore {
     /// Creates or upgrades every `leash_*` table, one migrator at a time
     /// across processes.
     pub(super) async fn migrate_all(&self) -> Result<()> {
+        self.migrate_up_to(i64::MAX).await
+    }
+
+    /// Applies the migrations up to `version`: a test builds the database an
+    /// older release left, then upgrades it.
+    pub async fn migrate_up_to(&self, version: i64) -> Result<()> {
         let mut conn = self.writable().await?;
         for statement in self.dialect.migration_lock() {
             conn.execute(*statement).await?;
         }
-        let result = self.apply_migrations(&mut conn).await;
+        let result = self.apply_migrations(&mut conn, version).await;
         conn.execute(self.dialect.migration_unlock(result.is_ok())).await?;
         result
     }
 
-    async fn apply_migrations(&self, conn: &mut AnyConnection) -> Result<()> {
+    async fn apply_migrations(&self, conn: &mut AnyConnection, up_to: i64) -> Result<()> {
         conn.execute(
             "CREATE TABLE IF NOT EXISTS leash_migrations (version BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at VARCHAR(32) NOT NULL)",
         )
@@ -197,8 +203,10 @@ impl SqlStore {
         // lands after a later one is still applied.
         let applied: Vec<i64> =
             sqlx::query_scalar("SELECT version FROM leash_migrations").fetch_all(&mut *conn).await?;
-        let mut todo: Vec<_> =
-            migrations::for_dialect(self.dialect()).iter().filter(|m| !applied.contains(&m.version)).collect();
+        let mut todo: Vec<_> = migrations::for_dialect(self.dialect())
+            .iter()
+            .filter(|m| m.version <= up_to && !applied.contains(&m.version))
+            .collect();
         todo.sort_by_key(|m| m.version);
         for m in todo {
             for statement in m.statements {
