@@ -55,11 +55,7 @@ struct Packed {
 pub fn change_from_packed(row: &AnyRow) -> Result<Change> {
     let text = text_at_named(row, 0, "journal row")?;
     let p: Packed = serde_json::from_str(&text).map_err(|e| corrupt("journal row", e))?;
-    let fields = match p.fields {
-        Value::String(s) => serde_json::from_str(&s),
-        other => serde_json::from_value(other),
-    }
-    .map_err(|e| corrupt("fields", e))?;
+    let fields = fields_of(p.fields)?;
     Ok(Change {
         id: p.id,
         at: p.at,
@@ -86,8 +82,8 @@ pub fn change_from_packed(row: &AnyRow) -> Result<Change> {
 /// The journal as read: each change with the id of the change that undid it
 /// (`leash_reverts`, written when a revert lands; the journal row never changes).
 pub const JOURNAL: &str = "leash_changes LEFT JOIN leash_reverts ON leash_reverts.change_id = leash_changes.id";
-/// What a revert reads of a change, in `undoable_from_row`'s order.
-pub const UNDOABLE_COLUMNS: &str = "id, action, policy_hash, table_name, record_key, op, fields, reverts, reverted_by";
+/// What a revert reads of a change, in `PackedUndoable`'s order.
+const UNDOABLE_COLUMNS: &str = "id, action, policy_hash, table_name, record_key, op, fields, reverts, reverted_by";
 pub const APPROVAL_COLUMNS: &str = "action, action_hash, policy_hash, approved_by, note, at, page";
 pub const PROPOSAL_COLUMNS: &str = "id, created_at, action, table_name, record_key, fields, reasons, notes, status, actor, reason, evidence, confidence, run_id, reviewer, decided_at, review_note, edited, change_id, group_key, expires_at, on_expire, escalated_at";
 
@@ -194,20 +190,54 @@ fn text_at_named(row: &AnyRow, idx: usize, name: &str) -> Result<String> {
     opt_text_at(row, idx)?.ok_or_else(|| corrupt(name, "unexpected NULL"))
 }
 
-pub fn undoable_from_row(row: &AnyRow) -> Result<Undoable> {
-    let op = text_at_named(row, 5, "op")?;
-    let fields = text_at_named(row, 6, "fields")?;
+/// What a revert reads of a change, packed like `packed_change_columns`
+/// (every column is text).
+pub fn packed_undoable_columns(d: Dialect) -> String {
+    match d {
+        Dialect::Sqlite => format!("json_array({UNDOABLE_COLUMNS})"),
+        Dialect::Postgres => format!("json_build_array({UNDOABLE_COLUMNS})::text"),
+        Dialect::Mysql => format!("CAST(JSON_ARRAY({UNDOABLE_COLUMNS}) AS CHAR)"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PackedUndoable {
+    id: String,
+    action: String,
+    policy_hash: String,
+    table_name: String,
+    record_key: String,
+    op: String,
+    fields: serde_json::Value,
+    reverts: Option<String>,
+    reverted_by: Option<String>,
+}
+
+/// A row read with `packed_undoable_columns`.
+pub fn undoable_from_packed(row: &AnyRow) -> Result<Undoable> {
+    let text = text_at_named(row, 0, "journal row")?;
+    let p: PackedUndoable = serde_json::from_str(&text).map_err(|e| corrupt("journal row", e))?;
     Ok(Undoable {
-        id: text_at_named(row, 0, "id")?,
-        action: text_at_named(row, 1, "action")?,
-        policy_hash: text_at_named(row, 2, "policy_hash")?,
-        table_name: text_at_named(row, 3, "table_name")?,
-        record_key: text_at_named(row, 4, "record_key")?,
-        op: Op::parse(&op).ok_or_else(|| corrupt("op", op))?,
-        fields: serde_json::from_str(&fields).map_err(|e| corrupt("fields", e))?,
-        reverts: opt_text_at(row, 7)?,
-        reverted_by: opt_text_at(row, 8)?,
+        id: p.id,
+        action: p.action,
+        policy_hash: p.policy_hash,
+        table_name: p.table_name,
+        record_key: p.record_key,
+        op: Op::parse(&p.op).ok_or_else(|| corrupt("op", &p.op))?,
+        fields: fields_of(p.fields)?,
+        reverts: p.reverts,
+        reverted_by: p.reverted_by,
     })
+}
+
+/// The `fields` column as packed: its text (a JSON string), or the array
+/// itself where a store embeds JSON text as JSON.
+fn fields_of(v: Value) -> Result<Vec<leash_core::call::FieldChange>> {
+    match v {
+        Value::String(s) => serde_json::from_str(&s),
+        other => serde_json::from_value(other),
+    }
+    .map_err(|e| corrupt("fields", e))
 }
 
 pub fn proposal_from_row(row: &AnyRow) -> Result<Proposal> {

@@ -8,7 +8,7 @@ use super::connect::SqlStore;
 use super::query::Query;
 use super::revert::{chain_heads_query, marks_query};
 use super::write::chain_head_query;
-use crate::rows::{packed_change_columns, UNDOABLE_COLUMNS};
+use crate::rows::{packed_change_columns, packed_undoable_columns};
 use crate::*;
 
 impl SqlStore {
@@ -17,7 +17,8 @@ impl SqlStore {
         let text = |s: &str| Some(s.to_string());
         let packed = packed_change_columns(d);
         let log = |f: ChangeFilter| self.change_query(&packed, &f);
-        let revert = |f: ChangeFilter| self.change_query(UNDOABLE_COLUMNS, &f);
+        let undoable = packed_undoable_columns(d);
+        let revert = |f: ChangeFilter| self.change_query(&undoable, &f);
         let page = Some(50);
         let keys = vec!["1".to_string(), "2".to_string()];
         // Names and a time a selective read would ask for (the test's rare

@@ -210,8 +210,8 @@ impl Store for SqlStore {
     }
 
     async fn undoables(&self, f: &ChangeFilter) -> Result<Vec<Undoable>> {
-        let q = self.change_query(UNDOABLE_COLUMNS, f);
-        self.fetch_all(q).await?.iter().map(undoable_from_row).collect()
+        let q = self.change_query(&packed_undoable_columns(self.dialect()), f);
+        self.fetch_all(q).await?.iter().map(undoable_from_packed).collect()
     }
 
     async fn journal_records(

@@ -113,7 +113,8 @@ pub(super) async fn update_records(
         for chunk in members.chunks(BULK_ROWS_MAX) {
             let mut q = tx.q("");
             if !d.updates_from_values() {
-                // MySQL has no UPDATE … FROM (VALUES …): a CASE per field.
+                // MySQL has no UPDATE … FROM (VALUES …): a CASE per field,
+                // on the batch's rows.
                 q.push("UPDATE ").table(&table.name).push(" SET ");
                 for (f, col) in cols.iter().enumerate() {
                     q.push(if f > 0 { ", " } else { "" }).ident(&col.name).push(" = CASE");
@@ -124,6 +125,13 @@ pub(super) async fn update_records(
                     }
                     q.push(" ELSE ").ident(&col.name).push(" END");
                 }
+                // Only the batch's rows: without it MySQL evaluates the CASE
+                // on (and locks) every row of the table.
+                q.push(" WHERE ").ident(key_col).push(" IN (");
+                for (i, &r) in chunk.iter().enumerate() {
+                    q.push(if i > 0 { ", " } else { "" }).key(&rows[r].0, key_column);
+                }
+                q.push(")");
             } else {
                 // A join on the key; a CASE per field would compare every
                 // row with every key.
