@@ -9,7 +9,6 @@ use common::*;
 use leash_core::call::Call;
 use leash_engine::{RevertRequest, Selector, VerifyScope};
 use leash_store::{SqlStore, Store};
-use leash_testkit::{conformance, Kind};
 use serde_json::json;
 
 fn scope(table: Option<&str>, record: Option<&str>, since: Option<&str>) -> VerifyScope {
