@@ -19,11 +19,7 @@ const PACKED_COLUMNS: &str = "id, at, action, policy_hash, table_name, record_ke
 /// The generic driver's cost is per column of every row; reading a million
 /// rows 19 columns at a time was most of `verify`'s time.
 pub fn packed_change_columns(d: Dialect) -> String {
-    match d {
-        Dialect::Sqlite => format!("json_array({PACKED_COLUMNS}), confidence"),
-        Dialect::Postgres => format!("json_build_array({PACKED_COLUMNS})::text, confidence"),
-        Dialect::Mysql => format!("CAST(JSON_ARRAY({PACKED_COLUMNS}) AS CHAR), confidence"),
-    }
+    format!("{}, confidence", d.json_array_text(PACKED_COLUMNS))
 }
 
 #[derive(serde::Deserialize)]
@@ -193,11 +189,7 @@ fn text_at_named(row: &AnyRow, idx: usize, name: &str) -> Result<String> {
 /// What a revert reads of a change, packed like `packed_change_columns`
 /// (every column is text).
 pub fn packed_undoable_columns(d: Dialect) -> String {
-    match d {
-        Dialect::Sqlite => format!("json_array({UNDOABLE_COLUMNS})"),
-        Dialect::Postgres => format!("json_build_array({UNDOABLE_COLUMNS})::text"),
-        Dialect::Mysql => format!("CAST(JSON_ARRAY({UNDOABLE_COLUMNS}) AS CHAR)"),
-    }
+    d.json_array_text(UNDOABLE_COLUMNS)
 }
 
 #[derive(serde::Deserialize)]

@@ -65,37 +65,32 @@ impl SqlStore {
             ),
         ];
         let mut tx = self.write_tx().await?;
-        // Whether an index *can* serve each read, whatever the table's size:
-        // PostgreSQL and MySQL prefer a scan of a small table.
-        match d {
-            Dialect::Postgres => tx.exec(Query::new(d, "SET LOCAL enable_seqscan = off")).await.map(|_| ())?,
-            Dialect::Mysql => tx.exec(Query::new(d, "SET SESSION max_seeks_for_key = 1")).await.map(|_| ())?,
-            Dialect::Sqlite => {}
+        for statement in d.explain_setup() {
+            tx.exec(Query::new(d, statement)).await?;
         }
         let mut out = Vec::with_capacity(reads.len());
         for (read, mut q) in reads {
             let sql = q.sql.clone();
-            q.sql.insert_str(0, if d == Dialect::Sqlite { "EXPLAIN QUERY PLAN " } else { "EXPLAIN " });
+            q.sql.insert_str(0, d.explain_prefix());
             let rows = tx.all(q).await?;
             let lines = rows.iter().map(|row| plan_line(d, row)).collect::<Result<Vec<_>>>()?;
             out.push(JournalPlan { read, sql, plan: lines.join("\n") });
         }
-        if d == Dialect::Mysql {
-            tx.exec(Query::new(d, "SET SESSION max_seeks_for_key = DEFAULT")).await?;
+        for statement in d.explain_teardown() {
+            tx.exec(Query::new(d, statement)).await?;
         }
         Ok(out)
     }
 }
 
-/// One row of a plan as text; MySQL's as `table=… type=… key=…`.
+/// One row of a plan as text: its one column, or `name=value` pairs.
 fn plan_line(d: Dialect, row: &sqlx::any::AnyRow) -> Result<String> {
     let text = |name: &str| -> Result<String> {
         let v: Option<String> = row.try_get(name).map_err(|e| StoreError::Database(e.to_string()))?;
         Ok(v.unwrap_or_else(|| "NULL".into()))
     };
-    match d {
-        Dialect::Sqlite => text("detail"),
-        Dialect::Postgres => text("QUERY PLAN"),
-        Dialect::Mysql => Ok(format!("table={} type={} key={}", text("table")?, text("type")?, text("key")?)),
+    match d.explain_columns() {
+        [one] => text(one),
+        many => Ok(many.iter().map(|c| Ok(format!("{c}={}", text(c)?))).collect::<Result<Vec<_>>>()?.join(" ")),
     }
 }

@@ -3,8 +3,9 @@
 //! `query` builds statements, `connect` holds the pool and migrations,
 //! `schema` reads a table's shape, `reads` answers `Store`, `tx` is one
 //! write transaction, whose work is in `write` (a record and its journal
-//! row), `revert` (set-wise undo) and `state` (everything else), and
-//! `errors` reads the database's errors.
+//! row), `revert` (set-wise undo) and `state` (everything else), `explain`
+//! asks for the plans of the journal's reads, and `errors` reads the
+//! database's errors.
 
 mod connect;
 mod errors;

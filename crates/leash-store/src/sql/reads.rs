@@ -31,15 +31,11 @@ impl SqlStore {
             q.push(" AND table_name = ").text(t);
         }
         if let Some((t, key)) = after {
-            if self.dialect() == Dialect::Mysql {
-                // MySQL's range optimizer turns this into index ranges.
+            if self.dialect().seeks_row_comparisons() {
+                q.push(" AND (table_name, record_key) > (").text(t).push(", ").text(key).push(")");
+            } else {
                 q.push(" AND (table_name > ").text(t).push(" OR (table_name = ").text(t);
                 q.push(" AND record_key > ").text(key).push("))");
-            } else {
-                // A row comparison starts the index scan at the cursor;
-                // PostgreSQL would filter the OR form row by row from the
-                // start, every page.
-                q.push(" AND (table_name, record_key) > (").text(t).push(", ").text(key).push(")");
             }
         }
         q.push(&format!(" GROUP BY table_name, record_key ORDER BY table_name, record_key LIMIT {limit}"));

@@ -202,20 +202,11 @@ pub(super) async fn chain_heads(tx: &mut SqlTx, table: &str, keys: &[String]) ->
 pub(super) fn chain_heads_query(d: Dialect, table: &str, keys: &[String]) -> Query {
     let mut q = Query::new(d, "SELECT k.k, (SELECT c.hash FROM leash_changes c WHERE c.table_name = ");
     q.text(table).push(" AND c.record_key = k.k ORDER BY c.seq DESC LIMIT 1) FROM ");
-    // The keys as a derived table `k(k)`. PostgreSQL plans a 500-way UNION
-    // ALL in ~75 ms (a VALUES list in 1); MariaDB cannot name a VALUES
-    // list's column.
-    let list = |q: &mut Query, open: &str, sep: &str, close: &str| {
-        for (i, key) in keys.iter().enumerate() {
-            q.push(if i > 0 { sep } else { open }).text(key);
-        }
-        q.push(close);
-    };
-    match d {
-        Dialect::Postgres => list(&mut q, "(VALUES (", "), (", ")) AS k (k)"),
-        Dialect::Sqlite => list(&mut q, "(SELECT column1 AS k FROM (VALUES (", "), (", "))) AS k"),
-        Dialect::Mysql => list(&mut q, "(SELECT ", " AS k UNION ALL SELECT ", " AS k) AS k"),
+    let (open, sep, close) = d.keys_table();
+    for (i, key) in keys.iter().enumerate() {
+        q.push(if i > 0 { sep } else { open }).text(key);
     }
+    q.push(close);
     q
 }
 
