@@ -288,12 +288,17 @@ impl Pages {
 }
 
 /// Consecutive records of one table, at most `VERIFY_ROWS_PER_PAGE` journal
-/// rows a page (a longer chain makes a page of its own).
+/// rows and `VERIFY_RECORDS_PER_PAGE` records a page (a longer chain makes a
+/// page of its own; `--since` hands in every record it found at once).
 fn pages(records: Vec<JournalRecord>) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>, u64)> = Vec::new();
     for r in records {
         match out.last_mut() {
-            Some((table, keys, rows)) if *table == r.table_name && *rows + r.rows <= VERIFY_ROWS_PER_PAGE => {
+            Some((table, keys, rows))
+                if *table == r.table_name
+                    && *rows + r.rows <= VERIFY_ROWS_PER_PAGE
+                    && keys.len() < VERIFY_RECORDS_PER_PAGE as usize =>
+            {
                 keys.push(r.record_key);
                 *rows += r.rows;
             }

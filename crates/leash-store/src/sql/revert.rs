@@ -113,8 +113,7 @@ pub(super) async fn update_records(
         for chunk in members.chunks(BULK_ROWS_MAX) {
             let mut q = tx.q("");
             if !d.updates_from_values() {
-                // MySQL has no UPDATE … FROM (VALUES …): a CASE per field,
-                // on the batch's rows.
+                // MySQL has no UPDATE … FROM (VALUES …): a CASE per field.
                 q.push("UPDATE ").table(&table.name).push(" SET ");
                 for (f, col) in cols.iter().enumerate() {
                     q.push(if f > 0 { ", " } else { "" }).ident(&col.name).push(" = CASE");
