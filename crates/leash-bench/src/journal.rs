@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use leash_core::call::{Call, FieldChange};
+use leash_core::call::FieldChange;
 use leash_core::codes::Outcome;
 use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
 use leash_core::value::Value;
@@ -17,7 +17,7 @@ use leash_store::Store;
 use serde::Serialize;
 
 use crate::setup::Database;
-use crate::{bar, percentile, round, round2, BenchError, Options, Result};
+use crate::{bar, percentile, round, round2, set_call, BenchError, Options, Result};
 
 /// Records whose chains the pre-fill extends (a year of a small team's fixes
 /// touches thousands of records, each many times).
@@ -105,7 +105,7 @@ async fn measure(
     let mut latencies = Vec::with_capacity(CALLS);
     for key in first..first + CALLS {
         let start = Instant::now();
-        let r = engine.call(agent, "bench_update", status_call(key, status, None)).await?;
+        let r = engine.call(agent, "bench_update", set_call(key, status, None)).await?;
         latencies.push(ms(start.elapsed()));
         applied(&r.outcome, key, &r.message)?;
     }
@@ -116,7 +116,7 @@ async fn measure(
     .await?;
     let run = format!("journal-{i}");
     for key in first + CALLS..first + CALLS + REVERT_RUN {
-        let r = engine.call(agent, "bench_update", status_call(key, status, Some(&run))).await?;
+        let r = engine.call(agent, "bench_update", set_call(key, status, Some(&run))).await?;
         applied(&r.outcome, key, &r.message)?;
     }
     let req = RevertRequest {
@@ -154,17 +154,6 @@ async fn measure(
         report_ms: round(report_ms),
         rss_mb: round(peak_rss_mb()),
     })
-}
-
-fn status_call(key: usize, status: &str, run: Option<&str>) -> Call {
-    Call {
-        key: Some(Value::from(key as i64)),
-        set: [("status".to_string(), Value::String(status.into()))].into_iter().collect(),
-        reason: Some("bench".into()),
-        confidence: Some(0.99),
-        run_id: run.map(str::to_string),
-        ..Call::default()
-    }
 }
 
 fn applied(outcome: &Outcome, key: usize, message: &str) -> Result<()> {
