@@ -9,6 +9,7 @@ mod bodies;
 mod errors;
 mod headers;
 mod hosts;
+mod listen;
 pub mod mcp;
 mod mcp_input;
 pub mod mcp_sessions;
@@ -30,7 +31,10 @@ pub use errors::status_for;
 
 /// Larger bodies get 413; a call is a few hundred bytes.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
+/// A request not answered by then, reading its body included, gets 408.
 pub const REQUEST_TIMEOUT_S: u64 = 30;
+
+pub use listen::{CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, HEADER_READ_TIMEOUT_S};
 
 pub use metrics::UNKNOWN_ACTION_LABEL;
 
@@ -44,6 +48,15 @@ pub struct Options {
     pub mcp_sessions_max: usize,
     pub mcp_session_idle: Duration,
     pub ui_session_idle: Duration,
+    /// A request head must arrive whole within this of the connection
+    /// opening or going idle (also the keep-alive idle limit).
+    pub header_read_timeout: Duration,
+    /// A request not answered by then, body read included, gets 408.
+    pub request_timeout: Duration,
+    /// Open connections from one client address, and in all; over either
+    /// a new connection is closed at once.
+    pub connections_per_address: usize,
+    pub connections_max: usize,
 }
 
 impl Default for Options {
@@ -54,6 +67,10 @@ impl Default for Options {
             mcp_sessions_max: mcp_sessions::MCP_SESSIONS_MAX,
             mcp_session_idle: Duration::from_secs(mcp_sessions::MCP_SESSION_IDLE_S),
             ui_session_idle: Duration::from_secs(ui::UI_SESSION_IDLE_S),
+            header_read_timeout: Duration::from_secs(HEADER_READ_TIMEOUT_S),
+            request_timeout: Duration::from_secs(REQUEST_TIMEOUT_S),
+            connections_per_address: CONNECTIONS_PER_ADDRESS_MAX,
+            connections_max: CONNECTIONS_MAX,
         }
     }
 }
@@ -84,22 +101,27 @@ pub fn router_and_state(engine: Arc<Engine>, options: Options) -> (Router, Arc<A
         ui: ui::UiSessions::default(),
         options,
     });
+    // `route_layer`: the guard and the input check cover `/mcp` only, not the
+    // merged router's fallback (an unknown path is 404, not 401).
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn(mcp_input::http))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), mcp_sessions::guard));
+        .route_layer(axum::middleware::from_fn(mcp_input::http))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), mcp_sessions::guard));
+    // The last layer is the outermost: the security headers go on every
+    // answer, and every plain error becomes JSON, including the Host
+    // check's refusal and the timeout's 408.
     let router = api::routes()
         .merge(ui::routes())
         .merge(mcp)
         .layer(axum::middleware::from_fn(bodies::require_json))
-        .layer(axum::middleware::map_response(errors::json_for_plain_errors))
-        .layer(axum::middleware::map_response(headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::only_this_machine))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(REQUEST_TIMEOUT_S),
+            state.options.request_timeout,
         ))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::map_response(errors::json_for_plain_errors))
+        .layer(axum::middleware::map_response(headers::security_headers))
         .with_state(state.clone());
     (router, state)
 }
@@ -130,7 +152,7 @@ pub async fn serve_on(
         .await
 }
 
-/// `serve_on` with explicit options (tests use short idle times).
+/// `serve_on` with explicit options (tests use short times and caps).
 pub async fn serve_on_with(
     engine: Arc<Engine>,
     listener: tokio::net::TcpListener,
@@ -139,9 +161,9 @@ pub async fn serve_on_with(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let worker = tokio::spawn(webhooks::run(engine.clone()));
-    let app = router_with(engine, options).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router_with(engine, options.clone());
     tracing::info!(%addr, "leash serve listening");
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    listen::serve(listener, app, &options, shutdown).await;
     worker.abort();
-    result
+    Ok(())
 }
