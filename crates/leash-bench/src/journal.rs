@@ -120,7 +120,7 @@ async fn measure(
         applied(&r.outcome, key, &r.message)?;
     }
     let req = RevertRequest {
-        selector: Selector::Run(run),
+        selector: Selector::run(&run)?,
         dry_run: false,
         force: false,
         batch_max: leash_engine::REVERT_BATCH_MAX,

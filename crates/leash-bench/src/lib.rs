@@ -299,7 +299,7 @@ pub async fn run(opts: &Options) -> Result<Figures> {
     let pb = bar(opts.progress, "batch revert", n);
     let start = Instant::now();
     let req = RevertRequest {
-        selector: Selector::Run("bench-run".into()),
+        selector: Selector::run("bench-run")?,
         dry_run: false,
         force: false,
         batch_max: leash_engine::REVERT_BATCH_MAX,

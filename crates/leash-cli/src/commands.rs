@@ -351,7 +351,7 @@ async fn show(cli: &Cli, id: &str) -> Result<u8> {
 async fn revert(cli: &Cli, args: &RevertArgs) -> Result<u8> {
     let engine = open_engine(cli).await?;
     let fields = SelectorFields {
-        change_ids: args.ids.clone(),
+        change_ids: (!args.ids.is_empty()).then(|| args.ids.clone()),
         run_id: args.run_id.clone(),
         action: args.action.clone(),
         since: args.since.clone(),

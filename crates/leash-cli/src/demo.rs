@@ -231,7 +231,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     }
     let admin_revert = Caller { name: "support-lead".into(), role: Role::Reviewer, actions: Vec::new() };
     let plan = RevertRequest {
-        selector: Selector::Run("nightly-17".into()),
+        selector: Selector::run("nightly-17")?,
         dry_run: true,
         force: false,
         batch_max: leash_engine::REVERT_BATCH_MAX,

@@ -132,8 +132,9 @@ fn outbox_lists_waiting_deliveries_redacted() {
     assert!(text.contains("1 delivery(ies) waiting") && !text.contains("pass") && !text.contains("token=s"), "{text}");
 }
 
-/// Point 15 over MCP: rmcp would read `{"status": …, "status": …}` as the
-/// last one; the stdio server refuses it before the tool runs.
+/// Over MCP stdio: rmcp would read `{"status": …, "status": …}` (or two
+/// `set`s, or two `key`s) as the last one; the server refuses it before the
+/// tool runs.
 #[test]
 fn a_field_set_twice_in_an_mcp_call_is_refused() {
     use std::io::{BufRead, BufReader, Write};
@@ -169,6 +170,20 @@ fn a_field_set_twice_in_an_mcp_call_is_refused() {
     assert_eq!(r["id"], 2, "{r}");
     assert_eq!(r["result"]["isError"], true, "{r}");
     assert!(r.to_string().contains("appears twice in set"), "{r}");
+    // A repeated `set` or `key` at the top of the arguments, likewise.
+    for (id, args) in [
+        (3, r#"{"key":"1","set":{"status":"pending"},"set":{"status":"solved"},"reason":"r"}"#),
+        (4, r#"{"key":"2","key":"1","set":{"status":"solved"},"reason":"r"}"#),
+    ] {
+        send(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"set_ticket_status","arguments":{args}}}}}"#
+        ));
+        answer.clear();
+        stdout.read_line(&mut answer).unwrap();
+        let r: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!((r["id"].as_i64(), &r["result"]["isError"]), (Some(id), &Value::Bool(true)), "{r}");
+        assert!(r.to_string().contains("appears twice in the arguments"), "{r}");
+    }
     drop(stdin);
     let _ = child.wait();
     let log = leash(dir.path(), &["log", "--json"]);

@@ -98,7 +98,7 @@ fn benches(c: &mut Criterion) {
 
     c.bench_function("rule check: pattern", |b| {
         let rule = action.field("code").expect("code rule");
-        let cx = FieldContext { record: &rec, duplicate_of: None };
+        let cx = FieldContext { record: &rec, action, duplicate_of: None };
         b.iter(|| check_field(rule, black_box(&json!("ABC-1")), black_box(&json!("XYZ-42")), &cx))
     });
     c.bench_function("CEL condition", |b| {

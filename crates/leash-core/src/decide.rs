@@ -9,6 +9,7 @@ use crate::condition::Prepared;
 use crate::format::Flag;
 use crate::policy::{Action, Kind, Mode};
 use crate::rules::{address_flags, check_field, FieldContext};
+use crate::sight::Hidden;
 use crate::value::{column, display, same_value, Record, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,16 @@ fn check_fields(action: &Action, call: &Call) -> Result<(), Refusal> {
             format!("{} may not write `{field}`; it may write only: {}", action.name, names.join(", ")),
         ));
     }
+    if let Some(field) = call.expect.iter().flat_map(|e| e.keys()).find(|f| !action.may_see(f)) {
+        return Err(Refusal::new(
+            Code::FieldNotAllowed,
+            format!(
+                "{} may not read `{field}`; `expect` may name only what the action reads or writes: {}",
+                action.name,
+                action.columns().join(", ")
+            ),
+        ));
+    }
     match (action.kind, call.names_record()?) {
         (Kind::Update, false) => return Err(Refusal::new(Code::InvalidInput, "name the record with `key`")),
         (Kind::Append, true) => {
@@ -86,7 +97,26 @@ fn check_fields(action: &Action, call: &Call) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The decision for one call. Its messages and notes never carry a value of
+/// a column the action may not show (`sight.rs`), whatever rule or
+/// condition quoted it.
 pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
+    let decision = judge(action, call, inputs);
+    let Some(record) = inputs.record else { return decision };
+    match decision {
+        Decision::Reject(mut r) => {
+            r.message = Hidden::of(action, record).scrub(&r.message);
+            Decision::Reject(r)
+        }
+        Decision::Review { fields, reasons, mut notes, suggested } => {
+            Hidden::of(action, record).scrub_all(&mut notes);
+            Decision::Review { fields, reasons, notes, suggested }
+        }
+        other => other,
+    }
+}
+
+fn judge(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     if let Err(refusal) = check_fields(action, call) {
         return Decision::Reject(refusal);
     }
@@ -155,7 +185,7 @@ pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             continue;
         }
         let Some(rule) = action.field(field) else { unreachable!("check_call refuses unlisted fields") };
-        let cx = FieldContext { record, duplicate_of: inputs.duplicates.get(field).map(String::as_str) };
+        let cx = FieldContext { record, action, duplicate_of: inputs.duplicates.get(field).map(String::as_str) };
         match check_field(rule, old, new, &cx) {
             Ok(more) => flags.extend(more),
             Err(refusal) => return Decision::Reject(refusal),

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod sight;
 pub mod url;
 pub mod value;
 

@@ -12,8 +12,16 @@ use crate::value::{display, display_text, is_blank, same_value, Record, Value};
 /// Context a field check may need beyond the old and new values.
 pub struct FieldContext<'a> {
     pub record: &'a Record,
+    /// The action the field belongs to: what its caller may see (`sight.rs`).
+    pub action: &'a Action,
     /// The key of another record that already holds the new value, for `unique`.
     pub duplicate_of: Option<&'a str>,
+}
+
+impl FieldContext<'_> {
+    fn may_see(&self, column: &str) -> bool {
+        self.action.may_see(column)
+    }
 }
 
 fn refuse(code: Code, message: String) -> Result<Vec<Flag>, Refusal> {
@@ -47,10 +55,19 @@ pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext
         match from.eval(cx.record) {
             Ok(expected) if !expected.is_null() => {
                 if !same_value(&expected, new) {
-                    return refuse(
-                        Code::ValueNotAllowed,
-                        format!("{f}: the only value allowed is `{}` (from `{}`)", display(&expected), from.source()),
-                    );
+                    // Quote the value only when the caller may see every
+                    // column it comes from.
+                    let message = match from.columns() {
+                        Some(cols) if cols.iter().all(|c| cx.may_see(c)) => {
+                            format!(
+                                "{f}: the only value allowed is `{}` (from `{}`)",
+                                display(&expected),
+                                from.source()
+                            )
+                        }
+                        _ => format!("{f}: the only value allowed is the one `{}` gives", from.source()),
+                    };
+                    return refuse(Code::ValueNotAllowed, message);
                 }
             }
             Ok(_) | Err(_) => flags.push(Flag {

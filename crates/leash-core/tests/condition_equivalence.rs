@@ -28,13 +28,25 @@ fn reference(source: &str, record: &Record) -> Option<Result<Value, String>> {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&context)));
     Some(match run {
         Err(_) => Err("evaluation failed".to_string()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Ok(Ok(v)) => v.json().map_err(|e| e.to_string()),
+        Ok(Err(e)) => Err(leash_core::condition::without_values(&e)),
+        Ok(Ok(v)) => v.json().map_err(|_| "the result is not a plain value".to_string()),
     })
 }
 
 /// An error that prints a map prints its entries in hash order, which
 /// differs between two conversions of the same record; compare up to there.
+/// A value's kind as leash's messages name it (they never quote the value).
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
 fn comparable(result: Result<Value, String>) -> Result<Value, String> {
     result.map_err(|e| e.split("Map {").next().unwrap_or_default().to_string())
 }
@@ -145,15 +157,17 @@ proptest! {
         prop_assert_eq!(comparable(condition.eval(&record)), comparable(expected.clone()), "{}", source);
         let expected_bool = expected.and_then(|v| match v {
             Value::Bool(b) => Ok(b),
-            other => Err(format!("`{source}` gave {other}, not true or false")),
+            other => Err(format!("`{source}` gave {}, not true or false", kind(&other))),
         });
         prop_assert_eq!(comparable(condition.eval_bool(&record).map(Value::Bool)), comparable(expected_bool.map(Value::Bool)));
     }
 }
 
 /// One action whose conditions are written as given, one whose conditions
-/// are wrapped so that they read the whole record (`size(record)`) and leave
-/// the fast subset: the interpreter on the whole record, as before.
+/// are wrapped; both may read every column (nothing of the record is
+/// hidden from their messages, which would scrub the sources apart), and
+/// the wrapped ones read the whole record (`size(record)`) and leave the
+/// fast subset: the interpreter on the whole record, as before.
 fn policies(
     when: &str,
     locked_if: &str,
@@ -162,6 +176,7 @@ fn policies(
     let action = |w: &str, l: &str, r: &str| {
         format!(
             "[[actions]]\nname = \"fix\"\nsummary = \"s\"\ntable = \"t\"\nkey = \"id\"\nmode = \"direct\"\n\
+             read = [\"a\", \"b\", \"l\", \"m\", \"size\", \"flag\"]\n\
              when = {w:?}\nlocked_if = {l:?}\nreview_if = {r:?}\n\
              [actions.fields.s]\none_of = [\"a\", \"b\", \"open\"]\n[actions.fields.n]\nrange = [0, 10]\n"
         )

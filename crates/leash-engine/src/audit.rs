@@ -18,6 +18,7 @@ use leash_core::codes::{Code, ReviewReason};
 use leash_core::decide::{decide, Decision, Inputs};
 use leash_core::journal::{Change, Op};
 use leash_core::policy::{Action, Policy};
+use leash_core::sight::Hidden;
 use leash_core::value::{Record, Value};
 use leash_store::{ChangeFilter, TableSchema};
 use serde::Serialize;
@@ -89,7 +90,8 @@ enum Verdict {
 /// Limits and breaker counts, replayed in journal order.
 #[derive(Default)]
 struct Replay {
-    runs: HashMap<(String, String), u32>,
+    /// (action, actor, run): a run is its token's own.
+    runs: HashMap<(String, String, String), u32>,
     hours: HashMap<(String, i64), u32>,
     breaker: HashMap<(String, String), VecDeque<jiff::Timestamp>>,
 }
@@ -99,10 +101,20 @@ impl Engine {
     /// and validated like the real policy); `None`: the current policy.
     pub async fn audit(&self, who: &Caller, policy: Option<&Policy>, req: &AuditRequest) -> Result<AuditReport> {
         who.require(Role::Reviewer, "auditing the journal")?;
+        if let Some(action) = &req.action {
+            crate::Named::new("action", action)?;
+        }
         let loaded;
         let (policy, schemas) = match policy {
             None => (self.policy(), &self.schemas),
             Some(p) => {
+                let beyond = self.policy().reads_beyond(p);
+                if !beyond.is_empty() {
+                    return Err(EngineError::Forbidden(format!(
+                        "a backtest reads only what the live policy's actions may read; this candidate would read more:\n  {}",
+                        beyond.join("\n  ")
+                    )));
+                }
                 loaded = check::load_schemas(p, self.store()).await?;
                 let issues: Vec<_> = check::issues(p, &loaded).into_iter().filter(|i| !i.warning).collect();
                 if !issues.is_empty() {
@@ -154,12 +166,16 @@ impl Engine {
                     }
                     Verdict::Refuse(r) => {
                         tally.would_refuse += 1;
+                        // Whatever the candidate quoted, the live policy's sight bounds it.
+                        let hidden = Hidden::where_not(current.unwrap_or(&Record::new()), |col| {
+                            self.policy().may_see(&c.table_name, col)
+                        });
                         report.refused.push(RefusedChange {
                             change_id: c.id.clone(),
                             action: c.action.clone(),
                             record_key: c.record_key.clone(),
                             code: r.code,
-                            message: r.message,
+                            message: hidden.scrub(&r.message),
                         });
                     }
                 }
@@ -170,13 +186,13 @@ impl Engine {
         }
         report.actions = tallies.into_values().collect();
         if req.revert_refused {
-            let ids: Vec<String> = report.refused.iter().map(|r| r.change_id.clone()).collect();
-            report.revert = Some(if ids.is_empty() {
-                // An empty id list would select nothing; never "everything".
+            let ids = report.refused.iter().map(|r| r.change_id.as_str());
+            report.revert = Some(if report.refused.is_empty() {
+                // Nothing refused: nothing to revert (`Selector` has no empty form).
                 RevertReport { dry_run: req.dry_run, ..RevertReport::default() }
             } else {
                 let revert = RevertRequest {
-                    selector: Selector::Ids(ids),
+                    selector: Selector::ids(ids)?,
                     dry_run: req.dry_run,
                     force: false,
                     batch_max: REVERT_BATCH_MAX,
@@ -312,7 +328,7 @@ impl Replay {
     /// past a cap is refused and not counted.
     fn limits(&mut self, action: &Action, c: &Change, at: Option<jiff::Timestamp>) -> Option<Refusal> {
         if let (Some(max), Some(run)) = (action.limits.per_run_max, &c.run_id) {
-            let n = self.runs.entry((action.name.clone(), run.clone())).or_default();
+            let n = self.runs.entry((action.name.clone(), c.actor.clone(), run.clone())).or_default();
             if *n >= max {
                 return Some(Refusal::new(
                     Code::LimitRun,

@@ -44,7 +44,7 @@ pub use queries::{
     PROPOSALS_PAGE_MAX,
 };
 pub use reads::{ProposalStatusView, ProposalView};
-pub use revert::{Conflict, RevertReport, RevertRequest, Selector, REVERT_BATCH_MAX};
+pub use revert::{ChangeIds, Conflict, Named, RevertReport, RevertRequest, Selector, REVERT_BATCH_MAX};
 pub use rollout::{ActionSheet, PolicyApproval};
 pub use tokens::{token_hash, Caller, Role, TOKEN_CACHE_TTL_MS};
 pub use verify::{ChainBreak, Drift, VerifyReport, VerifyScope};
@@ -128,8 +128,8 @@ pub struct Engine {
     /// Approvals of current definitions already seen. Approvals are never
     /// withdrawn (a changed definition has a new hash), so a hit stays true.
     approved: std::sync::Mutex<HashMap<String, leash_store::Approval>>,
-    /// Runs already recorded in `leash_runs` by this process.
-    runs_seen: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Runs (token, run id) already recorded in `leash_runs` by this process.
+    runs_seen: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
     /// Token hash → caller and when it was read (see `caller_for_token`).
     token_cache: std::sync::Mutex<HashMap<String, (Caller, std::time::Instant)>>,
 }

@@ -54,6 +54,9 @@ impl Engine {
         if a.kind == Kind::Append {
             return Ok(Err(Refusal::new(Code::InvalidInput, format!("{action} adds rows; it has no record to read"))));
         }
+        if let Some(r) = self.approved_for_reading(a).await? {
+            return Ok(Err(r));
+        }
         let table = self.schema(&a.table)?;
         let key = match key_for(a, table, key) {
             Ok(k) => k,

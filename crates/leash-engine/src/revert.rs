@@ -13,13 +13,119 @@ use crate::values::column_type;
 use crate::write::Provenance;
 use crate::{Caller, Engine, EngineError, Result, Role};
 
+/// What a revert undoes. Every name in it is `Named` and the id list is
+/// `ChangeIds`, neither of which can be built empty or blank: no selection
+/// can mean "everything" (the store reads an empty filter as no filter).
 #[derive(Debug, Clone)]
 pub enum Selector {
-    Ids(Vec<String>),
-    Run(String),
-    Action { action: String, since: String, until: Option<String> },
-    Actor(String),
-    Proposal(String),
+    Ids(ChangeIds),
+    /// A run belongs to the token that made it: with several, `actor` says whose.
+    Run {
+        run: Named,
+        actor: Option<Named>,
+    },
+    Action {
+        action: Named,
+        since: String,
+        until: Option<String>,
+    },
+    Actor(Named),
+    Proposal(Named),
+}
+
+/// Text that names one thing: trimmed, never empty, at most `ID_BYTES_MAX` bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Named(String);
+
+impl Named {
+    /// `what` names the field for the refusal ("run_id", "a change id").
+    pub fn new(what: &str, text: &str) -> Result<Named> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(EngineError::Invalid(format!("{what} is blank; name it, or leave it out")));
+        }
+        if text.len() > leash_core::call::ID_BYTES_MAX {
+            return Err(EngineError::Invalid(format!(
+                "{what} is longer than {} bytes",
+                leash_core::call::ID_BYTES_MAX
+            )));
+        }
+        Ok(Named(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One or more change ids, each `Named`.
+#[derive(Debug, Clone)]
+pub struct ChangeIds(Vec<Named>);
+
+impl ChangeIds {
+    pub fn new<S: AsRef<str>>(ids: impl IntoIterator<Item = S>) -> Result<ChangeIds> {
+        let ids = ids.into_iter().map(|i| Named::new("a change id", i.as_ref())).collect::<Result<Vec<_>>>()?;
+        if ids.is_empty() {
+            return Err(EngineError::Invalid("name at least one change id".into()));
+        }
+        Ok(ChangeIds(ids))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(Named::as_str)
+    }
+}
+
+impl Selector {
+    /// The change with this id.
+    pub fn change(id: &str) -> Result<Selector> {
+        Ok(Selector::Ids(ChangeIds::new([id])?))
+    }
+
+    /// These changes.
+    pub fn ids<S: AsRef<str>>(ids: impl IntoIterator<Item = S>) -> Result<Selector> {
+        Ok(Selector::Ids(ChangeIds::new(ids)?))
+    }
+
+    /// A run, by whichever single token made it.
+    pub fn run(run: &str) -> Result<Selector> {
+        Ok(Selector::Run { run: Named::new("run_id", run)?, actor: None })
+    }
+
+    /// Everything this actor did.
+    pub fn actor(actor: &str) -> Result<Selector> {
+        Ok(Selector::Actor(Named::new("actor", actor)?))
+    }
+
+    /// What was approved from this proposal.
+    pub fn proposal(id: &str) -> Result<Selector> {
+        Ok(Selector::Proposal(Named::new("proposal_id", id)?))
+    }
+
+    /// Everything an action did from `since` (and before `until`), both
+    /// RFC 3339 stamps already parsed.
+    pub fn action(action: &str, since: &str, until: Option<&str>) -> Result<Selector> {
+        Ok(Selector::Action {
+            action: Named::new("action", action)?,
+            since: since.to_string(),
+            until: until.map(str::to_string),
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +199,7 @@ impl Engine {
     ) -> Result<RevertReport> {
         by.require(Role::Reviewer, "reverting")?;
         let mut selected = self.select(&req.selector).await?;
+        self.may_undo(by, &selected)?;
         selected.reverse(); // newest first
         let run_id = format!("revert-{}", self.clock().id());
         let mut report = RevertReport {
@@ -118,27 +225,63 @@ impl Engine {
         Ok(report)
     }
 
+    /// `[actions.review] only` bounds undo as it bounds approval: those
+    /// names, the exception approver and admins may revert the action's
+    /// changes, nobody else — a dry run included, so the refusal comes first.
+    fn may_undo(&self, by: &Caller, selected: &[Undoable]) -> Result<()> {
+        if by.role == Role::Admin {
+            return Ok(());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in selected.iter().filter(|c| seen.insert(c.action.as_str())) {
+            let Some(action) = self.policy().action(&c.action) else { continue };
+            let Some(only) = &action.review.only else { continue };
+            let mut names: Vec<&str> = only.iter().map(String::as_str).collect();
+            names.extend(action.exception_approver.as_deref());
+            if !names.contains(&by.name.as_str()) {
+                return Err(EngineError::Forbidden(format!(
+                    "{} changes are reverted by {} or an admin only; ask one of them (change {})",
+                    action.name,
+                    names.join(", "),
+                    c.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
     async fn select(&self, selector: &Selector) -> Result<Vec<Undoable>> {
         let mut filter = ChangeFilter::default();
+        let text = |n: &Named| Some(n.as_str().to_string());
         match selector {
-            Selector::Ids(ids) => filter.ids = ids.clone(),
-            Selector::Run(run) => filter.run_id = Some(run.clone()),
+            Selector::Ids(ids) => filter.ids = ids.iter().map(str::to_string).collect(),
+            Selector::Run { run, actor } => {
+                filter.run_id = text(run);
+                filter.actor = actor.as_ref().and_then(text);
+            }
             Selector::Action { action, since, until } => {
-                filter.action = Some(action.clone());
+                filter.action = text(action);
                 filter.since = Some(since.clone());
                 filter.until = until.clone();
             }
-            Selector::Actor(actor) => filter.actor = Some(actor.clone()),
-            Selector::Proposal(p) => filter.proposal_id = Some(p.clone()),
+            Selector::Actor(actor) => filter.actor = text(actor),
+            Selector::Proposal(p) => filter.proposal_id = text(p),
+        }
+        // `Selector` cannot be built empty; this holds if a variant is added.
+        if !filter.selects_something() {
+            return Err(EngineError::Invalid("name what to revert; nothing was selected".into()));
         }
         let mut changes = self.store().undoables(&filter).await?;
+        if let Selector::Run { run, actor: None } = selector {
+            one_token_per_run(run, &changes)?;
+        }
         // "Everything this action or actor did" means the changes themselves,
         // not earlier reverts of them: undoing those would re-apply the mistake.
         if matches!(selector, Selector::Action { .. } | Selector::Actor(_) | Selector::Proposal(_)) {
             changes.retain(|c| c.reverts.is_none());
         }
         if let Selector::Ids(ids) = selector {
-            if let Some(missing) = ids.iter().find(|id| !changes.iter().any(|c| &c.id == *id)) {
+            if let Some(missing) = ids.iter().find(|id| !changes.iter().any(|c| c.id == *id)) {
                 return Err(EngineError::NotFound(format!("change {missing}")));
             }
         }
@@ -298,6 +441,22 @@ impl Engine {
             hash: String::new(),
         }
     }
+}
+
+/// A run id is the token's own: two tokens that used the same text made two
+/// runs, and undoing "the run" must say whose.
+fn one_token_per_run(run: &Named, changes: &[Undoable]) -> Result<()> {
+    let mut actors: Vec<&str> = changes.iter().map(|c| c.actor.as_str()).collect();
+    actors.sort_unstable();
+    actors.dedup();
+    if actors.len() > 1 {
+        return Err(EngineError::Invalid(format!(
+            "run {run} was used by {} tokens ({}); name one with actor (--actor) to revert its run",
+            actors.len(),
+            actors.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// The table with only the key and the columns these changes touched.

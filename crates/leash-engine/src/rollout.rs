@@ -100,13 +100,7 @@ impl Engine {
         };
         let Some(approval) = approval else {
             if self.require_approval {
-                return Ok(Err(Refusal::new(
-                    Code::PolicyUnapproved,
-                    format!(
-                        "the current definition of {} was never approved; an admin reviews it and runs `leash approve-policy --by NAME`",
-                        action.name
-                    ),
-                )));
+                return Ok(Err(unapproved(action)));
             }
             tracing::warn!(action = %action.name, "running an unapproved action (--allow-unapproved)");
             return Ok(Ok(false));
@@ -118,6 +112,23 @@ impl Engine {
             _ => false,
         };
         Ok(Ok(watch))
+    }
+
+    /// The approval gate for reads (`read_record`): what an action reads is
+    /// part of its definition, so nobody reads through an action whose
+    /// current definition was never approved.
+    pub(crate) async fn approved_for_reading(&self, action: &Action) -> Result<Option<Refusal>> {
+        let cached = crate::lock(&self.approved).get(&action.name).is_some_and(|a| a.action_hash == action.hash);
+        if cached || !self.require_approval {
+            return Ok(None);
+        }
+        let approvals = self.store().approvals().await?;
+        let Some(found) = approvals.into_iter().find(|a| a.action == action.name && a.action_hash == action.hash)
+        else {
+            return Ok(Some(unapproved(action)));
+        };
+        crate::lock(&self.approved).insert(action.name.clone(), found);
+        Ok(None)
     }
 
     /// Before a write: takes the lock on this change's breaker signature and,
@@ -242,4 +253,14 @@ fn human_span(s: u64) -> String {
         s if s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
     }
+}
+
+fn unapproved(action: &Action) -> Refusal {
+    Refusal::new(
+        Code::PolicyUnapproved,
+        format!(
+            "the current definition of {} was never approved; an admin reviews it and runs `leash approve-policy --by NAME`",
+            action.name
+        ),
+    )
 }

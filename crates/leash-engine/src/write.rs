@@ -169,7 +169,9 @@ impl Engine {
             },
             Decision::Apply { fields, watch } => {
                 let fields = stored_fields(fields, record, &stored_new);
-                if let Some(r) = self.take_limits(tx.as_mut(), action, call.run_id.as_deref(), now).await? {
+                if let Some(r) =
+                    self.take_limits(tx.as_mut(), action, &caller.name, call.run_id.as_deref(), now).await?
+                {
                     drop(tx);
                     let tx = self.store().begin().await?;
                     return self.finish_rejected(tx, caller, action_name, call, r).await;
@@ -218,7 +220,9 @@ impl Engine {
                 // A proposal counts against the run's and the hour's limits
                 // like a write, so a runaway job cannot flood the reviewers;
                 // approving it later does not count it again.
-                if let Some(r) = self.take_limits(tx.as_mut(), action, call.run_id.as_deref(), now).await? {
+                if let Some(r) =
+                    self.take_limits(tx.as_mut(), action, &caller.name, call.run_id.as_deref(), now).await?
+                {
                     drop(tx);
                     let tx = self.store().begin().await?;
                     return self.finish_rejected(tx, caller, action_name, call, r).await;
@@ -277,14 +281,15 @@ impl Engine {
         if let Some(run) = &call.run_id {
             // A run is recorded once, when it first writes; its counts come
             // from the journal, so later calls need not touch the row.
-            let first = !crate::lock(&self.runs_seen).contains(run);
+            let seen_as = (caller.name.clone(), run.clone());
+            let first = !crate::lock(&self.runs_seen).contains(&seen_as);
             if first && result.outcome != Outcome::Unchanged {
                 tx.touch_run(run, &caller.name, action_name, &stamp).await?;
                 let mut seen = crate::lock(&self.runs_seen);
                 if seen.len() >= RUNS_REMEMBERED_MAX {
                     seen.clear();
                 }
-                seen.insert(run.clone());
+                seen.insert(seen_as);
             }
         }
         self.remember(tx.as_mut(), caller, action_name, call, &result).await?;
@@ -330,11 +335,12 @@ impl Engine {
         &self,
         tx: &mut dyn StoreTx,
         action: &Action,
+        actor: &str,
         run_id: Option<&str>,
         now: jiff::Timestamp,
     ) -> Result<Option<Refusal>> {
         if let (Some(max), Some(run)) = (action.limits.per_run_max, run_id) {
-            if !tx.bump_counter(&format!("run:{}:{run}", action.name), 0, max).await? {
+            if !tx.bump_counter(&run_counter(&action.name, actor, run), 0, max).await? {
                 return Ok(Some(Refusal::new(
                     Code::LimitRun,
                     format!(
@@ -438,6 +444,18 @@ impl Engine {
             }
         }
     }
+}
+
+/// The counter of one token's run of one action: a run id is the token's
+/// own, so two tokens using the same text count apart. Hashed to fit the
+/// counter's name column whatever the lengths of the names.
+pub(crate) fn run_counter(action: &str, actor: &str, run: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(actor.as_bytes());
+    h.update([0]);
+    h.update(run.as_bytes());
+    format!("run:{action}:{}", &hex::encode(h.finalize())[..32])
 }
 
 /// A stamp `seconds` after another stamp.

@@ -42,8 +42,12 @@ async fn history(f: &Fixture) -> Vec<String> {
             r.change_id.clone().unwrap_or_else(|| panic!("{:?}: {key} applies under the loose policy: {r:?}", f.kind)),
         );
     }
-    let undo =
-        RevertRequest { selector: Selector::Ids(vec![ids[4].clone()]), dry_run: false, force: false, batch_max: 10 };
+    let undo = RevertRequest {
+        selector: Selector::ids([ids[4].clone()]).unwrap(),
+        dry_run: false,
+        force: false,
+        batch_max: 10,
+    };
     let r = f.engine.revert(&reviewer(), &undo, |_, _| {}).await.unwrap();
     assert_eq!(r.reverted, vec![ids[4].clone()]);
     ids

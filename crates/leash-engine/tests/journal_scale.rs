@@ -68,7 +68,7 @@ async fn racing_reverts_of_one_run_undo_each_change_once(kind: Kind) {
         let engine = f.engine.clone();
         tasks.push(tokio::spawn(async move {
             let req = RevertRequest {
-                selector: Selector::Run("nightly".into()),
+                selector: Selector::run("nightly").unwrap(),
                 dry_run: false,
                 // Forced: a field that no longer holds what the change wrote
                 // (because a racing revert undid it) is no stop; only the

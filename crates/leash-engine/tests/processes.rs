@@ -165,7 +165,7 @@ async fn child_batch_worker() {
 async fn child_revert_worker() {
     let Some(engine) = child_engine().await else { return };
     // Small batches, slowed, so the kill lands in the middle of the revert.
-    let req = RevertRequest { selector: Selector::Run("crash".into()), dry_run: false, force: false, batch_max: 5 };
+    let req = RevertRequest { selector: Selector::run("crash").unwrap(), dry_run: false, force: false, batch_max: 5 };
     engine.revert(&reviewer(), &req, |_, _| std::thread::sleep(Duration::from_millis(10))).await.unwrap();
 }
 
@@ -220,7 +220,7 @@ async fn killed_batch_and_killed_revert_leave_journal_and_records_consistent(kin
     assert!(v.ok, "{v:?}");
 
     let req = RevertRequest {
-        selector: Selector::Run("crash".into()),
+        selector: Selector::run("crash").unwrap(),
         dry_run: false,
         force: false,
         batch_max: leash_engine::REVERT_BATCH_MAX,

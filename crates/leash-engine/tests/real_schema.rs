@@ -232,7 +232,7 @@ async fn the_rental_shop_runs_the_whole_loop_as_the_database_stores_it(kind: Kin
 
     // Undo everything the agent did: every field back exactly, chains intact.
     let req = RevertRequest {
-        selector: Selector::Actor("assistant".into()),
+        selector: Selector::actor("assistant").unwrap(),
         dry_run: false,
         force: false,
         batch_max: REVERT_BATCH_MAX,

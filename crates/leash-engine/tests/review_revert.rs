@@ -91,12 +91,12 @@ async fn batch_revert_by_run_restores_every_record_newest_first(kind: Kind) {
     c.run_id = Some("bad".into());
     f.engine.call(&agent(), "set_status", c).await.unwrap();
 
-    let plan = f.engine.revert(&reviewer(), &req(Selector::Run("bad".into()), true), |_, _| {}).await.unwrap();
+    let plan = f.engine.revert(&reviewer(), &req(Selector::run("bad").unwrap(), true), |_, _| {}).await.unwrap();
     assert_eq!((plan.reverted.len(), plan.conflicts.len()), (51, 0), "{plan:?}");
     assert_eq!(f.get("tickets", "100", "status").await, json!("pending"), "a dry run writes nothing");
     assert_eq!(f.changes().await.len(), 51);
 
-    let done = f.engine.revert(&reviewer(), &req(Selector::Run("bad".into()), false), |_, _| {}).await.unwrap();
+    let done = f.engine.revert(&reviewer(), &req(Selector::run("bad").unwrap(), false), |_, _| {}).await.unwrap();
     assert_eq!((done.reverted.len(), done.conflicts.len(), done.skipped), (51, 0, 0));
     for i in 100..150 {
         assert_eq!(f.get("tickets", &i.to_string(), "status").await, json!("open"));
@@ -104,7 +104,7 @@ async fn batch_revert_by_run_restores_every_record_newest_first(kind: Kind) {
     let verify = f.engine.verify().await.unwrap();
     assert!(verify.ok, "{verify:?}");
     // Running it again finds nothing left to do.
-    let again = f.engine.revert(&reviewer(), &req(Selector::Run("bad".into()), false), |_, _| {}).await.unwrap();
+    let again = f.engine.revert(&reviewer(), &req(Selector::run("bad").unwrap(), false), |_, _| {}).await.unwrap();
     assert_eq!((again.reverted.len(), again.skipped), (0, 51));
 }
 
@@ -112,7 +112,8 @@ async fn revert_skips_field_changed_since_and_reports_conflict_unless_forced(kin
     let Some(f) = fixture(kind).await else { return };
     let first = f.call("set_status", Some("1"), &[("status", "solved")]).await.change_id.unwrap();
     f.store.execute_script(&["UPDATE tickets SET status = 'pending' WHERE id = 1"]).await.unwrap();
-    let r = f.engine.revert(&reviewer(), &req(Selector::Ids(vec![first.clone()]), false), |_, _| {}).await.unwrap();
+    let r =
+        f.engine.revert(&reviewer(), &req(Selector::ids([first.clone()]).unwrap(), false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted.len(), 0);
     assert_eq!(r.skipped, 1);
     assert_eq!(r.conflicts[0].field, "status");
@@ -123,7 +124,7 @@ async fn revert_skips_field_changed_since_and_reports_conflict_unless_forced(kin
         .revert(
             &reviewer(),
             &RevertRequest {
-                selector: Selector::Ids(vec![first]),
+                selector: Selector::ids([first]).unwrap(),
                 dry_run: false,
                 force: true,
                 batch_max: leash_engine::REVERT_BATCH_MAX,
@@ -139,13 +140,17 @@ async fn revert_skips_field_changed_since_and_reports_conflict_unless_forced(kin
 async fn a_revert_is_a_journaled_change_that_can_itself_be_reverted(kind: Kind) {
     let Some(f) = fixture(kind).await else { return };
     let id = f.call("set_status", Some("1"), &[("status", "solved")]).await.change_id.unwrap();
-    let undo = f.engine.revert(&reviewer(), &req(Selector::Ids(vec![id.clone()]), false), |_, _| {}).await.unwrap();
+    let undo =
+        f.engine.revert(&reviewer(), &req(Selector::ids([id.clone()]).unwrap(), false), |_, _| {}).await.unwrap();
     let undo_id = undo.revert_change_ids[0].clone();
     let row = f.store.change(&undo_id).await.unwrap().unwrap();
     assert_eq!(row.reverts.as_deref(), Some(id.as_str()));
     assert_eq!(f.store.change(&id).await.unwrap().unwrap().reverted_by.as_deref(), Some(undo_id.as_str()));
-    let redo =
-        f.engine.revert(&reviewer(), &req(Selector::Run(undo.revert_run_id.unwrap()), false), |_, _| {}).await.unwrap();
+    let redo = f
+        .engine
+        .revert(&reviewer(), &req(Selector::run(&undo.revert_run_id.unwrap()).unwrap(), false), |_, _| {})
+        .await
+        .unwrap();
     assert_eq!(redo.reverted, vec![undo_id]);
     assert_eq!(f.get("tickets", "1", "status").await, json!("solved"));
     assert!(f.engine.verify().await.unwrap().ok);
@@ -155,7 +160,7 @@ async fn revert_of_append_deletes_exactly_the_inserted_row_and_keeps_its_content
     let Some(f) = fixture(kind).await else { return };
     let keep = f.call("add_note", None, &[("ticket_id", "1"), ("body", "keep me")]).await;
     let bad = f.call("add_note", None, &[("ticket_id", "1"), ("body", "wrong ticket")]).await.change_id.unwrap();
-    let r = f.engine.revert(&reviewer(), &req(Selector::Ids(vec![bad.clone()]), false), |_, _| {}).await.unwrap();
+    let r = f.engine.revert(&reviewer(), &req(Selector::ids([bad.clone()]).unwrap(), false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted, vec![bad.clone()]);
     let bad_key = f.store.change(&bad).await.unwrap().unwrap().record_key;
     assert_eq!(f.get("notes", &bad_key, "body").await, json!(null), "row deleted");
@@ -168,7 +173,7 @@ async fn revert_of_append_deletes_exactly_the_inserted_row_and_keeps_its_content
         "journal keeps the content"
     );
     // And the deletion can be undone: the row comes back with its key.
-    f.engine.revert(&reviewer(), &req(Selector::Ids(vec![undo.id]), false), |_, _| {}).await.unwrap();
+    f.engine.revert(&reviewer(), &req(Selector::ids([undo.id]).unwrap(), false), |_, _| {}).await.unwrap();
     assert_eq!(f.get("notes", &bad_key, "body").await, json!("wrong ticket"));
     assert!(f.engine.verify().await.unwrap().ok);
 }
@@ -178,7 +183,7 @@ async fn revert_by_action_and_time_by_actor_and_by_proposal(kind: Kind) {
     f.call("set_status", Some("1"), &[("status", "solved")]).await;
     f.call("fix_customer", Some("1"), &[("zip", "11222")]).await;
     let since = parse_time("2026-11-25", f.engine.clock().now()).unwrap();
-    let by_action = Selector::Action { action: "set_status".into(), since: since.clone(), until: None };
+    let by_action = Selector::action("set_status", &since, None).unwrap();
     let r = f.engine.revert(&reviewer(), &req(by_action.clone(), false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted.len(), 1);
     // Asking again does not undo the revert (which would re-apply the change).
@@ -186,23 +191,19 @@ async fn revert_by_action_and_time_by_actor_and_by_proposal(kind: Kind) {
     assert_eq!((again.reverted.len(), again.skipped), (0, 1));
     assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
     assert_eq!(f.get("customers", "1", "zip").await, json!("11222"), "other actions untouched");
-    let before = Selector::Action {
-        action: "fix_customer".into(),
-        since: "2020-01-01T00:00:00.000000Z".into(),
-        until: Some(since),
-    };
+    let before = Selector::action("fix_customer", "2020-01-01T00:00:00.000000Z", Some(&since)).unwrap();
     assert!(f.engine.revert(&reviewer(), &req(before, false), |_, _| {}).await.unwrap().reverted.is_empty());
-    let r = f.engine.revert(&reviewer(), &req(Selector::Actor("assistant".into()), false), |_, _| {}).await.unwrap();
+    let r = f.engine.revert(&reviewer(), &req(Selector::actor("assistant").unwrap(), false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted.len(), 1);
     assert_eq!(f.get("customers", "1", "zip").await, json!("11211"));
 
     let id = f.call("review_status", Some("4"), &[("status", "solved")]).await.proposal_id.unwrap();
     f.engine.approve(&reviewer(), &id, Default::default(), None).await.unwrap();
-    let r = f.engine.revert(&reviewer(), &req(Selector::Proposal(id), false), |_, _| {}).await.unwrap();
+    let r = f.engine.revert(&reviewer(), &req(Selector::proposal(&id).unwrap(), false), |_, _| {}).await.unwrap();
     assert_eq!(r.reverted.len(), 1);
     assert_eq!(f.get("tickets", "4", "status").await, json!("pending"));
     assert!(
-        f.engine.revert(&agent(), &req(Selector::Actor("x".into()), true), |_, _| {}).await.is_err(),
+        f.engine.revert(&agent(), &req(Selector::actor("x").unwrap(), true), |_, _| {}).await.is_err(),
         "agents cannot revert"
     );
 }

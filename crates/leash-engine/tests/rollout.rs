@@ -101,7 +101,7 @@ async fn action_earns_its_way_from_suggest_to_direct_with_matching_report(kind: 
     }
     let last = f.store.changes(&Default::default()).await.unwrap().pop().unwrap();
     let revert = leash_engine::RevertRequest {
-        selector: leash_engine::Selector::Ids(vec![last.id]),
+        selector: leash_engine::Selector::ids([last.id]).unwrap(),
         dry_run: false,
         force: false,
         batch_max: leash_engine::REVERT_BATCH_MAX,

@@ -55,7 +55,7 @@ impl Db {
 
     async fn revert(&self, change_id: &str) {
         let req = RevertRequest {
-            selector: Selector::Ids(vec![change_id.to_string()]),
+            selector: Selector::ids([change_id.to_string()]).unwrap(),
             dry_run: false,
             force: false,
             batch_max: REVERT_BATCH_MAX,

@@ -184,7 +184,7 @@ async fn change(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> Re
 async fn revert(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
     let b: RevertBody = body(&bytes)?;
     let fields = SelectorFields {
-        change_ids: b.change_ids.unwrap_or_default(),
+        change_ids: b.change_ids,
         run_id: b.run_id,
         action: b.action,
         since: b.since,

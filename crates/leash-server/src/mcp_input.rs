@@ -1,17 +1,16 @@
 //! rmcp parses a tool call's arguments into a map before leash sees them,
-//! so a field given twice in `set` would quietly keep its last value. Each
-//! incoming MCP message (HTTP body or stdio line) is checked first; one that
-//! repeats a field has its arguments replaced by a note the tool answers
-//! with `invalid_input`, so nothing is written.
+//! so a key given twice (in `set`, or `set` itself, or `key`) would quietly
+//! keep its last value. Each incoming MCP message (HTTP body or stdio line)
+//! is checked first; a tool call that repeats a key at any level has its
+//! arguments replaced by a note the tool answers with `invalid_input`, so
+//! nothing is written.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use leash_core::call::{expect_once, fields_once};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// The argument a rewritten message carries instead of its own.
@@ -19,40 +18,93 @@ pub const REFUSED_KEY: &str = "__leash_refused";
 /// Bytes a stdio message is read through at a time.
 const STDIO_PIPE_BYTES: usize = 64 * 1024;
 
-// Read only to be checked: the values are rmcp's to parse.
-#[allow(dead_code)]
-#[derive(Deserialize)]
-struct Message {
-    #[serde(default)]
-    params: Option<Params>,
+/// Any JSON value, read only to find an object that names a key twice, at
+/// any depth: `{"set": {...}, "set": {...}}` as much as `{"a": 1, "a": 2}`.
+/// `path` names where the value is (`params.arguments.set`), for the message.
+struct UniqueKeys<'p> {
+    path: &'p str,
 }
 
-#[allow(dead_code)]
-#[derive(Deserialize)]
-struct Params {
-    #[serde(default)]
-    arguments: Option<Arguments>,
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
 }
 
-#[allow(dead_code)]
-#[derive(Deserialize)]
-struct Arguments {
-    #[serde(default, deserialize_with = "fields_once")]
-    set: Map<String, Value>,
-    #[serde(default, deserialize_with = "expect_once")]
-    expect: Option<Map<String, Value>>,
+impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                let shown: String = key.chars().take(64).collect();
+                let place = self.path.strip_prefix("params.arguments.").unwrap_or(match self.path {
+                    "params.arguments" => "the arguments",
+                    "" => "the message",
+                    other => other,
+                });
+                return Err(serde::de::Error::custom(format!(
+                    "field `{shown}` appears twice in {place}; send each field once"
+                )));
+            }
+            let path = if self.path.is_empty() { key } else { format!("{}.{key}", self.path) };
+            access.next_value_seed(UniqueKeys { path: &path })?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let path = format!("{}[]", self.path);
+        while access.next_element_seed(UniqueKeys { path: &path })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
 }
 
-/// The message rewritten when its tool arguments repeat a field; `None`
-/// leaves it as it is (any other problem is rmcp's or the tool's to answer).
+/// A tool call whose message names a key twice anywhere (its arguments,
+/// `set`, `expect`, or the params around them) is rewritten so that its
+/// arguments are only a note the tool answers with `invalid_input`: rmcp
+/// would keep the last value, and the call would write what the caller's
+/// other copy did not say. `None` leaves the message as it is (any other
+/// problem is rmcp's or the tool's to answer).
 pub fn refuse_repeated_fields(message: &[u8]) -> Option<Vec<u8>> {
-    let why = serde_json::from_slice::<Message>(message).err()?.to_string();
+    let mut de = serde_json::Deserializer::from_slice(message);
+    let why = serde::de::DeserializeSeed::deserialize(UniqueKeys { path: "" }, &mut de).err()?.to_string();
     if !why.contains("appears twice") {
         return None;
     }
-    let why = why.split(" at line ").next().unwrap_or(&why).to_string();
     let mut value: Value = serde_json::from_slice(message).ok()?;
-    *value.get_mut("params")?.get_mut("arguments")? = json!({ REFUSED_KEY: why });
+    if value.get("method").and_then(Value::as_str) != Some("tools/call") {
+        return None;
+    }
+    let why = why.split(" at line ").next().unwrap_or(&why).to_string();
+    let params = value.get_mut("params")?.as_object_mut()?;
+    params.insert("arguments".into(), json!({ REFUSED_KEY: why }));
     serde_json::to_vec(&value).ok()
 }
 
@@ -93,15 +145,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_repeated_field_becomes_a_refusal_and_anything_else_passes() {
+    fn a_repeated_key_at_any_level_becomes_a_refusal_and_anything_else_passes() {
         let twice = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"set_status","arguments":{"key":"1","set":{"status":"open","status":"solved"}}}}"#;
         let out: Value = serde_json::from_slice(&refuse_repeated_fields(twice).unwrap()).unwrap();
         let why = out["params"]["arguments"][REFUSED_KEY].as_str().unwrap();
         assert!(why.contains("field `status` appears twice in set"), "{why}");
         assert_eq!(out["params"]["name"], "set_status");
         assert_eq!(out["id"], 3);
-        let expect_twice = br#"{"method":"tools/call","params":{"arguments":{"set":{"a":1},"expect":{"b":1,"b":2}}}}"#;
-        assert!(refuse_repeated_fields(expect_twice).is_some());
+        for repeated in [
+            &br#"{"method":"tools/call","params":{"arguments":{"set":{"a":1},"expect":{"b":1,"b":2}}}}"#[..],
+            br#"{"method":"tools/call","params":{"arguments":{"key":"1","key":"2","set":{"a":1}}}}"#,
+            br#"{"method":"tools/call","params":{"arguments":{"set":{"a":1},"set":{"a":2}}}}"#,
+            br#"{"method":"tools/call","params":{"name":"a","name":"b","arguments":{"set":{"a":1}}}}"#,
+            br#"{"method":"tools/call","params":{"arguments":{"x":[{"y":1,"y":2}]}}}"#,
+        ] {
+            let out: Value = serde_json::from_slice(&refuse_repeated_fields(repeated).unwrap()).unwrap();
+            assert!(out["params"]["arguments"][REFUSED_KEY].is_string(), "{}", String::from_utf8_lossy(repeated));
+        }
         for fine in [
             &br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"set":{"a":1,"b":2}}}}"#[..],
             br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}"#,

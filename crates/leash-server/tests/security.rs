@@ -286,6 +286,9 @@ const IDENTITIES: &[&str] =
 async fn matrix_request(f: &inproc::Fixture, method: &str, route: &str) -> Req {
     let id = if route.contains("/proposals") { f.proposal().await } else { String::new() };
     let path = route
+        .split('#')
+        .next()
+        .unwrap_or(route)
         .replace("{name}", "set_status")
         .replace("{key}", "1")
         .replace("{id}", if route.starts_with("/api/v1/changes") { &f.change_id } else { &id });
@@ -295,6 +298,9 @@ async fn matrix_request(f: &inproc::Fixture, method: &str, route: &str) -> Req {
         "/api/v1/proposals/approve" => json!({"ids": [id]}),
         "/api/v1/proposals/reject" => json!({"ids": [id], "note": "matrix"}),
         "/api/v1/reverts" => json!({"change_ids": [f.change_id], "dry_run": true}),
+        "/api/v1/reverts#only" => json!({"change_ids": [f.priority_change_id], "dry_run": true}),
+        "/api/v1/reverts#shared-run" => json!({"run_id": "shared", "dry_run": true}),
+        "/api/v1/reverts#shared-run-one-actor" => json!({"run_id": "shared", "actor": "assistant", "dry_run": true}),
         "/api/v1/pause" | "/api/v1/resume" => json!({"action": "set_priority", "reason": "matrix"}),
         _ => json!({}),
     };
@@ -314,6 +320,13 @@ async fn role_matrix_matches_the_table() {
     let mut routes: Vec<(&str, &str)> = leash_server::openapi::ENDPOINTS.iter().map(|(m, p, ..)| (*m, *p)).collect();
     routes.push(("post", "/api/v1/actions/{name}"));
     routes.push(("get", "/openapi.json"));
+    // Reverts bounded by `[actions.review] only`, and a run id two tokens used
+    // (refused unless the actor says whose).
+    routes.extend([
+        ("post", "/api/v1/reverts#only"),
+        ("post", "/api/v1/reverts#shared-run"),
+        ("post", "/api/v1/reverts#shared-run-one-actor"),
+    ]);
     let tokens = ["", "leash_0000", &f.revoked, &f.scoped, &f.agent, &f.legacy_reviewer, &f.reviewer, &f.admin];
     let mut from = 1000;
     let mut lines = vec![format!("# method path {}", IDENTITIES.join(" "))];

@@ -79,7 +79,8 @@ pub fn change_from_packed(row: &AnyRow) -> Result<Change> {
 /// (`leash_reverts`, written when a revert lands; the journal row never changes).
 pub const JOURNAL: &str = "leash_changes LEFT JOIN leash_reverts ON leash_reverts.change_id = leash_changes.id";
 /// What a revert reads of a change, in `PackedUndoable`'s order.
-const UNDOABLE_COLUMNS: &str = "id, action, policy_hash, table_name, record_key, op, fields, reverts, reverted_by";
+const UNDOABLE_COLUMNS: &str =
+    "id, action, policy_hash, table_name, record_key, op, fields, actor, reverts, reverted_by";
 pub const APPROVAL_COLUMNS: &str = "action, action_hash, policy_hash, approved_by, note, at, page";
 pub const PROPOSAL_COLUMNS: &str = "id, created_at, action, table_name, record_key, fields, reasons, notes, status, actor, reason, evidence, confidence, run_id, reviewer, decided_at, review_note, edited, change_id, group_key, expires_at, on_expire, escalated_at";
 
@@ -201,6 +202,7 @@ struct PackedUndoable {
     record_key: String,
     op: String,
     fields: serde_json::Value,
+    actor: String,
     reverts: Option<String>,
     reverted_by: Option<String>,
 }
@@ -217,6 +219,7 @@ pub fn undoable_from_packed(row: &AnyRow) -> Result<Undoable> {
         record_key: p.record_key,
         op: Op::parse(&p.op).ok_or_else(|| corrupt("op", &p.op))?,
         fields: fields_of(p.fields)?,
+        actor: p.actor,
         reverts: p.reverts,
         reverted_by: p.reverted_by,
     })

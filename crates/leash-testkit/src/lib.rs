@@ -5,6 +5,8 @@
 //! A store whose URL is not set is skipped with a message, except under
 //! `CI=true`, where it is a failure: CI must test every store.
 
+pub mod secrets;
+
 /// Which store a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -13,21 +15,51 @@ pub enum Kind {
     Mysql,
 }
 
-/// The server URL for a store, or `None` (a skip) when it is not configured.
+/// Where a store's test server is looked for when its variable is unset:
+/// the local servers this project's machines and CI run.
+pub const POSTGRES_DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const MYSQL_DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
+/// How long to wait for a local default server to accept a connection.
+const PROBE_TIMEOUT_MS: u64 = 300;
+
+/// The server URL for a store, or `None` (a skip) when it is not
+/// configured and no local server answers at its default address.
 pub fn server_url(kind: Kind) -> Option<String> {
-    let var = match kind {
+    let (var, default, port) = match kind {
         Kind::Sqlite => return Some(String::new()),
-        Kind::Postgres => "LEASH_TEST_POSTGRES_URL",
-        Kind::Mysql => "LEASH_TEST_MYSQL_URL",
+        Kind::Postgres => ("LEASH_TEST_POSTGRES_URL", POSTGRES_DEFAULT_URL, 5432),
+        Kind::Mysql => ("LEASH_TEST_MYSQL_URL", MYSQL_DEFAULT_URL, 3306),
     };
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} is not set; CI must run every store"),
+        _ if local_server_answers(port) => Some(default.to_string()),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{var} is not set and nothing answers at {default}; CI must run every store")
+        }
         _ => {
-            eprintln!("skipped: {var} is not set, so the {kind:?} store is not tested here");
+            eprintln!(
+                "skipped: {var} is not set and nothing answers at {default}, so the {kind:?} store is not tested here"
+            );
             None
         }
     }
+}
+
+/// Whether something accepts connections on this loopback port (asked once
+/// per port per test process).
+fn local_server_answers(port: u16) -> bool {
+    static SEEN: std::sync::Mutex<Vec<(u16, bool)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = match SEEN.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    if let Some((_, up)) = seen.iter().find(|(p, _)| *p == port) {
+        return *up;
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let up = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(PROBE_TIMEOUT_MS)).is_ok();
+    seen.push((port, up));
+    up
 }
 
 /// A fresh, empty database; dropping it drops the schema or database.

@@ -157,8 +157,8 @@ impl Condition {
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cel_interpreter::Value::resolve(expr, &context)))
                 .map_err(|_| "evaluation failed".to_string())?
-                .map_err(|e| e.to_string())?;
-        result.json().map_err(|e| e.to_string())
+                .map_err(|e| without_values(&e))?;
+        result.json().map_err(|_| "the result is not a plain value".to_string())
     }
 
     pub fn eval_bool(&self, record: &Record) -> Result<bool, String> {
@@ -168,8 +168,43 @@ impl Condition {
     pub fn eval_bool_on(&self, record: &Prepared) -> Result<bool, String> {
         match self.eval_on(record)? {
             Value::Bool(b) => Ok(b),
-            other => Err(format!("`{}` gave {other}, not true or false", self.source)),
+            other => Err(format!("`{}` gave {}, not true or false", self.source, json_type(&other))),
         }
+    }
+}
+
+/// An evaluation error in words that quote no value: the record it ran on
+/// may hold columns the caller may not see (`sight.rs`), and these texts
+/// reach callers as notes.
+pub fn without_values(e: &cel_interpreter::ExecutionError) -> String {
+    use cel_interpreter::ExecutionError as E;
+    let ty = |v: &cel_interpreter::Value| v.type_of().to_string();
+    match e {
+        E::NoSuchKey(key) => format!("the record has no `{key}`"),
+        E::UndeclaredReference(name) => format!("unknown name `{name}`"),
+        E::ValuesNotComparable(a, b) => format!("a {} cannot be compared with a {}", ty(a), ty(b)),
+        E::UnsupportedBinaryOperator(op, a, b) | E::Overflow(op, a, b) => {
+            format!("`{op}` cannot be used on a {} and a {}", ty(a), ty(b))
+        }
+        E::UnsupportedUnaryOperator(op, a) => format!("`{op}` cannot be used on a {}", ty(a)),
+        E::UnexpectedType { got, want } => format!("a {got} where a {want} is needed"),
+        E::DivisionByZero(_) | E::RemainderByZero(_) => "division by zero".to_string(),
+        E::InvalidArgumentCount { expected, actual } => format!("{actual} arguments where {expected} are needed"),
+        E::FunctionError { function, .. } => format!("`{function}` failed on this record"),
+        E::NotSupportedAsMethod { method, target } => format!("`{method}` cannot be used on a {}", ty(target)),
+        _ => "a value has a type the expression cannot use".to_string(),
+    }
+}
+
+/// A JSON value's kind, for messages that must not quote the value.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
     }
 }
 

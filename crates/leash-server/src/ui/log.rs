@@ -43,16 +43,17 @@ pub(super) async fn log(State(s): St, sess: Session, Query(q): Query<HashMap<Str
                    "run_id": c.run_id, "reverted_by": c.reverted_by, "watch": c.watch})
         })
         .collect();
-    let keep: Vec<String> = ["action", "run_id", "actor", "record_key", "since"]
+    // The next page's filters, percent-encoded by the template.
+    let keep: serde_json::Map<String, serde_json::Value> = ["action", "run_id", "actor", "record_key", "since"]
         .iter()
-        .filter_map(|k| get(k).map(|v| format!("{k}={v}")))
-        .chain(next_until.iter().map(|u| format!("before={u}")))
+        .filter_map(|k| get(k).map(|v| (k.to_string(), json!(v))))
+        .chain(next_until.iter().map(|u| ("before".to_string(), json!(u))))
         .collect();
     let f: HashMap<&str, String> = ["action", "run_id", "actor", "record_key", "since", "until"]
         .iter()
         .map(|k| (*k, get(k).unwrap_or_default()))
         .collect();
-    let ctx = json!({"changes": rows, "f": f, "next_until": next_until, "next_query": keep.join("&")});
+    let ctx = json!({"changes": rows, "f": f, "next_until": next_until, "next_query": keep});
     render(&s, "log.html", "log", Some(&sess), ctx, &q).await
 }
 
@@ -60,12 +61,11 @@ pub(super) async fn undo(State(s): St, sess: Session, Path(id): Path<String>, Fo
     if let Some(r) = sess.forged(&form) {
         return r;
     }
-    let req = RevertRequest {
-        selector: Selector::Ids(vec![id.clone()]),
-        dry_run: false,
-        force: false,
-        batch_max: REVERT_BATCH_MAX,
+    let selector = match Selector::change(&id) {
+        Ok(sel) => sel,
+        Err(e) => return back("/log", "error", &e.answer().message),
     };
+    let req = RevertRequest { selector, dry_run: false, force: false, batch_max: REVERT_BATCH_MAX };
     match s.engine.revert(&sess.who, &req, |_, _| {}).await {
         Ok(r) if !r.reverted.is_empty() => back("/log", "done", &format!("Undone: change {id}.")),
         Ok(r) if !r.conflicts.is_empty() => {
@@ -76,15 +76,13 @@ pub(super) async fn undo(State(s): St, sess: Session, Path(id): Path<String>, Fo
     }
 }
 
-/// What a revert form names: the selector, a phrase for the page, and the
-/// form fields that carry it to the confirming post.
-type Chosen = (Selector, String, Vec<(String, String)>);
-
-/// The selection from a query or form, by the engine's one rule.
-fn selection(s: &AppState, q: &HashMap<String, String>) -> Result<Chosen, EngineError> {
-    let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty()).cloned();
+/// The selection a revert page or form names, by the engine's one rule: a
+/// field that is there must name something (blank is refused, never
+/// dropped), so what the preview planned is what the form carries.
+fn selection(s: &AppState, q: &HashMap<String, String>) -> Result<Selector, EngineError> {
+    let get = |k: &str| q.get(k).cloned();
     let fields = SelectorFields {
-        change_ids: get("ids").map(|ids| ids.split(',').map(|i| i.trim().to_string()).collect()).unwrap_or_default(),
+        change_ids: get("ids").map(|ids| ids.split(',').map(str::to_string).collect()),
         run_id: get("run_id"),
         action: get("action"),
         since: get("since"),
@@ -92,33 +90,20 @@ fn selection(s: &AppState, q: &HashMap<String, String>) -> Result<Chosen, Engine
         actor: get("actor"),
         proposal_id: get("proposal_id"),
     };
-    let keep: Vec<(String, String)> = ["ids", "run_id", "action", "since", "until", "actor", "proposal_id"]
-        .iter()
-        .filter_map(|k| get(k).map(|v| (k.to_string(), v)))
-        .collect();
-    let selector = Selector::from_fields(fields, s.engine.clock().now())?;
-    let what = match &selector {
-        Selector::Ids(ids) => format!("{} named change(s)", ids.len()),
-        Selector::Run(run) => format!("run {run}"),
-        Selector::Action { action, .. } => {
-            format!("everything {action} did since {}", get("since").unwrap_or_default())
-        }
-        Selector::Actor(actor) => format!("everything {actor} did"),
-        Selector::Proposal(p) => format!("the change approved from proposal {p}"),
-    };
-    Ok((selector, what, keep))
+    Selector::from_fields(fields, s.engine.clock().now())
 }
 
 pub(super) async fn revert_preview(State(s): St, sess: Session, Query(q): Query<HashMap<String, String>>) -> Response {
-    let (sel, what, keep) = match selection(&s, &q) {
-        Ok(chosen) => chosen,
+    let sel = match selection(&s, &q) {
+        Ok(sel) => sel,
         Err(e) => return back("/log", "error", &format!("Choose what to revert: {}", e.answer().message)),
     };
+    let (what, keep) = (sel.describe(), sel.fields());
     let req = RevertRequest { selector: sel, dry_run: true, force: false, batch_max: REVERT_BATCH_MAX };
     match s.engine.revert(&sess.who, &req, |_, _| {}).await {
         Ok(plan) => {
             let keep: serde_json::Map<String, serde_json::Value> =
-                keep.into_iter().map(|(k, v)| (k, json!(v))).collect();
+                keep.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
             render(&s, "revert.html", "log", Some(&sess), json!({"plan": plan, "what": what, "selector": keep}), &q)
                 .await
         }
@@ -126,16 +111,18 @@ pub(super) async fn revert_preview(State(s): St, sess: Session, Query(q): Query<
     }
 }
 
-pub(super) async fn revert_run(State(s): St, sess: Session, Form(form): FormData) -> Response {
+pub(super) async fn revert_run(State(s): St, sess: Session, Form(mut form): FormData) -> Response {
     if let Some(r) = sess.forged(&form) {
         return r;
     }
-    let (sel, what, _) = match selection(&s, &form) {
-        Ok(chosen) => chosen,
+    let force = form.remove("force").is_some();
+    form.remove("csrf");
+    let sel = match selection(&s, &form) {
+        Ok(sel) => sel,
         Err(e) => return back("/log", "error", &format!("Choose what to revert: {}", e.answer().message)),
     };
-    let req =
-        RevertRequest { selector: sel, dry_run: false, force: form.contains_key("force"), batch_max: REVERT_BATCH_MAX };
+    let what = sel.describe();
+    let req = RevertRequest { selector: sel, dry_run: false, force, batch_max: REVERT_BATCH_MAX };
     match s.engine.revert(&sess.who, &req, |_, _| {}).await {
         Ok(r) => {
             let run = r.revert_run_id.clone().unwrap_or_default();
@@ -144,8 +131,13 @@ pub(super) async fn revert_run(State(s): St, sess: Session, Form(form): FormData
                 r.reverted.len(),
                 r.skipped
             );
-            back(&format!("/log?run_id={run}"), "done", &msg)
+            back(&log_link(&[("run_id", &run)]), "done", &msg)
         }
         Err(e) => back("/log", "error", &e.answer().message),
     }
+}
+
+/// `/log` with these filters, each value percent-encoded.
+pub(super) fn log_link(filters: &[(&str, &str)]) -> String {
+    format!("/log?{}", serde_urlencoded::to_string(filters).unwrap_or_default())
 }

@@ -127,20 +127,11 @@ async fn breakers(s: &AppState) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A redirect to `path` with a flash message, percent-encoded.
 pub(super) fn back(path: &str, key: &str, message: &str) -> Response {
-    let encoded: String = message
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~ ".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect::<String>()
-        .replace(' ', "+");
+    let query = serde_urlencoded::to_string([(key, message)]).unwrap_or_default();
     let sep = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{sep}{key}={encoded}")).into_response()
+    Redirect::to(&format!("{path}{sep}{query}")).into_response()
 }
 
 pub(super) fn field_rows(fields: &[leash_core::call::FieldChange]) -> Vec<serde_json::Value> {

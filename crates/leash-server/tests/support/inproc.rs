@@ -48,6 +48,8 @@ key = "id"
 mode = "direct"
   [actions.fields.priority]
   one_of = ["low", "high"]
+  [actions.review]
+  only = ["dana"]
 "#;
 
 pub struct Fixture {
@@ -65,6 +67,8 @@ pub struct Fixture {
     /// A reviewer token with `actions`, as older versions stored them.
     pub legacy_reviewer: String,
     pub change_id: String,
+    /// A change of `set_priority`, whose `only` names nobody here.
+    pub priority_change_id: String,
 }
 
 pub async fn fixture(options: leash_server::Options) -> Fixture {
@@ -101,8 +105,34 @@ pub async fn fixture(options: leash_server::Options) -> Fixture {
     let who = engine.caller_named("assistant").await.unwrap();
     let change = engine.call(&who, "set_status", call("200", "solved")).await.unwrap();
     let change_id = change.change_id.unwrap();
+    let priority = leash_core::call::Call {
+        key: Some(leash_core::value::Value::String("199".into())),
+        set: [("priority".to_string(), serde_json::json!("high"))].into_iter().collect(),
+        ..leash_core::call::Call::default()
+    };
+    let priority_change_id = engine.call(&who, "set_priority", priority).await.unwrap().change_id.unwrap();
+    // Run "shared" is two runs: this agent's and another's.
+    let other = Caller { name: "other-bot".into(), role: Role::Agent, actions: Vec::new() };
+    for (caller, key) in [(&who, "198"), (&other, "197")] {
+        let shared = leash_core::call::Call { run_id: Some("shared".into()), ..call(key, "pending") };
+        assert!(engine.call(caller, "set_status", shared).await.unwrap().change_id.is_some());
+    }
     let (app, state) = leash_server::router_and_state(engine.clone(), options);
-    Fixture { _db: db, store, engine, app, state, agent, scoped, reviewer, admin, revoked, legacy_reviewer, change_id }
+    Fixture {
+        _db: db,
+        store,
+        engine,
+        app,
+        state,
+        agent,
+        scoped,
+        reviewer,
+        admin,
+        revoked,
+        legacy_reviewer,
+        change_id,
+        priority_change_id,
+    }
 }
 
 pub fn call(key: &str, status: &str) -> leash_core::call::Call {

@@ -218,4 +218,13 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'leash_reverts rows are never rewritten'",
         ],
     },
+    // A run id is its token's own: two tokens that use the same text make
+    // two runs, each with its own row (and its own `per_run` counter).
+    Migration {
+        version: 11,
+        name: "runs keyed by token and run id",
+        statements: &[
+            "ALTER TABLE leash_runs DROP PRIMARY KEY, ADD PRIMARY KEY (run_id, actor)",
+        ],
+    },
 ];

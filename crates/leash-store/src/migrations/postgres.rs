@@ -238,4 +238,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             FOR EACH ROW EXECUTE FUNCTION leash_changes_guard()",
         ],
     },
+    // A run id is its token's own: two tokens that use the same text make
+    // two runs, each with its own row (and its own `per_run` counter).
+    Migration {
+        version: 11,
+        name: "runs keyed by token and run id",
+        statements: &["ALTER TABLE leash_runs DROP CONSTRAINT leash_runs_pkey, ADD PRIMARY KEY (run_id, actor)"],
+    },
 ];

@@ -279,4 +279,25 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             BEGIN SELECT RAISE(ABORT, 'leash_reverts rows are never rewritten'); END",
         ],
     },
+    // A run id is its token's own: two tokens that use the same text make
+    // two runs, each with its own row (and its own `per_run` counter).
+    Migration {
+        version: 12,
+        name: "runs keyed by token and run id",
+        statements: &[
+            "CREATE TABLE leash_runs_by_token (
+            run_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            calls INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (run_id, actor)
+        )",
+            "INSERT INTO leash_runs_by_token (run_id, actor, action, started_at, last_at, calls)
+            SELECT run_id, actor, action, started_at, last_at, calls FROM leash_runs",
+            "DROP TABLE leash_runs",
+            "ALTER TABLE leash_runs_by_token RENAME TO leash_runs",
+        ],
+    },
 ];

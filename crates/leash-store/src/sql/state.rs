@@ -143,7 +143,7 @@ pub(super) async fn touch_run(tx: &mut SqlTx, run_id: &str, actor: &str, action:
     let d = tx.dialect();
     let mut q = tx.q("INSERT INTO leash_runs (run_id, actor, action, started_at, last_at) VALUES (");
     q.text(run_id).push(", ").text(actor).push(", ").text(action).push(", ").text(at).push(", ").text(at).push(")");
-    q.push(&d.on_conflict_update("run_id")).push("last_at = ").text(at);
+    q.push(&d.on_conflict_update("run_id, actor")).push("last_at = ").text(at);
     q.push(&format!(", calls = {}calls + 1", d.existing_row("leash_runs")));
     tx.exec(q).await?;
     Ok(())
