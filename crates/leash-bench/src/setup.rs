@@ -5,74 +5,12 @@ use std::sync::Arc;
 
 use leash_core::policy::parse_policy;
 use leash_engine::Engine;
-use leash_store::{SqlStore, Store};
+use leash_store::{Dialect, SqlStore, Store};
 
 use crate::{BenchError, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreKind {
-    Sqlite,
-    Postgres,
-    Mysql,
-}
-
-impl StoreKind {
-    pub fn parse(s: &str) -> Option<StoreKind> {
-        match s {
-            "sqlite" => Some(StoreKind::Sqlite),
-            "postgres" | "postgresql" => Some(StoreKind::Postgres),
-            "mysql" | "mariadb" => Some(StoreKind::Mysql),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreKind::Sqlite => "sqlite",
-            StoreKind::Postgres => "postgres",
-            StoreKind::Mysql => "mysql",
-        }
-    }
-    fn default_server(self) -> &'static str {
-        match self {
-            StoreKind::Sqlite => "",
-            StoreKind::Postgres => "postgres://postgres@127.0.0.1:5432/test",
-            StoreKind::Mysql => "mysql://root@127.0.0.1:3306/test",
-        }
-    }
-}
-
 /// Ten field rules and a CEL condition: a realistic policy, not an empty one.
-pub const POLICY: &str = r#"
-[[actions]]
-name = "bench_update"
-summary = "Benchmark action: set a record's status and other checked fields."
-table = "bench_items"
-key = "id"
-mode = "direct"
-when = "record.deleted_at == null && record.score >= 0"
-locked_if = "record.flag == true"
-  [actions.fields.status]
-  one_of = ["open", "needs_reply", "pending", "solved"]
-  [actions.fields.priority]
-  one_of = ["low", "normal", "high"]
-  [actions.fields.score]
-  range = [0, 1000000]
-  [actions.fields.code]
-  pattern = '^[A-Z]{3}-\d+$'
-  [actions.fields.email]
-  format = "email"
-  [actions.fields.note]
-  max_len = 200
-  [actions.fields.due]
-  range = ["2020-01-01", "2030-12-31"]
-  [actions.fields.region]
-  one_of = ["NE", "SE", "MW", "SW", "W"]
-  [actions.fields.phone]
-  format = "phone"
-  [actions.fields.title]
-  max_len = 80
-  only_if_empty = true
-"#;
+pub const POLICY: &str = include_str!("bench_policy.toml");
 
 pub fn sample_record() -> serde_json::Value {
     serde_json::json!({"id": 1, "status": "open", "priority": "normal", "score": 10, "code": "ABC-1", "email": "a@b.test",
@@ -86,21 +24,15 @@ pub struct Database {
 }
 
 impl Database {
-    pub async fn create(kind: StoreKind, server: Option<&str>, records: usize) -> Result<Database> {
-        let server = server.unwrap_or(kind.default_server()).to_string();
-        let dialect = match kind {
-            StoreKind::Sqlite => leash_store::Dialect::Sqlite,
-            StoreKind::Postgres => leash_store::Dialect::Postgres,
-            StoreKind::Mysql => leash_store::Dialect::Mysql,
-        };
-        let scratch = leash_store::scratch::ScratchDb::create(dialect, &server, "leash_bench").await?;
+    /// `server`: where to make the database; by default the store's local
+    /// server (`Dialect::local_server`), ignored for SQLite.
+    pub async fn create(store: Dialect, server: Option<&str>, records: usize) -> Result<Database> {
+        let local = store.local_server().map_or("", |s| s.url);
+        let server = server.unwrap_or(local).to_string();
+        let scratch = leash_store::scratch::ScratchDb::create(store, &server, "leash_bench").await?;
         let url = scratch.url.clone();
         let raw = SqlStore::connect(&url).await?;
-        let serial = match kind {
-            StoreKind::Sqlite => "INTEGER PRIMARY KEY",
-            StoreKind::Postgres => "BIGSERIAL PRIMARY KEY",
-            StoreKind::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
-        };
+        let serial = store.serial_key();
         let mut statements = vec![
             "CREATE TABLE bench_items (id INTEGER PRIMARY KEY, status VARCHAR(20) NOT NULL, priority VARCHAR(10), score INTEGER,
                 code VARCHAR(20), email VARCHAR(100), note VARCHAR(200), due DATE, region VARCHAR(2), phone VARCHAR(20),

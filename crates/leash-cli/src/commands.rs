@@ -23,33 +23,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
             bench(&cli, store, *records, journal_sizes.as_deref(), chart.as_deref(), *audit).await
         }
         Command::Check => check(&cli).await,
-        Command::Mcp { token, as_agent } => {
-            let engine = Arc::new(open_engine(&cli).await?);
-            // Checked once here for a clear start-up error; the server looks
-            // the caller up again on every call, so a revocation takes effect.
-            let identity = match (token, as_agent) {
-                (Some(t), _) => {
-                    engine.caller_for_token(t).await?.ok_or_else(|| anyhow!("the token is unknown or revoked"))?;
-                    leash_server::mcp::Identity::Token(t.clone())
-                }
-                (None, Some(name)) => {
-                    engine.caller_named(name).await?;
-                    leash_server::mcp::Identity::Named(name.clone())
-                }
-                (None, None) => bail!("name the agent: --token, LEASH_TOKEN, or --as NAME"),
-            };
-            leash_server::mcp::serve_stdio(engine, identity).await.map_err(|e| anyhow!("mcp: {e}"))?;
-            Ok(EXIT_DECIDED)
-        }
-        Command::Serve { listen } => {
-            let engine = Arc::new(open_engine(&cli).await?);
-            eprintln!("leash serve: http://{listen} — API under /api/v1, OpenAPI at /openapi.json; Ctrl-C stops");
-            let stop = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            leash_server::serve(engine, *listen, stop).await.with_context(|| format!("cannot serve on {listen}"))?;
-            Ok(EXIT_DECIDED)
-        }
+        Command::Mcp { token, as_agent } => mcp(&cli, token.as_deref(), as_agent.as_deref()).await,
+        Command::Serve { listen } => serve(&cli, *listen).await,
         Command::Normalize { format, value, old, new, date_order } => crate::normalize::run(
             &cli,
             format,
@@ -58,129 +33,180 @@ pub async fn run(cli: Cli) -> Result<u8> {
             date_order.as_deref(),
         ),
         Command::Call(args) => call(&cli, args).await,
-        Command::Queue => {
-            let engine = open_engine(&cli).await?;
-            let list = engine.queue(&Caller::local(&who(None))).await?;
-            emit(&cli, &serde_json::json!({"proposals": list}), || output::proposals(&list))
-        }
+        Command::Queue => queue(&cli).await,
         Command::Approve { id, group, set, note, by } => {
-            let engine = open_engine(&cli).await?;
-            let reviewer = Caller::local(&who(by.as_deref()));
-            if let Some(group) = group {
-                if !set.is_empty() {
-                    bail!("--set edits one proposal; approve a group as proposed, or its members one by one");
-                }
-                let ids = engine.group_members(&reviewer, group).await?;
-                let results = engine.approve_many(&reviewer, &ids, note.as_deref()).await?;
-                emit(&cli, &serde_json::json!({"results": results}), || output::group_outcomes(&results))?;
-                return Ok(if results.iter().all(|r| r.result.as_ref().is_some_and(|r| r.code.is_none())) {
-                    EXIT_DECIDED
-                } else {
-                    EXIT_REJECTED
-                });
-            }
-            let id = id.as_deref().unwrap_or_default();
-            let edits = pairs(set)?;
-            let result = engine.approve(&reviewer, id, edits, note.as_deref()).await?;
-            emit(&cli, &result, || output::call_result(&result))?;
-            Ok(exit_for(result.outcome))
+            approve(&cli, id.as_deref(), group.as_deref(), set, note.as_deref(), by.as_deref()).await
         }
         Command::Reject { id, group, note, by } => {
-            let engine = open_engine(&cli).await?;
-            let reviewer = Caller::local(&who(by.as_deref()));
-            if let Some(group) = group {
-                let ids = engine.group_members(&reviewer, group).await?;
-                let results = engine.reject_many(&reviewer, &ids, note).await?;
-                return emit(&cli, &serde_json::json!({"results": results}), || output::group_outcomes(&results));
-            }
-            let id = id.as_deref().unwrap_or_default();
-            let p = engine.reject(&reviewer, id, note).await?;
-            emit(&cli, &p, || format!("rejected proposal {} ({}): {note}", p.id, p.action))
+            reject(&cli, id.as_deref(), group.as_deref(), note, by.as_deref()).await
         }
         Command::Log(args) => log(&cli, args).await,
         Command::Show { id } => show(&cli, id).await,
         Command::Revert(args) => revert(&cli, args).await,
-        Command::Pause { action, all, reason, by } => {
-            let engine = open_engine(&cli).await?;
-            let scope = scope(action.as_deref(), *all)?;
-            let p = engine.pause(&Caller::local(&who(by.as_deref())), scope, reason).await?;
-            emit(&cli, &p, || {
-                format!(
-                    "paused {} — every gateway stops it on its next call. Undo: leash resume {}",
-                    target(scope),
-                    scope.unwrap_or("--all")
-                )
-            })
-        }
+        Command::Pause { action, all, reason, by } => pause(&cli, action.as_deref(), *all, reason, by.as_deref()).await,
         Command::Resume { action, all, reason, by } => {
-            let engine = open_engine(&cli).await?;
-            let scope = scope(action.as_deref(), *all)?;
-            let cleared = engine.resume(&Caller::local(&who(by.as_deref())), scope, reason).await?;
-            let text = if cleared {
-                format!("resumed {}", target(scope))
-            } else {
-                format!("{} was not paused", target(scope))
-            };
-            emit(&cli, &serde_json::json!({"resumed": cleared}), || text)
+            resume(&cli, action.as_deref(), *all, reason, by.as_deref()).await
         }
-        Command::Verify { table, record, since } => {
-            let engine = open_engine(&cli).await?;
-            let since = since.as_deref().map(|t| parse_time(t, engine.clock().now()).map_err(|e| anyhow!(e)));
-            let scope =
-                leash_engine::VerifyScope { table: table.clone(), record: record.clone(), since: since.transpose()? };
-            let report = engine.verify_scoped(&scope).await?;
-            emit(&cli, &report, || output::verify(&report))?;
-            Ok(if report.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
-        }
-        Command::Outbox => {
-            let engine = open_engine(&cli).await?;
-            let (waiting, waiting_total) = engine.undelivered(false).await?;
-            let (parked, parked_total) = engine.undelivered(true).await?;
-            let answer = serde_json::json!({"waiting": waiting, "waiting_total": waiting_total,
-                "parked": parked, "parked_total": parked_total});
-            emit(&cli, &answer, || output::outbox(&waiting, waiting_total, &parked, parked_total))
-        }
+        Command::Verify { table, record, since } => verify(&cli, table, record, since.as_deref()).await,
+        Command::Outbox => outbox(&cli).await,
         Command::Token(cmd) => token(&cli, cmd).await,
-        Command::ApprovePolicy { by, note } => {
-            let engine = open_engine(&cli).await?;
-            if !cli.json {
-                // What changed is shown before the approval is recorded.
-                for c in engine.policy_changes().await?.iter().filter(|c| !c.changes.is_empty()) {
-                    println!("{} — what changed since its last approval:", c.action);
-                    for line in &c.changes {
-                        println!("  - {line}");
-                    }
-                }
-            }
-            let approved = engine.approve_policy(&Caller::local(by), note.as_deref()).await?;
-            emit(&cli, &serde_json::json!({"approved": approved}), || {
-                approved
-                    .iter()
-                    .map(|a| {
-                        let what = if a.newly_approved { "approved" } else { "already approved" };
-                        format!("{what}: {} ({})", a.action, &a.action_hash[..12])
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
+        Command::ApprovePolicy { by, note } => approve_policy(&cli, by, note.as_deref()).await,
         Command::Explain { action } => explain(&cli, action.as_deref()).await,
         Command::Audit(args) => audit(&cli, args).await,
-        Command::Actions => {
-            let engine = open_engine(&cli).await?;
-            let sheet = engine.actions_sheet().await?;
-            emit(&cli, &serde_json::json!({"actions": sheet}), || output::sheet(&sheet))
-        }
-        Command::Report { since, until } => {
-            let engine = open_engine(&cli).await?;
-            let now = engine.clock().now();
-            let time =
-                |t: &Option<String>| t.as_deref().map(|t| parse_time(t, now).map_err(|e| anyhow!(e))).transpose();
-            let report = engine.report(&Caller::local(&who(None)), time(since)?, time(until)?).await?;
-            emit(&cli, &report, || output::report(&report))
-        }
-        Command::Test { file } => crate::policy_tests::run(&cli, file.as_deref()).await,
+        Command::Actions => actions(&cli).await,
+        Command::Report { since, until } => report(&cli, since.as_deref(), until.as_deref()).await,
+        Command::Test { file } => crate::test_cases::run(&cli, file.as_deref()).await,
     }
+}
+
+async fn mcp(cli: &Cli, token: Option<&str>, as_agent: Option<&str>) -> Result<u8> {
+    let engine = Arc::new(open_engine(cli).await?);
+    // Checked once here for a clear start-up error; the server looks
+    // the caller up again on every call, so a revocation takes effect.
+    let identity = match (token, as_agent) {
+        (Some(t), _) => {
+            engine.caller_for_token(t).await?.ok_or_else(|| anyhow!("the token is unknown or revoked"))?;
+            leash_server::mcp::Identity::Token(t.to_string())
+        }
+        (None, Some(name)) => {
+            engine.caller_named(name).await?;
+            leash_server::mcp::Identity::Named(name.to_string())
+        }
+        (None, None) => bail!("name the agent: --token, LEASH_TOKEN, or --as NAME"),
+    };
+    leash_server::mcp::serve_stdio(engine, identity).await.map_err(|e| anyhow!("mcp: {e}"))?;
+    Ok(EXIT_DECIDED)
+}
+
+async fn serve(cli: &Cli, listen: std::net::SocketAddr) -> Result<u8> {
+    let engine = Arc::new(open_engine(cli).await?);
+    eprintln!("leash serve: http://{listen} — API under /api/v1, OpenAPI at /openapi.json; Ctrl-C stops");
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    leash_server::serve(engine, listen, stop).await.with_context(|| format!("cannot serve on {listen}"))?;
+    Ok(EXIT_DECIDED)
+}
+
+async fn queue(cli: &Cli) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let list = engine.queue(&Caller::local(&who(None))).await?;
+    emit(cli, &serde_json::json!({"proposals": list}), || output::proposals(&list))
+}
+
+async fn approve(
+    cli: &Cli,
+    id: Option<&str>,
+    group: Option<&str>,
+    set: &[String],
+    note: Option<&str>,
+    by: Option<&str>,
+) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let reviewer = Caller::local(&who(by));
+    if let Some(group) = group {
+        if !set.is_empty() {
+            bail!("--set edits one proposal; approve a group as proposed, or its members one by one");
+        }
+        let ids = engine.group_members(&reviewer, group).await?;
+        let results = engine.approve_many(&reviewer, &ids, note).await?;
+        emit(cli, &serde_json::json!({"results": results}), || output::group_outcomes(&results))?;
+        let all_landed = results.iter().all(|r| r.result.as_ref().is_some_and(|r| r.code.is_none()));
+        return Ok(if all_landed { EXIT_DECIDED } else { EXIT_REJECTED });
+    }
+    let edits = pairs(set)?;
+    let result = engine.approve(&reviewer, id.unwrap_or_default(), edits, note).await?;
+    emit(cli, &result, || output::call_result(&result))?;
+    Ok(exit_for(result.outcome))
+}
+
+async fn reject(cli: &Cli, id: Option<&str>, group: Option<&str>, note: &str, by: Option<&str>) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let reviewer = Caller::local(&who(by));
+    if let Some(group) = group {
+        let ids = engine.group_members(&reviewer, group).await?;
+        let results = engine.reject_many(&reviewer, &ids, note).await?;
+        return emit(cli, &serde_json::json!({"results": results}), || output::group_outcomes(&results));
+    }
+    let p = engine.reject(&reviewer, id.unwrap_or_default(), note).await?;
+    emit(cli, &p, || format!("rejected proposal {} ({}): {note}", p.id, p.action))
+}
+
+async fn pause(cli: &Cli, action: Option<&str>, all: bool, reason: &str, by: Option<&str>) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let scope = scope(action, all)?;
+    let p = engine.pause(&Caller::local(&who(by)), scope, reason).await?;
+    emit(cli, &p, || {
+        format!(
+            "paused {} — every gateway stops it on its next call. Undo: leash resume {}",
+            target(scope),
+            scope.unwrap_or("--all")
+        )
+    })
+}
+
+async fn resume(cli: &Cli, action: Option<&str>, all: bool, reason: &str, by: Option<&str>) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let scope = scope(action, all)?;
+    let cleared = engine.resume(&Caller::local(&who(by)), scope, reason).await?;
+    let text = if cleared { format!("resumed {}", target(scope)) } else { format!("{} was not paused", target(scope)) };
+    emit(cli, &serde_json::json!({"resumed": cleared}), || text)
+}
+
+async fn verify(cli: &Cli, table: &Option<String>, record: &Option<String>, since: Option<&str>) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let since = since.map(|t| parse_time(t, engine.clock().now()).map_err(|e| anyhow!(e))).transpose()?;
+    let scope = leash_engine::VerifyScope { table: table.clone(), record: record.clone(), since };
+    let report = engine.verify_scoped(&scope).await?;
+    emit(cli, &report, || output::verify(&report))?;
+    Ok(if report.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
+}
+
+async fn outbox(cli: &Cli) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let (waiting, waiting_total) = engine.undelivered(false).await?;
+    let (parked, parked_total) = engine.undelivered(true).await?;
+    let answer = serde_json::json!({"waiting": waiting, "waiting_total": waiting_total,
+        "parked": parked, "parked_total": parked_total});
+    emit(cli, &answer, || output::outbox(&waiting, waiting_total, &parked, parked_total))
+}
+
+async fn approve_policy(cli: &Cli, by: &str, note: Option<&str>) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    if !cli.json {
+        // What changed is shown before the approval is recorded.
+        for c in engine.policy_changes().await?.iter().filter(|c| !c.changes.is_empty()) {
+            println!("{} — what changed since its last approval:", c.action);
+            for line in &c.changes {
+                println!("  - {line}");
+            }
+        }
+    }
+    let approved = engine.approve_policy(&Caller::local(by), note).await?;
+    emit(cli, &serde_json::json!({"approved": approved}), || {
+        approved
+            .iter()
+            .map(|a| {
+                let what = if a.newly_approved { "approved" } else { "already approved" };
+                format!("{what}: {} ({})", a.action, &a.action_hash[..12])
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+async fn actions(cli: &Cli) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let sheet = engine.actions_sheet(&Caller::local(&who(None))).await?;
+    emit(cli, &serde_json::json!({"actions": sheet}), || output::sheet(&sheet))
+}
+
+async fn report(cli: &Cli, since: Option<&str>, until: Option<&str>) -> Result<u8> {
+    let engine = open_engine(cli).await?;
+    let now = engine.clock().now();
+    let time = |t: Option<&str>| t.map(|t| parse_time(t, now).map_err(|e| anyhow!(e))).transpose();
+    let report = engine.report(&Caller::local(&who(None)), time(since)?, time(until)?).await?;
+    emit(cli, &report, || output::report(&report))
 }
 
 fn target(scope: Option<&str>) -> String {
@@ -458,7 +484,7 @@ async fn bench(
     audit: bool,
 ) -> Result<u8> {
     let kind =
-        leash_bench::StoreKind::parse(store).ok_or_else(|| anyhow!("--store must be sqlite, postgres or mysql"))?;
+        leash_bench::Dialect::from_name(store).ok_or_else(|| anyhow!("--store must be sqlite, postgres or mysql"))?;
     let journal_sizes = match journal_sizes {
         Some(text) => leash_bench::journal::parse_sizes(text).map_err(|e| anyhow!("--journal-sizes: {e}"))?,
         None => Vec::new(),

@@ -2,6 +2,7 @@
 //! agent working through the gateway, stage by stage. No network.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::output::bar;
 use anyhow::{Context, Result};
@@ -13,6 +14,22 @@ use leash_engine::{Caller, ChangeQuery, Engine, RevertRequest, Role, Selector, C
 
 use crate::starter::{demo_fixtures, DEMO_POLICY};
 use crate::EXIT_DECIDED;
+
+/// The starter's review deadline for invoices, and the demo's: a review
+/// nobody answers is escalated after a second instead of a day, so that
+/// the demo's "day" passes while it runs (stage 4). The demo's leash.toml
+/// says so; `leash init --demo` writes the starter's day.
+const DEMO_DAY: (&str, &str) =
+    ("expire = \"24h\"", "expire = \"1s\"   # the demo's day: `leash init --demo` writes 24h");
+/// The longest the demo waits for its day to pass.
+const DEMO_DAY_WAIT_MS: i128 = 2_000;
+
+/// The starter's demo policy with the demo's short day.
+fn demo_policy() -> Result<String> {
+    let text = DEMO_POLICY.replacen(DEMO_DAY.0, DEMO_DAY.1, 1);
+    anyhow::ensure!(text != DEMO_POLICY, "the demo policy has no `{}` to shorten", DEMO_DAY.0);
+    Ok(text)
+}
 
 struct Tally {
     applied: usize,
@@ -94,7 +111,69 @@ fn stage(n: u32, title: &str) {
     println!("\n{n}. {title}");
 }
 
+/// Where the demo's files are.
+struct Place {
+    dir: PathBuf,
+    db: PathBuf,
+    config: PathBuf,
+    url: String,
+}
+
 pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
+    let (place, mut d, admin) = set_up(dir, json).await?;
+    if !json {
+        println!("leash demo — a simulated agent, \"assistant\", works on a small shop database through leash.");
+        println!("   database: {}\n   policy:   {}", place.db.display(), place.config.display());
+        println!("   ops-lead approved the policy: $ leash approve-policy --by ops-lead");
+    }
+    clean_fixes(&mut d, json).await?;
+    let (money, dropped) = sent_to_review(&mut d, json).await?;
+    refused_calls(&mut d, json).await?;
+    let reviewer = Caller { name: "support-lead".into(), role: Role::Reviewer, actions: Vec::new() };
+    review_queue(&mut d, &reviewer, &money, &dropped, json).await?;
+    reviewers_day(&mut d, &place.url, &reviewer, json).await?;
+    rollout(&mut d, &place.config, &place.url, &admin, &reviewer, json).await?;
+    let (batch, reverted, tripped) = bad_batch(&mut d, &admin, json).await?;
+    if !json {
+        stage(7, "The policy on one page, and a backtest of a tightened rule");
+    }
+    crate::demo_backtest::explain_and_audit(&d.engine, &place.config, &reviewer, json).await?;
+    let verify = d.engine.verify().await?;
+    let queue = d.engine.queue(&admin).await?;
+    if json {
+        let Place { dir, db, config, .. } = &place;
+        println!(
+            "{}",
+            serde_json::json!({
+                "dir": dir, "database": db, "policy": config,
+                "applied": d.tally.applied, "pending_review": d.tally.review, "rejected": d.tally.rejected,
+                "unchanged": d.tally.unchanged, "batch": batch, "reverted": reverted,
+                "breaker_tripped": tripped,
+                "queue": queue.len(), "verify_ok": verify.ok,
+            })
+        );
+        return Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR });
+    }
+    stage(8, "Check the journal");
+    println!("   $ leash verify\n   {}", crate::output::verify(&verify).replace('\n', "\n   "));
+    println!(
+        "\nDone. {} applied, {} sent to review ({} still queued), {} refused, {} reverted in one step.",
+        d.tally.applied,
+        d.tally.review,
+        queue.len(),
+        d.tally.rejected,
+        reverted
+    );
+    println!("Look around:");
+    for cmd in ["log", "queue", "show <id>"] {
+        println!("   leash --config {} {cmd}", place.config.display());
+    }
+    Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
+}
+
+/// A new folder with the shop database and the demo policy, approved, and
+/// the agent's token.
+async fn set_up(dir: Option<PathBuf>, json: bool) -> Result<(Place, Demo, Caller)> {
     let dir = match dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("leash-demo-{}", ulid::Ulid::new().to_string().to_lowercase())),
@@ -105,26 +184,26 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         anyhow::bail!("{} exists; pass --dir with a new folder", db.display());
     }
     let config = dir.join("leash.toml");
-    std::fs::write(&config, DEMO_POLICY)?;
+    let policy_text = demo_policy()?;
+    std::fs::write(&config, &policy_text)?;
     let url = format!("sqlite://{}", db.display());
     let fixtures = demo_fixtures();
     leash_engine::run_script(&url, &fixtures.iter().map(String::as_str).collect::<Vec<_>>()).await?;
 
     let policy =
-        parse_policy(&config.display().to_string(), DEMO_POLICY).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
+        parse_policy(&config.display().to_string(), &policy_text).map_err(|e| anyhow::anyhow!("demo policy: {e:?}"))?;
     let engine = Engine::connect(policy, &url).await?;
     let admin = Caller::local("ops-lead");
     engine.approve_policy(&admin, Some("demo policy reviewed")).await?;
     engine.create_token(&admin, "assistant", Role::Agent, Vec::new()).await?;
     let agent = engine.caller_named("assistant").await?;
-    let mut d = Demo { engine, agent, tally: Tally { applied: 0, review: 0, rejected: 0, unchanged: 0 }, quiet: json };
+    let d = Demo { engine, agent, tally: Tally { applied: 0, review: 0, rejected: 0, unchanged: 0 }, quiet: json };
 
-    if !json {
-        println!("leash demo — a simulated agent, \"assistant\", works on a small shop database through leash.");
-        println!("   database: {}\n   policy:   {}", db.display(), config.display());
-        println!("   ops-lead approved the policy: $ leash approve-policy --by ops-lead");
-    }
+    Ok((Place { dir, db, config, url }, d, admin))
+}
 
+/// Stage 1.
+async fn clean_fixes(d: &mut Demo, json: bool) -> Result<()> {
     if !json {
         stage(1, "Clean, mechanical fixes land directly, each with its old value journaled");
     }
@@ -145,6 +224,11 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     let fields = [("address", "125 Main St, Apt 4B"), ("city", "Brooklyn")];
     d.call("fix_address_format", Some("1"), &fields, "standard form; `brookln` is a typo", None).await?;
 
+    Ok(())
+}
+
+/// Stage 2: the money change and the dropped apartment, for stage 4.
+async fn sent_to_review(d: &mut Demo, json: bool) -> Result<(CallResult, CallResult)> {
     if !json {
         stage(2, "Anything a person should see waits in the review queue, with a note");
     }
@@ -155,6 +239,11 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     d.call("fix_address_format", Some("2"), &[("address", "18 Market St")], "standard form", None).await?;
     let dropped = d.call("fix_address_format", Some("5"), &[("address", "77 Sunset Blvd")], "shorter", None).await?;
 
+    Ok((money, dropped))
+}
+
+/// Stage 3.
+async fn refused_calls(d: &mut Demo, json: bool) -> Result<()> {
     if !json {
         stage(3, "Bad calls are refused with a stable code and what to do instead");
     }
@@ -169,29 +258,41 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
     d.call("fix_contact_format", Some("2"), &[("vip", "true")], "seems important", None).await?;
     d.call("set_ticket_status", Some("999"), &[("status", "solved")], "cleanup", None).await?;
 
+    Ok(())
+}
+
+/// Stage 4: one approval with an edit, one rejection.
+async fn review_queue(
+    d: &mut Demo,
+    reviewer: &Caller,
+    money: &CallResult,
+    dropped: &CallResult,
+    json: bool,
+) -> Result<()> {
     if !json {
         stage(4, "A reviewer works the queue");
     }
-    let reviewer = Caller { name: "support-lead".into(), role: Role::Reviewer, actions: Vec::new() };
     if let Some(id) = &dropped.proposal_id {
         let mut edits = serde_json::Map::new();
         edits.insert("address".into(), Value::String("77 Sunset Blvd, Apt 3".into()));
-        let r = d.engine.approve(&reviewer, id, edits, Some("kept the apartment")).await?;
+        let r = d.engine.approve(reviewer, id, edits, Some("kept the apartment")).await?;
         if !json {
             let change = crate::output::fields_line(&r.fields);
             println!("   ✔ support-lead approved the address with the apartment put back: {change}");
         }
     }
     if let Some(id) = &money.proposal_id {
-        d.engine.reject(&reviewer, id, "the price was 129; the customer misremembered").await?;
+        d.engine.reject(reviewer, id, "the price was 129; the customer misremembered").await?;
         if !json {
             println!("   ✘ support-lead rejected the invoice amount change: the price was 129");
         }
     }
-    reviewers_day(&mut d, &url, &reviewer, json).await?;
+    Ok(())
+}
 
-    rollout(&mut d, &config, &url, &admin, &reviewer, json).await?;
-
+/// Stage 6: the same wrong change 50 times, the breaker, and the batch
+/// reverted in one step. Gives (changes landed, reverted, breaker tripped).
+async fn bad_batch(d: &mut Demo, admin: &Caller, json: bool) -> Result<(usize, usize, bool)> {
     if !json {
         stage(6, "A bad batch: run nightly-17 tries to move 50 due dates by +30 days, all the same mistake");
     }
@@ -216,7 +317,7 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         b.finish_and_clear();
     }
     let nightly = ChangeQuery { run_id: Some("nightly-17".into()), limit: CHANGES_PAGE_MAX, ..ChangeQuery::default() };
-    let batch = d.engine.changes(&admin, &nightly).await?;
+    let batch = d.engine.changes(admin, &nightly).await?;
     let breaker = d.engine.pauses().await?.into_iter().find(|p| p.kind == leash_engine::PauseKind::Breaker);
     if !json {
         println!("   {} changes landed before the breaker tripped on the 20th identical shift;", batch.len());
@@ -262,46 +363,12 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> Result<u8> {
         );
     }
 
-    d.engine.resume(&admin, Some("adjust_invoice"), "bad batch reverted").await?;
+    d.engine.resume(admin, Some("adjust_invoice"), "bad batch reverted").await?;
     if !json {
         println!("   $ leash resume adjust_invoice   (the person who checked the batch lets it run again)");
     }
 
-    if !json {
-        stage(7, "The policy on one page, and a backtest of a tightened rule");
-    }
-    crate::demo_backtest::explain_and_audit(&d.engine, &config, &reviewer, json).await?;
-
-    let verify = d.engine.verify().await?;
-    let queue = d.engine.queue(&admin).await?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "dir": dir, "database": db, "policy": config,
-                "applied": d.tally.applied, "pending_review": d.tally.review, "rejected": d.tally.rejected,
-                "unchanged": d.tally.unchanged, "batch": batch.len(), "reverted": done.reverted.len(),
-                "breaker_tripped": breaker.is_some(),
-                "queue": queue.len(), "verify_ok": verify.ok,
-            })
-        );
-        return Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR });
-    }
-    stage(8, "Check the journal");
-    println!("   $ leash verify\n   {}", crate::output::verify(&verify).replace('\n', "\n   "));
-    println!(
-        "\nDone. {} applied, {} sent to review ({} still queued), {} refused, {} reverted in one step.",
-        d.tally.applied,
-        d.tally.review,
-        queue.len(),
-        d.tally.rejected,
-        done.reverted.len()
-    );
-    println!("Look around:");
-    println!("   leash --config {} log", config.display());
-    println!("   leash --config {} queue", config.display());
-    println!("   leash --config {} show <id>", config.display());
-    Ok(if verify.ok { EXIT_DECIDED } else { crate::EXIT_ERROR })
+    Ok((batch.len(), done.reverted.len(), breaker.is_some()))
 }
 
 /// Stage 4, continued: three proposals of the same change are one group,
@@ -316,7 +383,9 @@ async fn reviewers_day(d: &mut Demo, url: &str, reviewer: &Caller, json: bool) -
         last =
             Some(d.call("adjust_invoice", Some(key), &[("amount", amount)], "add the 10.00 shipping fee", None).await?);
     }
-    // Meanwhile someone in finance corrects invoice 22 by hand.
+    // Meanwhile someone in finance corrects invoice 22 by hand: a write
+    // around leash on purpose, as people make them, which the approval
+    // below must notice (the record moved since it was proposed).
     leash_engine::run_script(url, &["UPDATE invoices SET amount = 0 WHERE id = 22"]).await?;
     let group = match last.and_then(|r| r.proposal_id) {
         Some(id) => d.engine.proposal(reviewer, &id).await?.proposal.group,
@@ -334,17 +403,14 @@ async fn reviewers_day(d: &mut Demo, url: &str, reviewer: &Caller, json: bool) -
             );
         }
     }
-    // A day passes (the demo moves the deadline rather than waiting): the
-    // next look at the queue escalates what nobody answered.
+    // A day passes — the demo's day is a second (`DEMO_DAY`): the next
+    // look at the queue escalates what nobody answered.
     let waiting =
         d.call("adjust_invoice", Some("24"), &[("amount", "1.00")], "customer asked for a refund", None).await?;
     d.quiet = json;
     if let Some(id) = &waiting.proposal_id {
-        leash_engine::run_script(
-            url,
-            &[&format!("UPDATE leash_proposals SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE id = '{id}'")],
-        )
-        .await?;
+        let deadline = d.engine.proposal(reviewer, id).await?.proposal.expires_at;
+        wait_past(deadline.as_deref()).await;
         d.engine.queue(reviewer).await?;
         let p = d.engine.proposal(reviewer, id).await?.proposal;
         if !json {
@@ -355,6 +421,14 @@ async fn reviewers_day(d: &mut Demo, url: &str, reviewer: &Caller, json: bool) -
         }
     }
     Ok(())
+}
+
+/// Sleeps until just past `deadline`, a stamp on the database's clock (for
+/// the demo's SQLite file, this machine's), for at most `DEMO_DAY_WAIT_MS`.
+async fn wait_past(deadline: Option<&str>) {
+    let Some(at) = deadline.and_then(|s| s.parse::<jiff::Timestamp>().ok()) else { return };
+    let left_ms = at.duration_since(jiff::Timestamp::now()).as_millis().clamp(0, DEMO_DAY_WAIT_MS);
+    tokio::time::sleep(Duration::from_millis(left_ms as u64 + 10)).await;
 }
 
 /// Stage 5: an action earns its way from suggest to review to direct, one

@@ -8,8 +8,8 @@ mod demo;
 mod demo_backtest;
 mod normalize;
 mod output;
-mod policy_tests;
 mod starter;
+mod test_cases;
 
 use std::process::ExitCode;
 

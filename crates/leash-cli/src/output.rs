@@ -541,35 +541,28 @@ pub fn bench(f: &leash_bench::Figures) -> String {
 #[cfg(test)]
 mod tests {
     use leash_core::call::{CallResult, FieldChange};
-    use leash_core::codes::{Code, Outcome, ReviewReason};
+    use leash_core::codes::{Code, ReviewReason};
     use serde_json::json;
 
     #[test]
     fn call_results_as_people_read_them() {
-        let applied = CallResult {
-            outcome: Outcome::Applied,
-            change_id: Some("01J0000000000000000000000A".into()),
-            proposal_id: None,
-            code: None,
-            message: "applied; undo with `leash revert 01J0000000000000000000000A`".into(),
-            reasons: vec![],
-            notes: vec![],
-            fields: vec![FieldChange { field: "status".into(), old: json!("open"), new: json!("needs_reply") }],
-        };
-        let review = CallResult {
-            outcome: Outcome::PendingReview,
-            change_id: None,
-            proposal_id: Some("01J0000000000000000000000B".into()),
-            code: None,
-            message: "waiting for support-lead; check back with the proposal id".into(),
-            reasons: vec![ReviewReason::UnitDropped],
-            notes: vec!["address: `Apt 3` is missing from the new address; mail would not reach the door".into()],
-            fields: vec![FieldChange {
+        let applied = CallResult::applied(
+            "01J0000000000000000000000A".into(),
+            vec![FieldChange { field: "status".into(), old: json!("open"), new: json!("needs_reply") }],
+            "applied; undo with `leash revert 01J0000000000000000000000A`",
+        );
+        let review = CallResult::proposed(
+            "01J0000000000000000000000B".into(),
+            false,
+            "waiting for support-lead; check back with the proposal id",
+            vec![ReviewReason::UnitDropped],
+            vec!["address: `Apt 3` is missing from the new address; mail would not reach the door".into()],
+            vec![FieldChange {
                 field: "address".into(),
                 old: json!("77 Sunset Blvd Apt 3"),
                 new: json!("77 Sunset Blvd"),
             }],
-        };
+        );
         let refused =
             CallResult::rejected(Code::ValueNotAllowed, "status: `urgent` is not allowed; use one of: open, solved");
         let text = [&applied, &review, &refused].map(super::call_result).join("\n---\n");

@@ -335,7 +335,7 @@ pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<
     let dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let text = if demo { DEMO_POLICY } else { STARTER_POLICY };
     write_private(config, text).with_context(|| format!("cannot write {}", config.display()))?;
-    let tests = dir.join(crate::policy_tests::TEST_FILE);
+    let tests = dir.join(crate::test_cases::TEST_FILE);
     if !demo && (force || !tests.exists()) {
         std::fs::write(&tests, STARTER_TESTS).with_context(|| format!("cannot write {}", tests.display()))?;
     }

@@ -1,5 +1,8 @@
 //! The `leash` binary as a user runs it: exit statuses, JSON shapes, errors.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

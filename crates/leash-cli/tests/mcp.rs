@@ -1,6 +1,9 @@
 //! `leash mcp` over stdio and `/mcp` on `leash serve`, driven by real MCP
 //! clients: rmcp's client in Rust, and Python's `mcp` package.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -39,7 +42,7 @@ fn args(v: Value) -> CallToolRequestParams {
     CallToolRequestParams::new(name).with_arguments(v["arguments"].as_object().cloned().unwrap())
 }
 
-/// The three calls of the issue, and a read: applied, pending_review, refused.
+/// Three calls, one per outcome (applied, pending_review, refused), and a read.
 async fn exercise(client: &RunningService<RoleClient, ()>) {
     let tools = client.list_all_tools().await.unwrap();
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -190,29 +193,9 @@ async fn http_endpoint_serves_tools_and_refuses_foreign_origins() {
     assert!(resp.status().is_success(), "the server's own origin is fine: {}", resp.status());
 }
 
-/// The Python interpreter with the `mcp` package: `LEASH_TEST_PYTHON`, or the
-/// venv `.ci/run` makes in target/py-mcp. Missing: a skip, or under CI a failure.
-fn python_with_mcp() -> Option<String> {
-    let candidates = [
-        std::env::var("LEASH_TEST_PYTHON").ok(),
-        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/py-mcp/bin/python").to_string()),
-    ];
-    for p in candidates.into_iter().flatten() {
-        let ok = Command::new(&p).args(["-c", "import mcp"]).output().is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(p);
-        }
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("Python's mcp package is missing; .ci/run installs it into target/py-mcp");
-    }
-    eprintln!("skipped: no Python with the `mcp` package (set LEASH_TEST_PYTHON or run .ci/run)");
-    None
-}
-
 #[test]
 fn python_mcp_client_started_as_in_the_readme_gets_three_outcomes() {
-    let Some(python) = python_with_mcp() else { return };
+    let Some(python) = leash_testkit::python::python_with(&["mcp"], "the Python MCP client") else { return };
     let (dir, token) = setup();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
     let out = Command::new(python)

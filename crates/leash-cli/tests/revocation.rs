@@ -1,6 +1,9 @@
 //! Security findings that need the command line: a running `leash mcp`
 //! loses a revoked token's rights, and `--actions` is for agent tokens only.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -41,8 +44,8 @@ fn status_call(status: &str) -> CallToolRequestParams {
     CallToolRequestParams::new("set_ticket_status").with_arguments(args.as_object().cloned().unwrap())
 }
 
-/// Issue 16, finding 1: the caller was fixed when `leash mcp` started, so a
-/// revoked token kept writing for the life of the process.
+/// The caller is looked up on every request: one fixed when `leash mcp`
+/// started would let a revoked token keep writing for the life of the process.
 #[tokio::test]
 async fn a_running_stdio_mcp_server_refuses_a_revoked_token() {
     let dir = demo();
@@ -72,7 +75,8 @@ async fn a_running_stdio_mcp_server_refuses_a_revoked_token() {
     client.cancel().await.unwrap();
 }
 
-/// Issue 16, finding 3: `--actions` on a reviewer token did not limit reviewing.
+/// `--actions` does not limit reviewing, so it is refused on a reviewer or
+/// admin token rather than silently ignored.
 #[test]
 fn actions_scoping_is_refused_for_reviewer_and_admin_tokens() {
     let dir = demo();

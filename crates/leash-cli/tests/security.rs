@@ -1,7 +1,10 @@
-//! The `leash` binary's side of security issue 16: `init` keeps the policy
+//! The `leash` binary's side of the hostile-caller checks: `init` keeps the policy
 //! private, a field given twice is refused, and `leash check` refuses hostile
 //! CEL and bad webhook URLs with a clear message that never prints a URL's
 //! credentials.
+
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -27,7 +30,7 @@ fn demo_dir() -> tempfile::TempDir {
     dir
 }
 
-/// Point 15: the policy holds the database URL and webhook secrets.
+/// The policy holds the database URL and webhook secrets.
 #[cfg(unix)]
 #[test]
 fn init_writes_the_policy_readable_by_its_owner_only() {
@@ -46,7 +49,7 @@ fn init_writes_the_policy_readable_by_its_owner_only() {
     assert_eq!(std::fs::metadata(demo.path().join("leash.toml")).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
-/// Point 15: `--set status=a --set status=b` is refused naming the field;
+/// `--set status=a --set status=b` is refused naming the field;
 /// before, the last one won.
 #[test]
 fn a_field_set_twice_on_the_command_line_is_refused() {
@@ -72,7 +75,7 @@ fn check_with(dir: &Path, extra: &str) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
-/// Point 9: a 2,000-deep parenthesised condition and a 4,000-term sum are
+/// A 2,000-deep parenthesised condition and a 4,000-term sum are
 /// refused by `leash check` with the key and the limit; before, the first
 /// overflowed the stack.
 #[test]
@@ -91,7 +94,7 @@ fn check_refuses_deep_and_long_cel_without_crashing() {
     }
 }
 
-/// Points 7, 10, 13: `leash check` refuses a webhook without a secret and
+/// `leash check` refuses a webhook without a secret and
 /// URLs that are not absolute http(s) with a host, and prints neither a URL's
 /// userinfo nor its query.
 #[test]
@@ -111,7 +114,7 @@ fn check_refuses_unsigned_webhooks_and_bad_urls_printing_them_redacted() {
     }
 }
 
-/// Point 7 and 13: `leash outbox` shows a delivery still being retried, its
+/// `leash outbox` shows a delivery still being retried, its
 /// target and last error redacted.
 #[test]
 fn outbox_lists_waiting_deliveries_redacted() {
@@ -170,13 +173,15 @@ fn a_field_set_twice_in_an_mcp_call_is_refused() {
     assert_eq!(r["id"], 2, "{r}");
     assert_eq!(r["result"]["isError"], true, "{r}");
     assert!(r.to_string().contains("appears twice in set"), "{r}");
-    // A repeated `set` or `key` at the top of the arguments, likewise.
-    for (id, args) in [
-        (3, r#"{"key":"1","set":{"status":"pending"},"set":{"status":"solved"},"reason":"r"}"#),
-        (4, r#"{"key":"2","key":"1","set":{"status":"solved"},"reason":"r"}"#),
+    // A repeated `set` or `key` at the top of the arguments, likewise, and
+    // behind a byte-order mark (which rmcp reads past).
+    for (id, bom, args) in [
+        (3, "", r#"{"key":"1","set":{"status":"pending"},"set":{"status":"solved"},"reason":"r"}"#),
+        (4, "", r#"{"key":"2","key":"1","set":{"status":"solved"},"reason":"r"}"#),
+        (5, "\u{feff}", r#"{"key":"1","set":{"status":"pending"},"set":{"status":"solved"},"reason":"r"}"#),
     ] {
         send(&format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"set_ticket_status","arguments":{args}}}}}"#
+            r#"{bom}{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"set_ticket_status","arguments":{args}}}}}"#
         ));
         answer.clear();
         stdout.read_line(&mut answer).unwrap();

@@ -1,5 +1,8 @@
 //! Micro-benchmarks for the pure core: `cargo bench -p leash-core`.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -32,37 +35,7 @@ when = "record.deleted_at == null && record.score >= 0"
 /// `leash bench`'s policy, record and call (crates/leash-bench/src/setup.rs
 /// and `set_call` in crates/leash-bench/src/lib.rs), so its `policy_eval_ns`
 /// figure can be measured here without building the engine.
-const LEASH_BENCH_POLICY: &str = r#"
-[[actions]]
-name = "bench_update"
-summary = "Benchmark action: set a record's status and other checked fields."
-table = "bench_items"
-key = "id"
-mode = "direct"
-when = "record.deleted_at == null && record.score >= 0"
-locked_if = "record.flag == true"
-  [actions.fields.status]
-  one_of = ["open", "needs_reply", "pending", "solved"]
-  [actions.fields.priority]
-  one_of = ["low", "normal", "high"]
-  [actions.fields.score]
-  range = [0, 1000000]
-  [actions.fields.code]
-  pattern = '^[A-Z]{3}-\d+$'
-  [actions.fields.email]
-  format = "email"
-  [actions.fields.note]
-  max_len = 200
-  [actions.fields.due]
-  range = ["2020-01-01", "2030-12-31"]
-  [actions.fields.region]
-  one_of = ["NE", "SE", "MW", "SW", "W"]
-  [actions.fields.phone]
-  format = "phone"
-  [actions.fields.title]
-  max_len = 80
-  only_if_empty = true
-"#;
+const LEASH_BENCH_POLICY: &str = include_str!("../../leash-bench/src/bench_policy.toml");
 
 fn leash_bench_record() -> Record {
     json!({"id": 1, "status": "open", "priority": "normal", "score": 10, "code": "ABC-1", "email": "a@b.test",

@@ -174,6 +174,16 @@ impl Call {
                 return Err(too_big(name, max));
             }
         }
+        // Selections trim what they are given, so a run id with spaces around
+        // it (or nothing but spaces) could never be selected again.
+        if let Some(run) = &self.run_id {
+            if run.trim().is_empty() || run.trim() != run {
+                return Err(Refusal::new(
+                    Code::InvalidInput,
+                    "run_id may not be blank or start or end with spaces; send the run's name as it is",
+                ));
+            }
+        }
         if let Some(c) = self.confidence {
             if !(0.0..=1.0).contains(&c) {
                 return Err(Refusal::new(Code::InvalidInput, format!("confidence {c} must be between 0 and 1")));
@@ -205,17 +215,50 @@ pub struct CallResult {
 }
 
 impl CallResult {
-    pub fn rejected(code: Code, message: impl Into<String>) -> CallResult {
+    /// The bare answer of one outcome; the constructors below fill it in.
+    fn of(outcome: Outcome, message: impl Into<String>) -> CallResult {
         CallResult {
-            outcome: Outcome::Rejected,
+            outcome,
             change_id: None,
             proposal_id: None,
-            code: Some(code),
+            code: None,
             message: message.into(),
             reasons: Vec::new(),
             notes: Vec::new(),
             fields: Vec::new(),
         }
+    }
+
+    pub fn rejected(code: Code, message: impl Into<String>) -> CallResult {
+        CallResult { code: Some(code), ..CallResult::of(Outcome::Rejected, message) }
+    }
+
+    /// Nothing written: the record already holds these values.
+    pub fn unchanged(message: impl Into<String>) -> CallResult {
+        CallResult::of(Outcome::Unchanged, message)
+    }
+
+    /// A change written: its id and the fields as the database stored them.
+    pub fn applied(change_id: String, fields: Vec<FieldChange>, message: impl Into<String>) -> CallResult {
+        CallResult { change_id: Some(change_id), fields, ..CallResult::of(Outcome::Applied, message) }
+    }
+
+    /// A proposal waiting for a person (`suggested`: the action is in suggest mode).
+    pub fn proposed(
+        proposal_id: String,
+        suggested: bool,
+        message: impl Into<String>,
+        reasons: Vec<ReviewReason>,
+        notes: Vec<String>,
+        fields: Vec<FieldChange>,
+    ) -> CallResult {
+        let outcome = if suggested { Outcome::Suggested } else { Outcome::PendingReview };
+        CallResult { proposal_id: Some(proposal_id), reasons, notes, fields, ..CallResult::of(outcome, message) }
+    }
+
+    /// This answer, as the decision on a proposal.
+    pub fn for_proposal(self, proposal_id: &str) -> CallResult {
+        CallResult { proposal_id: Some(proposal_id.to_string()), ..self }
     }
 }
 
@@ -256,5 +299,12 @@ mod tests {
         call.set.insert("tags".into(), json!("ok"));
         call.confidence = Some(1.5);
         assert_eq!(call.check_shape().unwrap_err().code, Code::InvalidInput);
+        call.confidence = None;
+        for run in [" ", "", " night", "night "] {
+            call.run_id = Some(run.into());
+            assert_eq!(call.check_shape().unwrap_err().code, Code::InvalidInput, "{run:?}");
+        }
+        call.run_id = Some("night shift".into());
+        assert!(call.check_shape().is_ok());
     }
 }

@@ -9,7 +9,6 @@ use crate::condition::Prepared;
 use crate::format::Flag;
 use crate::policy::{Action, Kind, Mode};
 use crate::rules::{address_flags, check_field, FieldContext};
-use crate::sight::Hidden;
 use crate::value::{column, display, same_value, Record, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,25 +96,18 @@ fn check_fields(action: &Action, call: &Call) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// The decision for one call. Its messages and notes never carry a value of
-/// a column the action may not show (`sight.rs`), whatever rule or
-/// condition quoted it.
+/// The decision for one call. Its messages and notes quote only values the
+/// caller may learn (`sight.rs`): the call's own values and the columns the
+/// action reads or writes. Nothing is scrubbed after the fact — replacing a
+/// hidden value inside text that echoes the caller's input would tell the
+/// caller which of its guesses was right.
 pub fn decide(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
-    let decision = judge(action, call, inputs);
-    let Some(record) = inputs.record else { return decision };
-    match decision {
-        Decision::Reject(mut r) => {
-            r.message = Hidden::of(action, record).scrub(&r.message);
-            Decision::Reject(r)
-        }
-        Decision::Review { fields, reasons, mut notes, suggested } => {
-            Hidden::of(action, record).scrub_all(&mut notes);
-            Decision::Review { fields, reasons, notes, suggested }
-        }
-        other => other,
-    }
+    judge(action, call, inputs)
 }
 
+/// The decision, in the order docs/policy.md gives: the call's fields, the
+/// record, `expect`, `when` and `locked_if`, each field's rules, then what
+/// sends the change to a person, then the mode.
 fn judge(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     if let Err(refusal) = check_fields(action, call) {
         return Decision::Reject(refusal);
@@ -127,71 +119,18 @@ fn judge(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             format!("no record in {} has {} = {key}; check the key", action.table, action.key),
         );
     };
-    if let Some(expect) = &call.expect {
-        for (field, expected) in expect {
-            let Some(current) = record.get(field) else {
-                return reject(Code::InvalidInput, format!("expect names `{field}`, which this record does not have"));
-            };
-            if !same_value(current, expected) {
-                return reject(
-                    Code::StaleRecord,
-                    format!(
-                        "{field} is now `{}`, not `{}` as you read it; read the record again and decide anew",
-                        display(current),
-                        display(expected)
-                    ),
-                );
-            }
-        }
+    if let Err(r) = check_expect(call, record) {
+        return Decision::Reject(r);
     }
     let prepared = Prepared::new(record);
-    let mut flags: Vec<Flag> = Vec::new();
-    let condition_context = |which: &str, source: &str, why: String| Flag {
-        reason: ReviewReason::MissingContext,
-        note: format!("{which} `{source}` could not be evaluated on this record ({why})"),
+    let mut flags = match check_conditions(action, &prepared) {
+        Ok(flags) => flags,
+        Err(r) => return Decision::Reject(r),
     };
-    if let Some(when) = &action.when {
-        match when.eval_bool_on(&prepared) {
-            Ok(true) => {}
-            Ok(false) => {
-                return reject(
-                    Code::ConditionFalse,
-                    format!("this record does not meet `{}`; the action does not apply to it", when.source()),
-                )
-            }
-            Err(why) => flags.push(condition_context("when", when.source(), why)),
-        }
-    }
-    if let Some(locked) = &action.locked_if {
-        match locked.eval_bool_on(&prepared) {
-            Ok(false) => {}
-            Ok(true) => {
-                return reject(
-                    Code::RecordLocked,
-                    format!("this record is locked (`{}`); leave it to a person", locked.source()),
-                )
-            }
-            Err(why) => flags.push(condition_context("locked_if", locked.source(), why)),
-        }
-    }
-
-    let mut changes = Vec::new();
-    for (field, new) in &call.set {
-        let old = match action.kind {
-            Kind::Update => column(record, field).unwrap_or(&Value::Null),
-            Kind::Append => &Value::Null,
-        };
-        if action.kind == Kind::Update && same_value(old, new) {
-            continue;
-        }
-        let Some(rule) = action.field(field) else { unreachable!("check_call refuses unlisted fields") };
-        let cx = FieldContext { record, action, duplicate_of: inputs.duplicates.get(field).map(String::as_str) };
-        match check_field(rule, old, new, &cx) {
-            Ok(more) => flags.extend(more),
-            Err(refusal) => return Decision::Reject(refusal),
-        }
-        changes.push(FieldChange { field: field.clone(), old: old.clone(), new: new.clone() });
-    }
+    let changes = match check_fields_rules(action, call, record, inputs, &mut flags) {
+        Ok(changes) => changes,
+        Err(r) => return Decision::Reject(r),
+    };
     if changes.is_empty() {
         return Decision::Unchanged;
     }
@@ -201,8 +140,104 @@ fn judge(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
         return Decision::Apply { fields: changes, watch: inputs.watch_active };
     }
     flags.extend(address_flags(action, record, &changes));
+    flags.extend(review_flags(action, call, &prepared, inputs.watch_active, !flags.is_empty()));
+    route(action, changes, flags, inputs.watch_active)
+}
+
+/// `expect`: each field the agent says it read must still hold that value.
+fn check_expect(call: &Call, record: &Record) -> Result<(), Refusal> {
+    for (field, expected) in call.expect.iter().flatten() {
+        let Some(current) = record.get(field) else {
+            return Err(Refusal::new(
+                Code::InvalidInput,
+                format!("expect names `{field}`, which this record does not have"),
+            ));
+        };
+        if !same_value(current, expected) {
+            return Err(Refusal::new(
+                Code::StaleRecord,
+                format!(
+                    "{field} is now `{}`, not `{}` as you read it; read the record again and decide anew",
+                    display(current),
+                    display(expected)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn condition_context(which: &str, source: &str, why: String) -> Flag {
+    Flag {
+        reason: ReviewReason::MissingContext,
+        note: format!("{which} `{source}` could not be evaluated on this record ({why})"),
+    }
+}
+
+/// `when` false refuses, `locked_if` true refuses; a condition that cannot
+/// be evaluated on this record is a flag for a person instead.
+fn check_conditions(action: &Action, prepared: &Prepared) -> Result<Vec<Flag>, Refusal> {
+    let mut flags = Vec::new();
+    if let Some(when) = &action.when {
+        match when.eval_bool_on(prepared) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Refusal::new(
+                    Code::ConditionFalse,
+                    format!("this record does not meet `{}`; the action does not apply to it", when.source()),
+                ))
+            }
+            Err(why) => flags.push(condition_context("when", when.source(), why)),
+        }
+    }
+    if let Some(locked) = &action.locked_if {
+        match locked.eval_bool_on(prepared) {
+            Ok(false) => {}
+            Ok(true) => {
+                return Err(Refusal::new(
+                    Code::RecordLocked,
+                    format!("this record is locked (`{}`); leave it to a person", locked.source()),
+                ))
+            }
+            Err(why) => flags.push(condition_context("locked_if", locked.source(), why)),
+        }
+    }
+    Ok(flags)
+}
+
+/// Each field the call changes, checked by its rules; a field whose value
+/// is already the new one is left out.
+fn check_fields_rules(
+    action: &Action,
+    call: &Call,
+    record: &Record,
+    inputs: &Inputs,
+    flags: &mut Vec<Flag>,
+) -> Result<Vec<FieldChange>, Refusal> {
+    let mut changes = Vec::new();
+    for (field, new) in &call.set {
+        let old = match action.kind {
+            Kind::Update => column(record, field).unwrap_or(&Value::Null),
+            Kind::Append => &Value::Null,
+        };
+        if action.kind == Kind::Update && same_value(old, new) {
+            continue;
+        }
+        // `check_fields` refused any field without a rule.
+        let Some(rule) = action.field(field) else { continue };
+        let cx = FieldContext { record, action, duplicate_of: inputs.duplicates.get(field).map(String::as_str) };
+        flags.extend(check_field(rule, old, new, &cx)?);
+        changes.push(FieldChange { field: field.clone(), old: old.clone(), new: new.clone() });
+    }
+    Ok(changes)
+}
+
+/// `review_if`, `below_confidence`, and the watch window (which flags only
+/// what something else already flagged).
+fn review_flags(action: &Action, call: &Call, prepared: &Prepared, watch_active: bool, flagged: bool) -> Vec<Flag> {
+    let mut flags = Vec::new();
     if let Some(review_if) = &action.review_if {
-        match review_if.eval_bool_on(&prepared) {
+        match review_if.eval_bool_on(prepared) {
             Ok(false) => {}
             Ok(true) => flags.push(Flag {
                 reason: ReviewReason::ReviewIf,
@@ -227,13 +262,18 @@ fn judge(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             }),
         }
     }
-    if inputs.watch_active && !flags.is_empty() {
+    if watch_active && (flagged || !flags.is_empty()) {
         flags.push(Flag {
             reason: ReviewReason::WatchWindow,
             note: "this action went direct recently; while it is watched, anything unusual waits for a person"
                 .to_string(),
         });
     }
+    flags
+}
+
+/// Where the change goes, by the action's mode and the flags raised.
+fn route(action: &Action, changes: Vec<FieldChange>, flags: Vec<Flag>, watch_active: bool) -> Decision {
     let (mut reasons, mut notes) = (Vec::new(), Vec::new());
     for flag in flags {
         if !reasons.contains(&flag.reason) {
@@ -248,7 +288,7 @@ fn judge(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
             notes.insert(0, format!("{} is in review mode: a person approves every change", action.name));
             Decision::Review { fields: changes, reasons, notes, suggested: false }
         }
-        Mode::Direct if reasons.is_empty() => Decision::Apply { fields: changes, watch: inputs.watch_active },
+        Mode::Direct if reasons.is_empty() => Decision::Apply { fields: changes, watch: watch_active },
         Mode::Direct => Decision::Review { fields: changes, reasons, notes, suggested: false },
     }
 }

@@ -228,6 +228,10 @@ pub fn address_column_names<'a>(action: &'a Action, columns: &'a [String]) -> Ve
     address_columns_among(action, columns.iter().map(String::as_str)).into_iter().map(|(_, col)| col).collect()
 }
 
+/// Columns joined, by these exact names, to an action's `us_address`
+/// field as the other parts of one address.
+pub const ADDRESS_PART_COLUMNS: &[&str] = &["city", "state", "zip", "zip_code", "zipcode", "postal_code", "unit"];
+
 fn address_columns_among<'a>(
     action: &'a Action,
     columns: impl Iterator<Item = &'a str>,
@@ -242,9 +246,9 @@ fn address_columns_among<'a>(
         return cols;
     }
     // Only these exact names join; testing the name first spares working
-    // out the part of every other column on every call.
-    let named = |col: &str| matches!(col, "city" | "state" | "zip" | "zip_code" | "zipcode" | "postal_code" | "unit");
-    for col in columns.filter(|col| named(col)) {
+    // out the part of every other column on every call. A column the action
+    // may not read is not joined: the notes would quote it to the agent.
+    for col in columns.filter(|col| ADDRESS_PART_COLUMNS.contains(col) && action.may_see(col)) {
         let part = address_part(col);
         if part != AddressPart::Street && !cols.iter().any(|(p, _)| *p == part) {
             cols.push((part, col));

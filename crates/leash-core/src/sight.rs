@@ -1,20 +1,14 @@
 //! What a caller may learn through an action (SECURITY.md): its key, its
 //! `read` fields and the fields it may write — nothing else of the record.
-//! Every answer built from a record goes through here: `read_record` keeps
-//! only what the action may show, `expect` may name only those columns, and
-//! every message and note leaving the engine is scrubbed of the values of
-//! the other columns, whatever rule or condition put them there.
+//! `expect` may name only those columns, the address rule joins only those
+//! part columns, `from` quotes its value only when it reads only those, and
+//! condition errors quote no values; so no answer carries another column's
+//! value. Nothing is scrubbed from messages after the fact: a message that
+//! echoes the caller's own text would then show which guess was a secret.
 
 use crate::condition::Condition;
 use crate::policy::{Action, Policy};
-use crate::value::{display, Record};
-
-/// Shorter values are not scrubbed from messages: a hidden `0` or `true`
-/// would blank every digit and word of a message while revealing nothing.
-pub const HIDDEN_VALUE_CHARS_MIN: usize = 4;
-
-/// What stands in a message where a hidden value was.
-pub const HIDDEN_MARK: &str = "[hidden]";
+use crate::value::Record;
 
 impl Action {
     /// Whether a caller of this action may learn this column's value.
@@ -48,6 +42,11 @@ impl Policy {
                 out.push(format!("{} names table {}, which no action of the live policy reads", a.name, a.table));
                 continue;
             }
+            // What the candidate's rules may quote and join: its key, `read`
+            // and fields.
+            for col in a.columns().into_iter().filter(|c| !self.may_see(&a.table, c)) {
+                out.push(format!("{}: it names {col}, which no action of the live policy may read", a.name));
+            }
             for (key, condition) in conditions(a) {
                 let same = |(k, c): (&str, &Condition)| k == key && c.source() == condition.source();
                 if self.actions.iter().any(|l| l.table == a.table && conditions(l).any(same)) {
@@ -74,61 +73,6 @@ fn conditions(a: &Action) -> impl Iterator<Item = (&str, &Condition)> {
     let named = [("when", &a.when), ("locked_if", &a.locked_if), ("review_if", &a.review_if)];
     let froms = a.fields.iter().filter_map(|f| f.from.as_ref().map(|c| (f.name.as_str(), c)));
     named.into_iter().filter_map(|(k, c)| c.as_ref().map(|c| (k, c))).chain(froms)
-}
-
-/// The texts of one record a caller of one action may not see.
-#[derive(Debug, Clone, Default)]
-pub struct Hidden {
-    texts: Vec<String>,
-}
-
-impl Hidden {
-    /// The values of `record`'s columns `action` may not show.
-    pub fn of(action: &Action, record: &Record) -> Hidden {
-        Hidden::where_not(record, |column| action.may_see(column))
-    }
-
-    /// The values of `record`'s columns for which `may_see` is false.
-    pub fn where_not(record: &Record, may_see: impl Fn(&str) -> bool) -> Hidden {
-        let mut texts: Vec<String> = record
-            .iter()
-            // true/false and null are words of every message, and a
-            // yes/no is not what needs hiding.
-            .filter(|(k, v)| !may_see(k) && (v.is_string() || v.is_number()))
-            .map(|(_, v)| display(v))
-            .filter(|t| t.trim().chars().count() >= HIDDEN_VALUE_CHARS_MIN)
-            .collect();
-        // Longest first, so a value that contains another is replaced whole.
-        texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
-        texts.dedup();
-        Hidden { texts }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.texts.is_empty()
-    }
-
-    /// `text` with every hidden value replaced by `HIDDEN_MARK`.
-    pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for t in &self.texts {
-            for form in [t.as_str(), t.trim()] {
-                if out.contains(form) {
-                    out = out.replace(form, HIDDEN_MARK);
-                }
-            }
-        }
-        out
-    }
-
-    pub fn scrub_all(&self, texts: &mut [String]) {
-        if self.is_empty() {
-            return;
-        }
-        for t in texts.iter_mut() {
-            *t = self.scrub(t);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -163,7 +107,5 @@ read = ["name"]
         rec.insert("ssn".into(), Value::from("SSN-003-55-0199"));
         rec.insert("vip".into(), Value::from(true));
         assert_eq!(a.visible(&rec).keys().collect::<Vec<_>>(), vec!["id"]);
-        let hidden = Hidden::of(&a, &rec);
-        assert_eq!(hidden.scrub("ssn is `SSN-003-55-0199` and 3 is true"), "ssn is `[hidden]` and 3 is true");
     }
 }

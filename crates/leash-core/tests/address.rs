@@ -2,6 +2,9 @@
 //! tests: canonical forms are fixed points, nothing mechanical loses a unit or
 //! moves a number or ZIP, and the parser never panics.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use leash_core::codes::ReviewReason;
 use leash_core::format::address::{canonical, compare, parse};
 use proptest::prelude::*;

@@ -10,7 +10,13 @@
 //! Run `cargo test -p leash-core --test address_crosscheck -- --nocapture` to
 //! see the figures.
 
-mod address_support;
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+/// The testkit's Python finder, compiled here by path: the core's tests do
+/// not depend on the testkit.
+#[path = "../../leash-testkit/src/python.rs"]
+mod python;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -382,7 +388,7 @@ fn known() -> Vec<Known> {
 
 #[test]
 fn leash_agrees_with_an_independent_normaliser_and_rarely_raises_false_alarms() {
-    let Some(python) = address_support::python_with(&["scourgify"], "the address cross-check") else { return };
+    let Some(python) = python::python_with(&["scourgify"], "the address cross-check") else { return };
     let mut rng = Rng(SEED);
     let set: Vec<Generated> = (0..ADDRESSES).map(|_| generate(&mut rng)).collect();
     let messy: Vec<String> = set.iter().map(|g| g.messy.clone()).collect();

@@ -7,6 +7,9 @@
 //! and direction spellings, state names, commas) is mechanical, with one
 //! canonical form that is its own canonical form.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use leash_core::format::address::{canonical, compare, same_city};
 use proptest::prelude::*;
 

@@ -1,13 +1,19 @@
 //! The shipped ZIP-prefix table is exactly what `scripts/gen_zip3.py` makes
 //! from the published `zipcodes` package named in its header.
 
-mod address_support;
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+/// The testkit's Python finder, compiled here by path: the core's tests do
+/// not depend on the testkit.
+#[path = "../../leash-testkit/src/python.rs"]
+mod python;
 
 use std::process::Command;
 
 #[test]
 fn shipped_zip3_table_is_what_the_generator_makes_from_published_data() {
-    let Some(python) = address_support::python_with(&["zipcodes"], "the ZIP3 table check") else { return };
+    let Some(python) = python::python_with(&["zipcodes"], "the ZIP3 table check") else { return };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/gen_zip3.py");
     let out = Command::new(python).arg(script).arg("--stdout").output().expect("the generator runs");
     assert!(out.status.success(), "gen_zip3.py failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -2,6 +2,9 @@
 //! policy key the loader accepts, every refusal code, interface code and
 //! review reason has its row, and no row names one that does not exist.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 
 use leash_core::codes::{Code, ErrorCode, ReviewReason};

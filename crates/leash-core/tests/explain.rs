@@ -3,6 +3,9 @@
 //! rule sentences are checked one kind at a time, and a few claims that are
 //! easy to get wrong are checked against `decide` itself.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use leash_core::call::Call;

@@ -1,3 +1,6 @@
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use leash_core::policy::{parse_policy, Kind, Mode};
 
 const DESIGN_SAMPLE: &str = r#"

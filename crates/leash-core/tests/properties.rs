@@ -1,6 +1,9 @@
 //! Property tests: the parsers and the rule engine never panic, and canonical
 //! forms are fixed points.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use leash_core::call::{Call, FieldChange};

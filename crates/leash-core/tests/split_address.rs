@@ -1,4 +1,8 @@
-//! An address kept in several columns is checked as one address.
+//! An address kept in several columns is checked as one address: the part
+//! columns the action reads or writes join the street field.
+
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
@@ -16,6 +20,7 @@ summary = "Rewrite an address in standard form."
 table = "customers"
 key = "id"
 mode = "direct"
+read = ["id", "address", "city", "state", "zip"]
   [actions.fields.address]
   change = "mechanical"
   format = "us_address"
@@ -69,4 +74,23 @@ fn dropping_the_unit_from_the_street_column_is_caught() {
 #[test]
 fn another_city_is_not_a_typo() {
     assert_eq!(reasons(decision(json!({"city": "Queens"}))), vec![ReviewReason::CityChanged]);
+}
+
+#[test]
+fn a_part_column_the_action_may_not_read_is_not_joined_or_quoted() {
+    let policy =
+        parse_policy("p.toml", &POLICY.replace("read = [\"id\", \"address\", \"city\", \"state\", \"zip\"]\n", ""))
+            .unwrap();
+    let record: Record = json!({"id": 1, "address": "125 Main St", "city": "Brooklyn", "state": "NY", "zip": "11211"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let call = Call {
+        key: Some(json!(1)),
+        set: json!({"address": "9 Elm St, Austin, TX 78701"}).as_object().cloned().unwrap(),
+        ..Call::default()
+    };
+    let inputs = Inputs { record: Some(&record), duplicates: &BTreeMap::new(), watch_active: false, approved: false };
+    let text = format!("{:?}", decide(&policy.actions[0], &call, &inputs));
+    assert!(!text.contains("NY") && !text.contains("New York"), "state is not the action's to read: {text}");
 }

@@ -18,7 +18,6 @@ use leash_core::codes::{Code, ReviewReason};
 use leash_core::decide::{decide, Decision, Inputs};
 use leash_core::journal::{Change, Op};
 use leash_core::policy::{Action, Policy};
-use leash_core::sight::Hidden;
 use leash_core::value::{Record, Value};
 use leash_store::{ChangeFilter, TableSchema};
 use serde::Serialize;
@@ -87,6 +86,47 @@ enum Verdict {
     Refuse(Refusal),
 }
 
+/// An audit as it goes: the report so far, the tallies per action, and
+/// the limits and breaker replayed up to here.
+#[derive(Default)]
+struct AuditRun {
+    report: AuditReport,
+    tallies: BTreeMap<String, ActionTally>,
+    replay: Replay,
+}
+
+impl AuditRun {
+    fn count(&mut self, c: &Change, verdict: Verdict, approximate: bool) {
+        let report = &mut self.report;
+        report.checked += 1;
+        if approximate {
+            report.approximate.push(c.id.clone());
+        }
+        let tally = self
+            .tallies
+            .entry(c.action.clone())
+            .or_insert_with(|| ActionTally { name: c.action.clone(), ..ActionTally::default() });
+        tally.checked += 1;
+        match verdict {
+            Verdict::Apply => tally.would_apply += 1,
+            Verdict::Review(reasons) => {
+                tally.would_review += 1;
+                report.reviewed.push(ReviewedChange { change_id: c.id.clone(), reasons });
+            }
+            Verdict::Refuse(r) => {
+                tally.would_refuse += 1;
+                report.refused.push(RefusedChange {
+                    change_id: c.id.clone(),
+                    action: c.action.clone(),
+                    record_key: c.record_key.clone(),
+                    code: r.code,
+                    message: r.message,
+                });
+            }
+        }
+    }
+}
+
 /// Limits and breaker counts, replayed in journal order.
 #[derive(Default)]
 struct Replay {
@@ -108,24 +148,14 @@ impl Engine {
         let (policy, schemas) = match policy {
             None => (self.policy(), &self.schemas),
             Some(p) => {
-                let beyond = self.policy().reads_beyond(p);
-                if !beyond.is_empty() {
-                    return Err(EngineError::Forbidden(format!(
-                        "a backtest reads only what the live policy's actions may read; this candidate would read more:\n  {}",
-                        beyond.join("\n  ")
-                    )));
-                }
-                loaded = check::load_schemas(p, self.store()).await?;
-                let issues: Vec<_> = check::issues(p, &loaded).into_iter().filter(|i| !i.warning).collect();
-                if !issues.is_empty() {
-                    return Err(EngineError::Schema(issues));
-                }
+                loaded = self.candidate_schemas(p).await?;
                 (p, &loaded)
             }
         };
-        let mut report = AuditReport { policy_hash: policy.hash.clone(), ..AuditReport::default() };
-        let mut tallies: BTreeMap<String, ActionTally> = BTreeMap::new();
-        let mut replay = Replay::default();
+        let mut run = AuditRun {
+            report: AuditReport { policy_hash: policy.hash.clone(), ..AuditReport::default() },
+            ..AuditRun::default()
+        };
         let mut after: Option<String> = None;
         loop {
             let filter = ChangeFilter {
@@ -139,69 +169,73 @@ impl Engine {
             let page = self.store().changes(&filter).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
-            let judged: Vec<&Change> =
-                page.iter().filter(|c| c.reverts.is_none() && c.reverted_by.is_none() && c.op != Op::Delete).collect();
-            let now = self.records_now(policy, schemas, &judged).await?;
-            for c in judged {
-                let action = policy.action(&c.action);
-                let table = action.and_then(|a| schemas.get(&a.table));
-                let current = action.and_then(|a| now.get(&(a.table.clone(), c.record_key.clone())));
-                let (verdict, approximate) = match (action, table) {
-                    (Some(a), Some(t)) => judge(a, t, c, current, &mut replay),
-                    _ => (Verdict::Refuse(no_action(policy, c)), false),
-                };
-                report.checked += 1;
-                if approximate {
-                    report.approximate.push(c.id.clone());
-                }
-                let tally = tallies
-                    .entry(c.action.clone())
-                    .or_insert_with(|| ActionTally { name: c.action.clone(), ..ActionTally::default() });
-                tally.checked += 1;
-                match verdict {
-                    Verdict::Apply => tally.would_apply += 1,
-                    Verdict::Review(reasons) => {
-                        tally.would_review += 1;
-                        report.reviewed.push(ReviewedChange { change_id: c.id.clone(), reasons });
-                    }
-                    Verdict::Refuse(r) => {
-                        tally.would_refuse += 1;
-                        // Whatever the candidate quoted, the live policy's sight bounds it.
-                        let hidden = Hidden::where_not(current.unwrap_or(&Record::new()), |col| {
-                            self.policy().may_see(&c.table_name, col)
-                        });
-                        report.refused.push(RefusedChange {
-                            change_id: c.id.clone(),
-                            action: c.action.clone(),
-                            record_key: c.record_key.clone(),
-                            code: r.code,
-                            message: hidden.scrub(&r.message),
-                        });
-                    }
-                }
-            }
+            self.audit_page(policy, schemas, &page, &mut run).await?;
             if (page.len() as u32) < AUDIT_PAGE_ROWS {
                 break;
             }
         }
-        report.actions = tallies.into_values().collect();
+        let mut report = run.report;
+        report.actions = run.tallies.into_values().collect();
         if req.revert_refused {
-            let ids = report.refused.iter().map(|r| r.change_id.as_str());
-            report.revert = Some(if report.refused.is_empty() {
-                // Nothing refused: nothing to revert (`Selector` has no empty form).
-                RevertReport { dry_run: req.dry_run, ..RevertReport::default() }
-            } else {
-                let revert = RevertRequest {
-                    selector: Selector::ids(ids)?,
-                    dry_run: req.dry_run,
-                    force: false,
-                    batch_max: REVERT_BATCH_MAX,
-                };
-                self.revert(who, &revert, |_, _| {}).await?
-            });
+            report.revert = Some(self.revert_refused(who, &report, req.dry_run).await?);
         }
         tracing::info!(by = %who.name, checked = report.checked, refused = report.refused.len(), "audit");
         Ok(report)
+    }
+
+    /// A candidate policy's tables, if it reads nothing the live policy
+    /// hides and fits the database.
+    async fn candidate_schemas(&self, candidate: &Policy) -> Result<HashMap<String, TableSchema>> {
+        // Fit first: a column that does not exist is a mistake to name as one.
+        let loaded = check::load_schemas(candidate, self.store()).await?;
+        let issues: Vec<_> = check::issues(candidate, &loaded).into_iter().filter(|i| !i.warning).collect();
+        if !issues.is_empty() {
+            return Err(EngineError::Schema(issues));
+        }
+        let beyond = self.policy().reads_beyond(candidate);
+        if !beyond.is_empty() {
+            return Err(EngineError::Forbidden(format!(
+                "a backtest reads only what the live policy's actions may read; this candidate would read more:\n  {}",
+                beyond.join("\n  ")
+            )));
+        }
+        Ok(loaded)
+    }
+
+    /// One page of the journal, judged in order.
+    async fn audit_page(
+        &self,
+        policy: &Policy,
+        schemas: &HashMap<String, TableSchema>,
+        page: &[Change],
+        run: &mut AuditRun,
+    ) -> Result<()> {
+        let judged: Vec<&Change> =
+            page.iter().filter(|c| c.reverts.is_none() && c.reverted_by.is_none() && c.op != Op::Delete).collect();
+        let now = self.records_now(policy, schemas, &judged).await?;
+        for c in judged {
+            let action = policy.action(&c.action);
+            let table = action.and_then(|a| schemas.get(&a.table));
+            let current = action.and_then(|a| now.get(&(a.table.clone(), c.record_key.clone())));
+            let (verdict, approximate) = match (action, table) {
+                (Some(a), Some(t)) => judge(a, t, c, current, &mut run.replay),
+                _ => (Verdict::Refuse(no_action(policy, c)), false),
+            };
+            run.count(c, verdict, approximate);
+        }
+        Ok(())
+    }
+
+    /// Reverts exactly the refused changes, through the normal revert.
+    async fn revert_refused(&self, who: &Caller, report: &AuditReport, dry_run: bool) -> Result<RevertReport> {
+        if report.refused.is_empty() {
+            // Nothing refused: nothing to revert (`Selector` has no empty form).
+            return Ok(RevertReport { dry_run, ..RevertReport::default() });
+        }
+        let ids = report.refused.iter().map(|r| r.change_id.as_str());
+        let revert =
+            RevertRequest { selector: Selector::ids(ids)?, dry_run, force: false, batch_max: REVERT_BATCH_MAX };
+        self.revert(who, &revert, |_, _| {}).await
     }
 
     /// The records these updates touched, as they are now, per (table, key):

@@ -10,13 +10,14 @@ mod explain;
 mod groups;
 mod journal;
 mod outbox;
-mod policy_tests;
 mod queries;
 mod reads;
 mod revert;
 mod review;
 mod rollout;
+mod stage;
 mod state;
+mod test_cases;
 mod tokens;
 mod values;
 mod verify;
@@ -38,14 +39,14 @@ pub use groups::MemberOutcome;
 /// Plain data the engine answers with, defined where it is stored.
 pub use leash_store::{OutboxRow, Pause, PauseKind, TokenRow, UndeliveredRow, ALL_SCOPE};
 pub use outbox::{Target, OUTBOX_MAX_AGE_S, PARKED_SHOWN_MAX};
-pub use policy_tests::{run_policy_tests, CaseResult};
 pub use queries::{
     ChangeQuery, ProposalQuery, SelectorFields, CHANGES_PAGE_DEFAULT, CHANGES_PAGE_MAX, PROPOSALS_PAGE_DEFAULT,
     PROPOSALS_PAGE_MAX,
 };
-pub use reads::{ProposalStatusView, ProposalView};
+pub use reads::{ProposalSeen, ProposalStatusView, ProposalView, SignIn};
 pub use revert::{ChangeIds, Conflict, Named, RevertReport, RevertRequest, Selector, REVERT_BATCH_MAX};
-pub use rollout::{ActionSheet, PolicyApproval};
+pub use rollout::{ActionSheet, ActionsOverview, PolicyApproval};
+pub use test_cases::{run_test_cases, CaseResult};
 pub use tokens::{token_hash, Caller, Role, TOKEN_CACHE_TTL_MS};
 pub use verify::{ChainBreak, Drift, VerifyReport, VerifyScope};
 

@@ -36,6 +36,30 @@ pub struct ProposalStatusView {
     pub change_id: Option<String>,
 }
 
+/// What a caller may see of one proposal: an agent what became of its
+/// own, a reviewer or admin all of it. Serialized as the variant alone.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ProposalSeen {
+    Status(ProposalStatusView),
+    Full(Box<ProposalView>),
+}
+
+/// What a token is to a person signing in (the web UI): reviewers and
+/// admins sign in, agents do not.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    Person(Caller),
+    Agent,
+    /// Unknown or revoked.
+    Unknown,
+}
+
+/// Who may act as a person: review, sign in, decide from chat.
+fn is_person(who: &Caller) -> bool {
+    who.role >= Role::Reviewer
+}
+
 impl Engine {
     /// The `read` fields of one record, as the action allows. Refusals use
     /// the call's codes so an agent can act on them.
@@ -92,6 +116,14 @@ impl Engine {
             note: p.review_note,
             change_id: p.change_id,
         })
+    }
+
+    /// One proposal as this caller may see it (`GET /api/v1/proposals/{id}`).
+    pub async fn proposal_for(&self, who: &Caller, id: &str) -> Result<ProposalSeen> {
+        if is_person(who) {
+            return Ok(ProposalSeen::Full(Box::new(self.proposal(who, id).await?)));
+        }
+        Ok(ProposalSeen::Status(self.proposal_status(who, id).await?))
     }
 
     /// The change log, newest first (reviewers and admins).
@@ -168,7 +200,7 @@ impl Engine {
                     (Some(key), Some(a)) if open.contains(&p.status) && a.kind == Kind::Update => {
                         let table = self.schema(&a.table).ok();
                         let rec = records.get(&(p.action.clone(), key.clone()));
-                        table.and_then(|t| moved_since(t, &p, rec))
+                        table.and_then(|t| moved_since(a, t, &p, rec))
                     }
                     _ => None,
                 };
@@ -180,6 +212,25 @@ impl Engine {
     pub async fn tokens(&self, who: &Caller) -> Result<Vec<TokenRow>> {
         who.require(Role::Admin, "listing tokens")?;
         Ok(self.store().tokens().await?)
+    }
+
+    /// A token looked up for a person signing in; nothing is written.
+    pub async fn sign_in(&self, token: &str) -> Result<SignIn> {
+        Ok(match self.caller_for_token(token).await? {
+            Some(who) if is_person(&who) => SignIn::Person(who),
+            Some(_) => SignIn::Agent,
+            None => SignIn::Unknown,
+        })
+    }
+
+    /// The named token of a person deciding from chat (`[slack.reviewers]`);
+    /// refused unless it is a reviewer's or an admin's.
+    pub async fn reviewer_named(&self, name: &str) -> Result<Caller> {
+        let who = self.caller_named(name).await?;
+        if !is_person(&who) {
+            return Err(EngineError::Forbidden(format!("{name} is not a reviewer token")));
+        }
+        Ok(who)
     }
 
     /// Pauses and tripped breakers in force.

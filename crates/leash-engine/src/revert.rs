@@ -1,16 +1,16 @@
 //! Revert (docs/api.md): plan first, then undo newest-first, one transaction
 //! per change; a field that moved on since is a conflict, skipped unless forced.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Op};
 use leash_core::value::{same_stored, Record, Value};
-use leash_store::{ChangeFilter, TableSchema, Undoable};
+use leash_store::{ChangeFilter, StoreTx, TableSchema, Undoable};
 use serde::Serialize;
 
+use crate::journal::{Changed, Provenance};
 use crate::values::column_type;
-use crate::write::Provenance;
 use crate::{Caller, Engine, EngineError, Result, Role};
 
 /// What a revert undoes. Every name in it is `Named` and the id list is
@@ -200,6 +200,9 @@ impl Engine {
         by.require(Role::Reviewer, "reverting")?;
         let mut selected = self.select(&req.selector).await?;
         self.may_undo(by, &selected)?;
+        if req.force {
+            self.may_force(by, &selected).await?;
+        }
         selected.reverse(); // newest first
         let run_id = format!("revert-{}", self.clock().id());
         let mut report = RevertReport {
@@ -229,22 +232,61 @@ impl Engine {
     /// names, the exception approver and admins may revert the action's
     /// changes, nobody else — a dry run included, so the refusal comes first.
     fn may_undo(&self, by: &Caller, selected: &[Undoable]) -> Result<()> {
-        if by.role == Role::Admin {
-            return Ok(());
-        }
         let mut seen = std::collections::HashSet::new();
         for c in selected.iter().filter(|c| seen.insert(c.action.as_str())) {
-            let Some(action) = self.policy().action(&c.action) else { continue };
-            let Some(only) = &action.review.only else { continue };
-            let mut names: Vec<&str> = only.iter().map(String::as_str).collect();
-            names.extend(action.exception_approver.as_deref());
-            if !names.contains(&by.name.as_str()) {
+            if let Some(who) = self.undone_only_by(by, &c.action) {
                 return Err(EngineError::Forbidden(format!(
-                    "{} changes are reverted by {} or an admin only; ask one of them (change {})",
-                    action.name,
-                    names.join(", "),
-                    c.id
+                    "{} changes are reverted by {who} or an admin only; ask one of them (change {})",
+                    c.action, c.id
                 )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Who alone may undo this action's changes, when `by` may not.
+    fn undone_only_by(&self, by: &Caller, action: &str) -> Option<String> {
+        if by.role == Role::Admin {
+            return None;
+        }
+        let action = self.policy().action(action)?;
+        let only = action.review.only.as_ref()?;
+        let mut names: Vec<&str> = only.iter().map(String::as_str).collect();
+        names.extend(action.exception_approver.as_deref());
+        (!names.contains(&by.name.as_str())).then(|| names.join(", "))
+    }
+
+    /// Forcing overwrites whatever a record holds now: if a later change of
+    /// the same record belongs to an action `by` may not undo, forcing would
+    /// undo it by the back door, so it is refused.
+    async fn may_force(&self, by: &Caller, selected: &[Undoable]) -> Result<()> {
+        let guarded = |a: &str| self.undone_only_by(by, a);
+        if !self.policy().actions.iter().any(|a| guarded(&a.name).is_some()) {
+            return Ok(());
+        }
+        let mut records: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for c in selected {
+            records.entry(c.table_name.as_str()).or_default().push(c.record_key.clone());
+        }
+        for (table, keys) in records {
+            let filter = ChangeFilter { table_name: Some(table.to_string()), records: keys, ..ChangeFilter::default() };
+            let history = self.store().changes(&filter).await?;
+            for c in selected.iter().filter(|c| c.table_name == table) {
+                let later = history.iter().find(|h| {
+                    h.record_key == c.record_key
+                        && h.id > c.id
+                        && h.reverted_by.is_none()
+                        && guarded(&h.action).is_some()
+                });
+                if let Some(h) = later {
+                    return Err(EngineError::Forbidden(format!(
+                        "forcing the revert of {} would overwrite change {} of {}, which only {} or an admin may undo",
+                        c.id,
+                        h.id,
+                        h.action,
+                        guarded(&h.action).unwrap_or_default()
+                    )));
+                }
             }
         }
         Ok(())
@@ -302,7 +344,7 @@ impl Engine {
         let Some(first) = batch.first() else { return Ok(()) };
         let action = self.key_column(&first.action, &first.table_name)?;
         let table = self.schema(&first.table_name)?;
-        let key_col = action.key.clone();
+        let key_col = action.key.as_str();
         let mut tx = self.store().begin().await?;
         let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
         let keys: Vec<String> = batch.iter().map(|c| c.record_key.clone()).collect();
@@ -312,17 +354,18 @@ impl Engine {
         let read_as = if req.dry_run || batch.iter().any(|c| c.op == Op::Insert) {
             table
         } else {
-            narrow = narrowed(table, &key_col, &batch);
+            narrow = narrowed(table, key_col, &batch);
             &narrow
         };
-        let mut current = tx.lock_records(read_as, &key_col, &keys).await?;
+        let mut current = tx.lock_records(read_as, key_col, &keys).await?;
         // Re-read once the records are locked: a revert of the same changes
         // locks the same records, so it has committed or not begun.
-        let open: std::collections::HashSet<String> = tx.open_changes(&ids).await?.into_iter().collect();
-        let mut updates: Vec<(String, Vec<FieldChange>)> = Vec::new();
-        let mut undos: Vec<(Undoable, Op, Vec<FieldChange>)> = Vec::new();
+        let open: HashSet<String> = tx.open_changes(&ids).await?.into_iter().collect();
+        let cx = BatchCx { table, key_col, req };
+        let mut undos = Vec::new();
         for change in batch {
             if !open.contains(&change.id) {
+                // Reverted since it was selected.
                 report.skipped += 1;
                 continue;
             }
@@ -331,71 +374,86 @@ impl Engine {
                 Some(r) if req.dry_run => r.clone(),
                 _ => current.remove(&change.record_key),
             };
-            let conflicts = conflicts_of(table, &change, now.as_ref(), &key_col);
-            let record_gone = now.is_none() && change.op != Op::Delete;
-            if !conflicts.is_empty() && (!req.force || record_gone) {
-                report.skipped += 1;
-                report.conflicts.extend(conflicts);
-                continue;
-            }
-            let back = undo_fields(&change, now.as_ref(), &key_col);
+            let Some(back) = plan_one(&cx, &change, now.as_ref(), report) else { continue };
             if req.dry_run {
                 overlay.insert(slot, after(change.op, now, &back));
                 report.reverted.push(change.id.clone());
-                continue;
+            } else if self.undo_row(tx.as_mut(), &cx, &change, &back).await? {
+                undos.push((undo_op(change.op), change, back));
+            } else {
+                report.skipped += 1;
             }
-            match change.op {
-                Op::Update => updates.push((change.record_key.clone(), back.clone())),
-                Op::Insert => {
-                    if !tx.delete_record(table, &key_col, &change.record_key, &as_row(&back)).await? {
-                        report.skipped += 1;
-                        continue;
-                    }
-                }
-                Op::Delete => {
-                    tx.insert_record(table, &key_col, Some(&change.record_key), &back).await?;
-                }
-            }
-            let op = undo_op(change.op);
-            undos.push((change, op, back));
         }
         if req.dry_run || undos.is_empty() {
             return Ok(());
         }
-        // What the database stored for each undo (a trigger may rewrite it)
-        // is what the revert's journal row says.
-        let stored = tx.update_records(table, &key_col, &updates).await?;
+        self.store_undos(tx.as_mut(), &cx, &mut undos).await?;
+        self.journal_undos(tx.as_mut(), by, table, run_id, undos, report).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes an inserted row or puts a deleted one back; an update's undo
+    /// is written set-wise with the batch (`store_undos`). False: the row
+    /// was not as the journal says, and nothing was done.
+    async fn undo_row(
+        &self,
+        tx: &mut dyn StoreTx,
+        cx: &BatchCx<'_>,
+        change: &Undoable,
+        back: &[FieldChange],
+    ) -> Result<bool> {
+        match change.op {
+            Op::Update => Ok(true),
+            Op::Insert => Ok(tx.delete_record(cx.table, cx.key_col, &change.record_key, &as_row(back)).await?),
+            Op::Delete => {
+                tx.insert_record(cx.table, cx.key_col, Some(&change.record_key), back).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The batch's updates in one statement per shape; what the database
+    /// stored for each (a trigger may rewrite it) is what its journal row says.
+    async fn store_undos(&self, tx: &mut dyn StoreTx, cx: &BatchCx<'_>, undos: &mut [Undo]) -> Result<()> {
+        let updates: Vec<(String, Vec<FieldChange>)> = undos
+            .iter()
+            .filter(|(op, _, _)| *op == Op::Update)
+            .map(|(_, change, back)| (change.record_key.clone(), back.clone()))
+            .collect();
+        let stored = tx.update_records(cx.table, cx.key_col, &updates).await?;
         debug_assert!(stored.iter().all(Option::is_some), "a locked record vanished during its revert");
         let mut stored: HashMap<String, Vec<Value>> =
             updates.iter().zip(stored).filter_map(|((key, _), values)| Some((key.clone(), values?))).collect();
-        for (change, op, back) in undos.iter_mut() {
-            if *op != Op::Update {
-                continue;
-            }
+        for (op, change, back) in undos.iter_mut().filter(|(op, _, _)| *op == Op::Update) {
+            debug_assert_eq!(*op, Op::Update);
             if let Some(values) = stored.remove(&change.record_key) {
                 for (f, v) in back.iter_mut().zip(values) {
                     f.new = v;
                 }
             }
         }
-        let undo_keys: Vec<String> = undos.iter().map(|(c, _, _)| c.record_key.clone()).collect();
+        Ok(())
+    }
+
+    /// Each undo is a journal row of its own, in the revert's run, sealed
+    /// onto its record's chain; the originals are marked reverted, once.
+    async fn journal_undos(
+        &self,
+        tx: &mut dyn StoreTx,
+        by: &Caller,
+        table: &TableSchema,
+        run_id: &str,
+        undos: Vec<Undo>,
+        report: &mut RevertReport,
+    ) -> Result<()> {
+        let undo_keys: Vec<String> = undos.iter().map(|(_, c, _)| c.record_key.clone()).collect();
         let heads = tx.chain_heads(&table.name, &undo_keys).await?;
-        let reason_prefix = "revert of ";
         let mut rows = Vec::with_capacity(undos.len());
         let mut marks = Vec::with_capacity(undos.len());
-        for (original, op, back) in undos {
-            let reason = format!("{reason_prefix}{}", original.id);
-            let prov = Provenance {
-                actor: &by.name,
-                approver: None,
-                reason: Some(&reason),
-                evidence: None,
-                confidence: None,
-                run_id: Some(run_id),
-                proposal_id: None,
-                reverts: Some(&original.id),
-                watch: false,
-            };
+        for (op, original, back) in undos {
+            let reason = format!("revert of {}", original.id);
+            let prov = Provenance::of_revert(&by.name, &reason, run_id, &original.id);
             let mut undo = self.revert_change(&original, op, back, &prov);
             undo.seal(heads.get(&original.record_key).cloned());
             marks.push((original.id.clone(), undo.id.clone()));
@@ -405,7 +463,7 @@ impl Engine {
         }
         tx.insert_changes(&rows).await?;
         for undo in &rows {
-            self.queue_event(tx.as_mut(), "change.reverted", undo).await?;
+            self.queue_event(tx, "change.reverted", undo).await?;
         }
         let marked = tx.mark_reverted_many(&marks).await?;
         if marked as usize != marks.len() {
@@ -413,34 +471,46 @@ impl Engine {
                 "some of these changes were reverted concurrently; run the revert again".into(),
             ));
         }
-        tx.commit().await?;
         Ok(())
     }
 
     fn revert_change(&self, original: &Undoable, op: Op, fields: Vec<FieldChange>, prov: &Provenance<'_>) -> Change {
-        Change {
-            id: self.clock().id(),
-            at: self.clock().stamp(),
-            action: original.action.clone(),
-            policy_hash: original.policy_hash.clone(),
-            table_name: original.table_name.clone(),
-            record_key: original.record_key.clone(),
-            op,
-            fields,
-            actor: prov.actor.to_string(),
-            approver: None,
-            reason: prov.reason.map(str::to_string),
-            evidence: None,
-            confidence: None,
-            run_id: prov.run_id.map(str::to_string),
-            proposal_id: None,
-            reverts: prov.reverts.map(str::to_string),
-            reverted_by: None,
-            watch: false,
-            prev_hash: None,
-            hash: String::new(),
-        }
+        let what = Changed {
+            action: &original.action,
+            policy_hash: &original.policy_hash,
+            table: &original.table_name,
+            key: original.record_key.clone(),
+        };
+        self.new_change(what, op, fields, prov)
     }
+}
+
+/// One batch's table, its key column and the request it serves.
+struct BatchCx<'a> {
+    table: &'a TableSchema,
+    key_col: &'a str,
+    req: &'a RevertRequest,
+}
+
+/// An undo to write: its operation, the change it undoes, and the fields.
+type Undo = (Op, Undoable, Vec<FieldChange>);
+
+/// The fields that put this change back, or `None` when a field moved on
+/// since (a conflict, reported; forced over unless the record is gone).
+fn plan_one(
+    cx: &BatchCx<'_>,
+    change: &Undoable,
+    now: Option<&Record>,
+    report: &mut RevertReport,
+) -> Option<Vec<FieldChange>> {
+    let conflicts = conflicts_of(cx.table, change, now, cx.key_col);
+    let record_gone = now.is_none() && change.op != Op::Delete;
+    if !conflicts.is_empty() && (!cx.req.force || record_gone) {
+        report.skipped += 1;
+        report.conflicts.extend(conflicts);
+        return None;
+    }
+    Some(undo_fields(change, now, cx.key_col))
 }
 
 /// A run id is the token's own: two tokens that used the same text made two

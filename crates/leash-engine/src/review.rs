@@ -2,15 +2,17 @@
 //! approver; a record that moved on since the proposal makes it `stale`.
 
 use leash_core::call::{Call, CallResult, Refusal};
-use leash_core::codes::{Code, Outcome};
-use leash_core::decide::{decide, Decision, Inputs};
+use leash_core::codes::Code;
+use leash_core::decide::Decision;
 use leash_core::journal::{Proposal, ProposalStatus};
-use leash_core::policy::Kind;
+use leash_core::policy::Action;
 use leash_core::value::{display, same_stored, Record, Value};
-use leash_store::{Locked, StoreError, TableSchema};
+use leash_store::{StoreError, StoreTx, TableSchema};
 
-use crate::values::{coerce_call, column_type, stored_fields, typed, typed_call};
-use crate::write::{find_duplicates, paused, Provenance, Target};
+use crate::journal::{Provenance, Target};
+use crate::stage::{Gate, Stage, Staged};
+use crate::values::{coerce_call, column_type, stored_fields};
+use crate::write::paused;
 use crate::{Caller, Engine, EngineError, Result, Role};
 
 impl Engine {
@@ -23,7 +25,7 @@ impl Engine {
     ) -> Result<CallResult> {
         reviewer.require(Role::Reviewer, "approving")?;
         let mut call = Call::default();
-        match self.approve_inner(reviewer, id, edits, note, &mut call).await {
+        match self.run_approval(reviewer, id, edits, note, &mut call).await {
             // The database refused an edited value: say which, write nothing.
             Err(EngineError::Store(StoreError::Rejected(rej))) => {
                 let proposal = self.store().proposal(id).await?;
@@ -36,11 +38,15 @@ impl Engine {
         }
     }
 
-    async fn approve_inner(
+    /// Approving re-runs the write path with the reviewer as approver: the
+    /// proposal is still open and theirs to decide, the action not paused
+    /// and approved, the record not moved since; then the same stage as a
+    /// call, and the change lands with the proposal decided.
+    async fn run_approval(
         &self,
         reviewer: &Caller,
         id: &str,
-        edits: serde_json::Map<String, Value>,
+        mut edits: serde_json::Map<String, Value>,
         note: Option<&str>,
         call: &mut Call,
     ) -> Result<CallResult> {
@@ -49,29 +55,9 @@ impl Engine {
         let mut tx = self.store().begin().await?;
         let mut proposal =
             tx.lock_proposal(id).await?.ok_or_else(|| EngineError::NotFound(format!("proposal {id}")))?;
-        if proposal.status == ProposalStatus::Expired {
-            return Ok(CallResult::rejected(
-                Code::Expired,
-                format!(
-                    "proposal {id} expired at {}: nobody decided in time; ask the agent to propose it again",
-                    proposal.expires_at.as_deref().unwrap_or("its deadline")
-                ),
-            ));
-        }
-        if !proposal.status.is_open() {
-            return Ok(CallResult::rejected(
-                Code::Conflict,
-                format!("proposal {id} is already {}; nothing to approve", proposal.status.as_str()),
-            ));
-        }
-        if let Some(why) = self.may_not_decide(reviewer, &proposal, "approve") {
-            return Ok(CallResult::rejected(Code::NotPermitted, why));
-        }
-        let Some(action) = self.policy().action(&proposal.action) else {
-            return Ok(CallResult::rejected(
-                Code::UnknownAction,
-                format!("the policy no longer has action {}; reject the proposal", proposal.action),
-            ));
+        let action = match self.decidable(reviewer, &proposal) {
+            Ok(action) => action,
+            Err(r) => return Ok(r.into()),
         };
         if let Some(r) = paused(tx.as_mut(), &action.name).await? {
             return Ok(r.into());
@@ -80,120 +66,122 @@ impl Engine {
             return Ok(r.into());
         }
         let table = self.schema(&action.table)?;
-        *call = Call {
-            key: proposal.record_key.clone().map(Value::String),
-            reason: proposal.reason.clone(),
-            evidence: proposal.evidence.clone(),
-            confidence: proposal.confidence,
-            run_id: proposal.run_id.clone(),
-            ..Call::default()
+        *call = match approval_call(action, table, &proposal, &edits) {
+            Ok(call) => call,
+            Err(r) => return Ok(r.into()),
         };
-        for f in &proposal.fields {
-            call.set.insert(f.field.clone(), f.new.clone());
-        }
-        let mut edits = edits;
-        for (field, value) in edits.iter_mut() {
-            if action.field(field).is_none() {
-                return Ok(
-                    Refusal::new(Code::FieldNotAllowed, format!("{} may not write `{field}`", action.name)).into()
-                );
-            }
-            call.set.insert(field.clone(), value.clone());
-        }
-        if let Err(r) = coerce_call(action, table, call) {
-            return Ok(r.into());
-        }
-        let key = call.key_text().ok().flatten();
-        let new: Vec<(&str, &Value)> = call.set.iter().map(|(f, v)| (f.as_str(), v)).collect();
-        let locked = match (action.kind, &key) {
-            (Kind::Update, Some(k)) => tx.lock_for_write(table, &action.key, k, &action.name, &new).await?,
-            _ => Locked { new: call.set.values().cloned().collect(), ..Locked::default() },
+        let staged = match self.stage(tx.as_mut(), action, table, call, Gate::Approval { proposal: &proposal }).await? {
+            Stage::Ready(staged) => staged,
+            Stage::Refused(r) => return Ok(r.into()),
+            Stage::Moved(why) => return self.mark_stale(tx, reviewer, proposal, why).await,
         };
-        if action.kind == Kind::Update {
-            if let Some(why) = moved_since(table, &proposal, locked.record.as_ref()) {
-                proposal.status = ProposalStatus::Stale;
-                proposal.reviewer = Some(reviewer.name.clone());
-                proposal.decided_at = Some(self.clock().stamp());
-                proposal.review_note = Some(why.clone());
-                tx.update_proposal(&proposal).await?;
-                tx.commit().await?;
-                return Ok(CallResult::rejected(
-                    Code::StaleRecord,
-                    format!("{why}; the proposal is now stale and was not applied. Ask the agent to look again"),
-                ));
-            }
-        }
-        let key = locked.key.clone().or(key);
-        let stored_new: Record = call.set.keys().cloned().zip(locked.new.iter().cloned()).collect();
+        // The edits as the database stores them, for the proposal's record.
         for (field, value) in edits.iter_mut() {
-            if let Some(v) = stored_new.get(field) {
+            if let Some(v) = staged.stored_new.get(field) {
                 *value = v.clone();
             }
         }
-        let record = locked.record.as_ref().filter(|_| action.kind == Kind::Update);
-        let record_for_rules = typed(table, record.unwrap_or(&stored_new));
-        let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &stored_new).await?;
-        let inputs =
-            Inputs { record: Some(&record_for_rules), duplicates: &duplicates, watch_active: false, approved: true };
-        let decision = decide(action, &typed_call(table, call, &stored_new), &inputs);
-        let now = self.clock().stamp();
         proposal.reviewer = Some(reviewer.name.clone());
-        proposal.decided_at = Some(now);
+        proposal.decided_at = Some(self.clock().stamp());
         proposal.review_note = note.map(str::to_string);
         proposal.edited = (!edits.is_empty()).then_some(edits);
-        let result = match decision {
-            Decision::Reject(r) => return Ok(r.into()),
-            Decision::Review { .. } => unreachable!("an approved decision is never routed to review"),
-            Decision::Unchanged => {
-                proposal.status = ProposalStatus::Accepted;
-                CallResult {
-                    outcome: Outcome::Unchanged,
-                    change_id: None,
-                    proposal_id: Some(proposal.id.clone()),
-                    code: None,
-                    message: "accepted; the record already held these values".into(),
-                    reasons: Vec::new(),
-                    notes: Vec::new(),
-                    fields: Vec::new(),
-                }
-            }
-            Decision::Apply { fields, watch } => {
-                let fields = stored_fields(fields, record, &stored_new);
-                let prov = Provenance {
-                    actor: &proposal.actor,
-                    approver: Some(&reviewer.name),
-                    reason: proposal.reason.as_deref(),
-                    evidence: proposal.evidence.as_deref(),
-                    confidence: proposal.confidence,
-                    run_id: proposal.run_id.as_deref(),
-                    proposal_id: Some(&proposal.id),
-                    reverts: None,
-                    watch,
-                };
-                let known_head = record.map(|_| locked.head.clone());
-                let target = Target { table, key: key.as_deref(), fields: &fields, known_head };
-                let change = match self.write_change(tx.as_mut(), action, target, &prov).await? {
-                    Ok(c) => c,
-                    Err(r) => return Ok(r.into()),
-                };
-                proposal.status = ProposalStatus::Accepted;
-                proposal.change_id = Some(change.id.clone());
-                CallResult {
-                    outcome: Outcome::Applied,
-                    message: format!("approved and applied; undo with `leash revert {}`", change.id),
-                    change_id: Some(change.id),
-                    proposal_id: Some(proposal.id.clone()),
-                    code: None,
-                    reasons: Vec::new(),
-                    notes: Vec::new(),
-                    fields: change.fields,
-                }
-            }
+        let result = match self.land_approval(tx.as_mut(), action, table, reviewer, &mut proposal, staged).await? {
+            Ok(result) => result,
+            Err(r) => return Ok(r.into()),
         };
         tx.update_proposal(&proposal).await?;
         tx.commit().await?;
         tracing::info!(proposal = id, reviewer = %reviewer.name, outcome = result.outcome.as_str(), "approve");
         Ok(result)
+    }
+
+    /// The proposal's action, if this reviewer may decide it now: it is
+    /// open (not expired or decided), not theirs, and its action still exists.
+    fn decidable(&self, reviewer: &Caller, proposal: &Proposal) -> std::result::Result<&Action, Refusal> {
+        let id = &proposal.id;
+        if proposal.status == ProposalStatus::Expired {
+            return Err(Refusal::new(
+                Code::Expired,
+                format!(
+                    "proposal {id} expired at {}: nobody decided in time; ask the agent to propose it again",
+                    proposal.expires_at.as_deref().unwrap_or("its deadline")
+                ),
+            ));
+        }
+        if !proposal.status.is_open() {
+            return Err(Refusal::new(
+                Code::Conflict,
+                format!("proposal {id} is already {}; nothing to approve", proposal.status.as_str()),
+            ));
+        }
+        if let Some(why) = self.may_not_decide(reviewer, proposal, "approve") {
+            return Err(Refusal::new(Code::NotPermitted, why));
+        }
+        self.policy().action(&proposal.action).ok_or_else(|| {
+            Refusal::new(
+                Code::UnknownAction,
+                format!("the policy no longer has action {}; reject the proposal", proposal.action),
+            )
+        })
+    }
+
+    /// The record moved on since the proposal: it becomes stale, decided by
+    /// nobody's write, and the reviewer is told why.
+    async fn mark_stale(
+        &self,
+        mut tx: Box<dyn StoreTx>,
+        reviewer: &Caller,
+        mut proposal: Proposal,
+        why: String,
+    ) -> Result<CallResult> {
+        proposal.status = ProposalStatus::Stale;
+        proposal.reviewer = Some(reviewer.name.clone());
+        proposal.decided_at = Some(self.clock().stamp());
+        proposal.review_note = Some(why.clone());
+        tx.update_proposal(&proposal).await?;
+        tx.commit().await?;
+        Ok(CallResult::rejected(
+            Code::StaleRecord,
+            format!("{why}; the proposal is now stale and was not applied. Ask the agent to look again"),
+        ))
+    }
+
+    /// The approved decision, landed: the change written with the reviewer
+    /// as approver (or nothing, if the record already holds it), and the
+    /// proposal accepted.
+    async fn land_approval(
+        &self,
+        tx: &mut dyn StoreTx,
+        action: &Action,
+        table: &TableSchema,
+        reviewer: &Caller,
+        proposal: &mut Proposal,
+        staged: Staged,
+    ) -> Result<std::result::Result<CallResult, Refusal>> {
+        let Staged { key, record, head, stored_new, decision } = staged;
+        let (fields, watch) = match decision {
+            Decision::Reject(r) => return Ok(Err(r)),
+            Decision::Unchanged => {
+                proposal.status = ProposalStatus::Accepted;
+                let result = CallResult::unchanged("accepted; the record already held these values");
+                return Ok(Ok(result.for_proposal(&proposal.id)));
+            }
+            Decision::Review { .. } => {
+                return Err(EngineError::Invalid("an approved decision was routed to review".into()));
+            }
+            Decision::Apply { fields, watch } => (stored_fields(fields, record.as_ref(), &stored_new), watch),
+        };
+        let prov = Provenance::of_approval(proposal, &reviewer.name, watch);
+        let known_head = record.map(|_| head);
+        let target = Target { table, key: key.as_deref(), fields: &fields, known_head };
+        let change = match self.write_change(tx, action, target, &prov).await? {
+            Ok(change) => change,
+            Err(r) => return Ok(Err(r)),
+        };
+        proposal.status = ProposalStatus::Accepted;
+        proposal.change_id = Some(change.id.clone());
+        let message = format!("approved and applied; undo with `leash revert {}`", change.id);
+        Ok(Ok(CallResult::applied(change.id, change.fields, message).for_proposal(&proposal.id)))
     }
 
     pub async fn reject(&self, reviewer: &Caller, id: &str, note: &str) -> Result<Proposal> {
@@ -251,12 +239,52 @@ impl Engine {
 
 /// Why a proposal no longer fits its record, if it does not: the record is
 /// gone, or a field is no longer what it was when the change was proposed.
-/// The one rule for "stale", for approving and for showing the queue.
-pub(crate) fn moved_since(table: &TableSchema, proposal: &Proposal, record: Option<&Record>) -> Option<String> {
+/// The one rule for "stale", for approving and for showing the queue. The
+/// text reaches the agent (its proposals, `proposal_status`), so a value is
+/// quoted only where the action, as defined now, may show that field.
+pub(crate) fn moved_since(
+    action: &Action,
+    table: &TableSchema,
+    proposal: &Proposal,
+    record: Option<&Record>,
+) -> Option<String> {
     let Some(rec) = record else { return Some("the record no longer exists".to_string()) };
     proposal.fields.iter().find_map(|f| {
         let now = rec.get(&f.field).cloned().unwrap_or(Value::Null);
-        (!same_stored(&now, &f.old, column_type(table, &f.field)))
-            .then(|| format!("{} was `{}` when proposed and is now `{}`", f.field, display(&f.old), display(&now)))
+        let moved = !same_stored(&now, &f.old, column_type(table, &f.field));
+        moved.then(|| match action.may_see(&f.field) {
+            true => format!("{} was `{}` when proposed and is now `{}`", f.field, display(&f.old), display(&now)),
+            false => format!("{} changed since it was proposed", f.field),
+        })
     })
+}
+
+/// The call an approval makes: the proposal's fields with the reviewer's
+/// edits over them, each a field the action may write, brought to the
+/// columns' types.
+fn approval_call(
+    action: &Action,
+    table: &TableSchema,
+    proposal: &Proposal,
+    edits: &serde_json::Map<String, Value>,
+) -> std::result::Result<Call, Refusal> {
+    let mut call = Call {
+        key: proposal.record_key.clone().map(Value::String),
+        reason: proposal.reason.clone(),
+        evidence: proposal.evidence.clone(),
+        confidence: proposal.confidence,
+        run_id: proposal.run_id.clone(),
+        ..Call::default()
+    };
+    for f in &proposal.fields {
+        call.set.insert(f.field.clone(), f.new.clone());
+    }
+    for (field, value) in edits {
+        if action.field(field).is_none() {
+            return Err(Refusal::new(Code::FieldNotAllowed, format!("{} may not write `{field}`", action.name)));
+        }
+        call.set.insert(field.clone(), value.clone());
+    }
+    coerce_call(action, table, &mut call)?;
+    Ok(call)
 }

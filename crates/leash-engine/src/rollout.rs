@@ -46,6 +46,14 @@ pub struct ActionSheet {
     pub paused: Option<Pause>,
 }
 
+/// The web UI's actions page: what the caller may see and do there.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionsOverview {
+    pub sheet: Vec<ActionSheet>,
+    pub report: Report,
+    pub may_pause: bool,
+}
+
 impl Engine {
     /// Records who approved the current definition of every action.
     pub async fn approve_policy(&self, by: &Caller, note: Option<&str>) -> Result<Vec<PolicyApproval>> {
@@ -195,37 +203,28 @@ impl Engine {
         Ok(Some(reason))
     }
 
-    /// The planning sheet: each action with its approval and pause state.
-    pub async fn actions_sheet(&self) -> Result<Vec<ActionSheet>> {
+    /// The actions this caller may use, in policy order: the one filter
+    /// every listing (the planning sheet, MCP's tools) goes through.
+    pub fn actions_for<'a>(&'a self, who: &Caller) -> Vec<&'a Action> {
+        self.policy().actions.iter().filter(|a| who.may_call(&a.name)).collect()
+    }
+
+    /// The planning sheet of the actions this caller may use, each with its
+    /// approval and pause state.
+    pub async fn actions_sheet(&self, who: &Caller) -> Result<Vec<ActionSheet>> {
         let approvals = self.store().approvals().await?;
         let pauses = self.store().pauses().await?;
-        Ok(self
-            .policy()
-            .actions
-            .iter()
-            .map(|a| {
-                let approval = approvals.iter().rev().find(|p| p.action == a.name && p.action_hash == a.hash);
-                ActionSheet {
-                    name: a.name.clone(),
-                    summary: a.summary.clone(),
-                    table: a.table.clone(),
-                    kind: a.kind,
-                    fields: a.fields.iter().map(|f| f.name.clone()).collect(),
-                    risk: a.risk,
-                    rollback_minutes: a.rollback_minutes,
-                    owner: a.owner.clone(),
-                    exception_approver: a.exception_approver.clone(),
-                    mode: a.mode,
-                    per_run: a.limits.per_run_max,
-                    per_hour: a.limits.per_hour_max,
-                    window: a.limits.window.as_ref().map(|w| w.source.clone()),
-                    approved: approval.is_some(),
-                    approved_by: approval.map(|p| p.approved_by.clone()),
-                    approved_at: approval.map(|p| p.at.clone()),
-                    paused: pauses.iter().find(|p| p.scope == a.name || p.scope == leash_store::ALL_SCOPE).cloned(),
-                }
-            })
-            .collect())
+        Ok(self.actions_for(who).into_iter().map(|a| sheet_row(a, &approvals, &pauses)).collect())
+    }
+
+    /// The actions page of the web UI in one read: the sheet, the report
+    /// since `since` (by day), and whether this caller may pause.
+    pub async fn actions_overview(&self, who: &Caller, since: String) -> Result<ActionsOverview> {
+        let report = self.report(who, Some(since), None).await?;
+        let sheet = self.actions_sheet(who).await?;
+        // The same rule `pause` and `resume` enforce.
+        let may_pause = who.require(Role::Admin, "pausing").is_ok();
+        Ok(ActionsOverview { sheet, report, may_pause })
     }
 
     /// Per action over `[since, until)`: counts, reversal rate, minutes saved
@@ -242,6 +241,31 @@ impl Engine {
         let by_day = since.is_some();
         let inputs = ReportInputs { tallies: &tallies, proposals: &proposals, recent: &recent, since, until, by_day };
         Ok(report(self.policy(), &inputs))
+    }
+}
+
+/// One action's row of the planning sheet: its latest approval of the
+/// current definition and the pause in force, if any.
+fn sheet_row(a: &Action, approvals: &[Approval], pauses: &[Pause]) -> ActionSheet {
+    let approval = approvals.iter().rev().find(|p| p.action == a.name && p.action_hash == a.hash);
+    ActionSheet {
+        name: a.name.clone(),
+        summary: a.summary.clone(),
+        table: a.table.clone(),
+        kind: a.kind,
+        fields: a.fields.iter().map(|f| f.name.clone()).collect(),
+        risk: a.risk,
+        rollback_minutes: a.rollback_minutes,
+        owner: a.owner.clone(),
+        exception_approver: a.exception_approver.clone(),
+        mode: a.mode,
+        per_run: a.limits.per_run_max,
+        per_hour: a.limits.per_hour_max,
+        window: a.limits.window.as_ref().map(|w| w.source.clone()),
+        approved: approval.is_some(),
+        approved_by: approval.map(|p| p.approved_by.clone()),
+        approved_at: approval.map(|p| p.at.clone()),
+        paused: pauses.iter().find(|p| p.scope == a.name || p.scope == leash_store::ALL_SCOPE).cloned(),
     }
 }
 

@@ -179,33 +179,7 @@ impl Engine {
                     Some(c) => Some(c.to_string()),
                     None => self.find_culprit(action, table, call).await?,
                 };
-                match culprit {
-                    Some(c) if c == action.key && !call.set.contains_key(&c) => {
-                        let key = call.key_text().ok().flatten().unwrap_or_default();
-                        match table.column(&c) {
-                            Some(col) => bad_key(action, col, &key),
-                            None => Refusal::new(Code::InvalidInput, format!("key `{key}` cannot name a record")),
-                        }
-                    }
-                    Some(c) => {
-                        let value = call.set.get(&c).map(display).unwrap_or_default();
-                        let ty = table.column(&c).map(|col| col.declared.as_str()).unwrap_or("its type");
-                        Refusal::new(
-                            Code::InvalidInput,
-                            format!("{c}: `{value}` cannot be stored in column {c} ({ty}); send a value of that type"),
-                        )
-                    }
-                    None => {
-                        let fields: Vec<String> = call.set.keys().filter_map(|f| named(f)).collect();
-                        Refusal::new(
-                            Code::InvalidInput,
-                            format!(
-                                "a value does not fit its column's type ({}); check each value's spelling",
-                                fields.join(", ")
-                            ),
-                        )
-                    }
-                }
+                value_refusal(action, table, call, culprit)
             }
             RejectionKind::NotNull => Refusal::new(
                 Code::MissingRequired,
@@ -260,5 +234,35 @@ impl Engine {
             }
         }
         Ok(None)
+    }
+}
+
+/// A value the column's type refused: which one (the key, a field, or, not
+/// knowing, the call's fields with their types).
+fn value_refusal(action: &Action, table: &TableSchema, call: &Call, culprit: Option<String>) -> Refusal {
+    match culprit {
+        Some(c) if c == action.key && !call.set.contains_key(&c) => {
+            let key = call.key_text().ok().flatten().unwrap_or_default();
+            match table.column(&c) {
+                Some(col) => bad_key(action, col, &key),
+                None => Refusal::new(Code::InvalidInput, format!("key `{key}` cannot name a record")),
+            }
+        }
+        Some(c) => {
+            let value = call.set.get(&c).map(display).unwrap_or_default();
+            let ty = table.column(&c).map(|col| col.declared.as_str()).unwrap_or("its type");
+            Refusal::new(
+                Code::InvalidInput,
+                format!("{c}: `{value}` cannot be stored in column {c} ({ty}); send a value of that type"),
+            )
+        }
+        None => {
+            let fields: Vec<String> =
+                call.set.keys().filter_map(|f| table.column(f).map(|c| format!("{f} ({})", c.declared))).collect();
+            Refusal::new(
+                Code::InvalidInput,
+                format!("a value does not fit its column's type ({}); check each value's spelling", fields.join(", ")),
+            )
+        }
     }
 }

@@ -5,74 +5,43 @@ use std::collections::BTreeMap;
 use leash_core::breaker;
 use leash_core::call::{Call, CallResult, FieldChange, Refusal};
 use leash_core::codes::{Code, Outcome};
-use leash_core::decide::{check_call, decide, Decision, Inputs};
-use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
-use leash_core::policy::{Action, Kind};
-use leash_core::value::{Record, Value};
-use leash_store::{Locked, PauseKind, StoreError, StoreTx, TableSchema, Written, ALL_SCOPE};
+use leash_core::decide::{check_call, Decision};
+use leash_core::journal::{Change, Proposal, ProposalStatus};
+use leash_core::policy::Action;
+use leash_core::value::Record;
+use leash_store::{PauseKind, StoreError, StoreTx, TableSchema, ALL_SCOPE};
 
-use crate::values::{coerce_call, stored_fields, typed, typed_call, typed_fields};
+use crate::journal::{Provenance, Target};
+use crate::stage::{Gate, Stage, Staged};
+use crate::values::{coerce_call, stored_fields, typed_fields};
 use crate::{Caller, Engine, EngineError, Result};
 
 /// Run ids this process remembers having recorded; cleared when full.
 pub const RUNS_REMEMBERED_MAX: usize = 10_000;
 
-/// What a write changes: the record (by key; none for an insert), its new
-/// field values, and the chain head if the caller already read it under lock.
-pub(crate) struct Target<'a> {
+/// One call as it goes through the write path: who, which action on which
+/// table, and what the call says (already coerced to the columns).
+pub(crate) struct CallCx<'a> {
+    pub caller: &'a Caller,
+    pub action: &'a Action,
     pub table: &'a TableSchema,
-    pub key: Option<&'a str>,
-    pub fields: &'a [FieldChange],
-    pub known_head: Option<Option<String>>,
+    pub call: &'a Call,
 }
 
-/// Who and why, carried into the journal row.
-pub(crate) struct Provenance<'a> {
-    pub actor: &'a str,
-    pub approver: Option<&'a str>,
-    pub reason: Option<&'a str>,
-    pub evidence: Option<&'a str>,
-    pub confidence: Option<f64>,
-    pub run_id: Option<&'a str>,
-    pub proposal_id: Option<&'a str>,
-    pub reverts: Option<&'a str>,
-    pub watch: bool,
-}
-
-fn refused(code: Code, message: impl Into<String>) -> CallResult {
-    CallResult::rejected(code, message)
+/// A decision to send to a person, before it is a proposal.
+struct Draft {
+    fields: Vec<FieldChange>,
+    reasons: Vec<leash_core::codes::ReviewReason>,
+    notes: Vec<String>,
+    suggested: bool,
 }
 
 impl Engine {
     /// Runs one call through the gateway and returns its one outcome.
     pub async fn call(&self, caller: &Caller, action_name: &str, mut call: Call) -> Result<CallResult> {
-        let result = match self.call_inner(caller, action_name, &mut call).await {
+        let result = match self.run_call(caller, action_name, &mut call).await {
             Ok(result) => result,
-            Err(e) => {
-                // Two copies of one call raced: both found no stored outcome,
-                // and the loser failed on the key's uniqueness (or on the row
-                // the winner changed). The winner's outcome is the answer for both.
-                let first = match &call.idempotency_key {
-                    Some(key) => self.store().begin().await?.idempotent_result(action_name, &caller.name, key).await?,
-                    None => None,
-                };
-                match (first, e) {
-                    (Some(first), _) => serde_json::from_str(&first)
-                        .map_err(|e| EngineError::Invalid(format!("stored outcome unreadable: {e}")))?,
-                    // The database refused a value or the row: a refusal
-                    // that names it, never the database's text. Nothing was
-                    // written.
-                    (None, EngineError::Store(StoreError::Rejected(rej))) => {
-                        let Some(action) = self.policy().action(action_name) else {
-                            return Err(StoreError::Rejected(rej).into());
-                        };
-                        let r = self.refusal_for(&rej, action, &call).await?;
-                        let tx = self.store().begin().await?;
-                        self.finish_rejected(tx, caller, action_name, &call, r).await?
-                    }
-                    (None, e) => return Err(e),
-                }
-            }
+            Err(e) => self.after_failure(caller, action_name, &call, e).await?,
         };
         tracing::info!(
             action = action_name, actor = %caller.name, outcome = result.outcome.as_str(),
@@ -82,248 +51,263 @@ impl Engine {
         Ok(result)
     }
 
-    async fn call_inner(&self, caller: &Caller, action_name: &str, call: &mut Call) -> Result<CallResult> {
+    /// The write path: admit, stage (lock and decide), land, remember,
+    /// commit — every refusal through `refused`.
+    async fn run_call(&self, caller: &Caller, action_name: &str, call: &mut Call) -> Result<CallResult> {
+        let (action, table) = match self.admit(caller, action_name, call) {
+            Ok(admitted) => admitted,
+            Err(r) => return Ok(r.into()),
+        };
+        let cx = CallCx { caller, action, table, call: &*call };
+        let mut tx = self.store().begin_grouped().await?;
+        if let Some(first) = self.first_outcome(tx.as_mut(), &cx).await? {
+            return Ok(first);
+        }
+        let watch = match self.check_approved(tx.as_mut(), action).await? {
+            Ok(watch) => watch,
+            Err(r) => return self.refused(Some(tx), &cx, r).await,
+        };
+        let staged = match self.stage(tx.as_mut(), action, table, cx.call, Gate::Call { watch }).await? {
+            Stage::Ready(staged) => staged,
+            Stage::Refused(r) => return self.refused(Some(tx), &cx, r).await,
+            Stage::Moved(why) => return self.refused(Some(tx), &cx, Refusal::new(Code::StaleRecord, why)).await,
+        };
+        let result = match self.land(tx.as_mut(), &cx, staged).await? {
+            Ok(result) => result,
+            Err(r) => return self.refused(Some(tx), &cx, r).await,
+        };
+        self.record_run(tx.as_mut(), &cx, &result).await?;
+        self.remember(tx.as_mut(), &cx, &result).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// What needs no transaction: the action exists and is granted, the
+    /// call's shape and fields, its values brought to the columns' types,
+    /// the time window.
+    fn admit(
+        &self,
+        caller: &Caller,
+        action_name: &str,
+        call: &mut Call,
+    ) -> std::result::Result<(&Action, &TableSchema), Refusal> {
         let Some(action) = self.policy().action(action_name) else {
             let names: Vec<&str> =
                 self.policy().actions.iter().filter(|a| caller.may_call(&a.name)).map(|a| a.name.as_str()).collect();
-            return Ok(refused(
+            return Err(Refusal::new(
                 Code::UnknownAction,
                 format!("there is no action `{action_name}`; available: {}", names.join(", ")),
             ));
         };
         if !caller.may_call(action_name) {
-            return Ok(refused(
+            return Err(Refusal::new(
                 Code::NotPermitted,
                 format!("{} may not use {action_name}; ask an admin to grant it", caller.name),
             ));
         }
-        if let Err(r) = check_call(action, call) {
-            return Ok(r.into());
+        check_call(action, call)?;
+        let table = self.schema(&action.table).map_err(|e| Refusal::new(Code::InvalidInput, e.to_string()))?;
+        coerce_call(action, table, call)?;
+        if let Some(window) = action.limits.window.as_ref().filter(|w| !w.contains(self.clock().now())) {
+            return Err(Refusal::new(
+                Code::OutsideWindow,
+                format!("{action_name} may only write during {}; try again then", window.source),
+            ));
         }
-        let table = self.schema(&action.table)?;
-        if let Err(r) = coerce_call(action, table, call) {
-            return Ok(r.into());
-        }
-        let call = &*call;
-        let now = self.clock().now();
-        if let Some(window) = &action.limits.window {
-            if !window.contains(now) {
-                return Ok(refused(
-                    Code::OutsideWindow,
-                    format!("{action_name} may only write during {}; try again then", window.source),
-                ));
-            }
-        }
-
-        let mut tx = self.store().begin_grouped().await?;
-        if let Some(key) = &call.idempotency_key {
-            if let Some(first) = tx.idempotent_result(action_name, &caller.name, key).await? {
-                return serde_json::from_str(&first)
-                    .map_err(|e| crate::EngineError::Invalid(format!("stored outcome unreadable: {e}")));
-            }
-        }
-        let watch_active = match self.check_approved(tx.as_mut(), action).await? {
-            Ok(watch) => watch,
-            Err(r) => return self.finish_rejected(tx, caller, action_name, call, r).await,
-        };
-
-        let key = call.key_text().ok().flatten();
-        let new: Vec<(&str, &Value)> = call.set.iter().map(|(f, v)| (f.as_str(), v)).collect();
-        let locked = match (action.kind, &key) {
-            (Kind::Update, Some(k)) => tx.lock_for_write(table, &action.key, k, action_name, &new).await?,
-            _ => {
-                let (pauses, _) = tx.call_context(action_name, &action.table, None).await?;
-                Locked {
-                    record: Some(call.set.clone()),
-                    pauses,
-                    new: call.set.values().cloned().collect(),
-                    ..Locked::default()
-                }
-            }
-        };
-        if let Some(r) = refusal_for_pauses(&locked.pauses, action_name) {
-            return self.finish_rejected(tx, caller, action_name, call, r).await;
-        }
-        // The record's own key spelling names its journal rows.
-        let key = locked.key.clone().or(key);
-        let stored_new: Record = call.set.keys().cloned().zip(locked.new.iter().cloned()).collect();
-        let duplicates = find_duplicates(tx.as_mut(), action, table, key.as_deref(), &stored_new).await?;
-        let typed_record = locked.record.as_ref().map(|r| typed(table, r));
-        let inputs = Inputs { record: typed_record.as_ref(), duplicates: &duplicates, watch_active, approved: false };
-        let decision = decide(action, &typed_call(table, call, &stored_new), &inputs);
-        let record = locked.record.as_ref().filter(|_| action.kind == Kind::Update);
-        let head = locked.head.clone();
-
-        let stamp = self.clock().stamp();
-        let result = match decision {
-            Decision::Reject(r) => return self.finish_rejected(tx, caller, action_name, call, r).await,
-            Decision::Unchanged => CallResult {
-                outcome: Outcome::Unchanged,
-                change_id: None,
-                proposal_id: None,
-                code: None,
-                message: "the record already holds these values; nothing was written".into(),
-                reasons: Vec::new(),
-                notes: Vec::new(),
-                fields: Vec::new(),
-            },
-            Decision::Apply { fields, watch } => {
-                let fields = stored_fields(fields, record, &stored_new);
-                if let Some(r) =
-                    self.take_limits(tx.as_mut(), action, &caller.name, call.run_id.as_deref(), now).await?
-                {
-                    drop(tx);
-                    let tx = self.store().begin().await?;
-                    return self.finish_rejected(tx, caller, action_name, call, r).await;
-                }
-                let signature = match self.breaker_gate(tx.as_mut(), action, &typed_fields(table, &fields)).await? {
-                    Ok(signature) => signature,
-                    Err(r) => {
-                        drop(tx);
-                        let tx = self.store().begin().await?;
-                        return self.finish_rejected(tx, caller, action_name, call, r).await;
-                    }
-                };
-                let prov = Provenance {
-                    actor: &caller.name,
-                    approver: None,
-                    reason: call.reason.as_deref(),
-                    evidence: call.evidence.as_deref(),
-                    confidence: call.confidence,
-                    run_id: call.run_id.as_deref(),
-                    proposal_id: None,
-                    reverts: None,
-                    watch,
-                };
-                let target = Target { table, key: key.as_deref(), fields: &fields, known_head: Some(head.clone()) };
-                match self.write_change(tx.as_mut(), action, target, &prov).await? {
-                    Ok(change) => {
-                        let tripped = match &signature {
-                            Some(sig) => self.count_for_breaker(tx.as_mut(), action, &change, sig).await?,
-                            None => None,
-                        };
-                        let mut result = applied(change);
-                        if let Some(why) = tripped {
-                            result.message = format!("{} — this change tripped the breaker: {why}", result.message);
-                        }
-                        result
-                    }
-                    Err(r) => {
-                        drop(tx);
-                        let tx = self.store().begin().await?;
-                        return self.finish_rejected(tx, caller, action_name, call, r).await;
-                    }
-                }
-            }
-            Decision::Review { fields, reasons, notes, suggested } => {
-                let fields = stored_fields(fields, record, &stored_new);
-                // A proposal counts against the run's and the hour's limits
-                // like a write, so a runaway job cannot flood the reviewers;
-                // approving it later does not count it again.
-                if let Some(r) =
-                    self.take_limits(tx.as_mut(), action, &caller.name, call.run_id.as_deref(), now).await?
-                {
-                    drop(tx);
-                    let tx = self.store().begin().await?;
-                    return self.finish_rejected(tx, caller, action_name, call, r).await;
-                }
-                let signature = breaker::describe(&typed_fields(table, &fields));
-                // The deadline is on the database's clock, which every
-                // gateway process shares.
-                let expires_at = match action.review.expire_s {
-                    Some(s) => Some(later(&tx.db_now().await?, s)?),
-                    None => None,
-                };
-                let proposal = Proposal {
-                    id: self.clock().id(),
-                    created_at: stamp.clone(),
-                    action: action.name.clone(),
-                    table_name: action.table.clone(),
-                    record_key: key.clone(),
-                    fields: fields.clone(),
-                    reasons: reasons.clone(),
-                    notes: notes.clone(),
-                    status: if suggested { ProposalStatus::Suggested } else { ProposalStatus::Pending },
-                    actor: caller.name.clone(),
-                    reason: call.reason.clone(),
-                    evidence: call.evidence.clone(),
-                    confidence: call.confidence,
-                    run_id: call.run_id.clone(),
-                    reviewer: None,
-                    decided_at: None,
-                    review_note: None,
-                    edited: None,
-                    change_id: None,
-                    group: Some(breaker::group(&action.name, &signature)),
-                    expires_at,
-                    on_expire: action.review.expire_s.map(|_| action.review.on_expire),
-                    escalated_at: None,
-                };
-                tx.insert_proposal(&proposal).await?;
-                self.queue_event(tx.as_mut(), "proposal.created", &proposal).await?;
-                let who = action.exception_approver.as_deref().unwrap_or("a reviewer");
-                CallResult {
-                    outcome: if suggested { Outcome::Suggested } else { Outcome::PendingReview },
-                    change_id: None,
-                    proposal_id: Some(proposal.id),
-                    code: None,
-                    message: if suggested {
-                        format!("recorded as a suggestion ({} is in suggest mode); {who} may accept it", action.name)
-                    } else {
-                        format!("waiting for {who}; check back with the proposal id")
-                    },
-                    reasons,
-                    notes,
-                    fields,
-                }
-            }
-        };
-        if let Some(run) = &call.run_id {
-            // A run is recorded once, when it first writes; its counts come
-            // from the journal, so later calls need not touch the row.
-            let seen_as = (caller.name.clone(), run.clone());
-            let first = !crate::lock(&self.runs_seen).contains(&seen_as);
-            if first && result.outcome != Outcome::Unchanged {
-                tx.touch_run(run, &caller.name, action_name, &stamp).await?;
-                let mut seen = crate::lock(&self.runs_seen);
-                if seen.len() >= RUNS_REMEMBERED_MAX {
-                    seen.clear();
-                }
-                seen.insert(seen_as);
-            }
-        }
-        self.remember(tx.as_mut(), caller, action_name, call, &result).await?;
-        tx.commit().await?;
-        Ok(result)
+        Ok((action, table))
     }
 
-    async fn remember(
+    /// A retry with a known idempotency key gets the first outcome.
+    async fn first_outcome(&self, tx: &mut dyn StoreTx, cx: &CallCx<'_>) -> Result<Option<CallResult>> {
+        let Some(key) = &cx.call.idempotency_key else { return Ok(None) };
+        let Some(first) = tx.idempotent_result(&cx.action.name, &cx.caller.name, key).await? else { return Ok(None) };
+        serde_json::from_str(&first)
+            .map(Some)
+            .map_err(|e| EngineError::Invalid(format!("stored outcome unreadable: {e}")))
+    }
+
+    /// The decision, landed: nothing, a change, or a proposal.
+    async fn land(
         &self,
         tx: &mut dyn StoreTx,
+        cx: &CallCx<'_>,
+        staged: Staged,
+    ) -> Result<std::result::Result<CallResult, Refusal>> {
+        let Staged { key, record, head, stored_new, decision } = staged;
+        let stored = |fields| stored_fields(fields, record.as_ref(), &stored_new);
+        match decision {
+            Decision::Reject(r) => Ok(Err(r)),
+            Decision::Unchanged => {
+                Ok(Ok(CallResult::unchanged("the record already holds these values; nothing was written")))
+            }
+            Decision::Apply { fields, watch } => {
+                let fields = stored(fields);
+                let target = Target { table: cx.table, key: key.as_deref(), fields: &fields, known_head: Some(head) };
+                self.apply(tx, cx, target, watch).await
+            }
+            Decision::Review { fields, reasons, notes, suggested } => {
+                let draft = Draft { fields: stored(fields), reasons, notes, suggested };
+                self.propose(tx, cx, key, draft).await
+            }
+        }
+    }
+
+    /// Counts the limits and the breaker, then writes the record and its
+    /// journal row.
+    async fn apply(
+        &self,
+        tx: &mut dyn StoreTx,
+        cx: &CallCx<'_>,
+        target: Target<'_>,
+        watch: bool,
+    ) -> Result<std::result::Result<CallResult, Refusal>> {
+        let (action, now) = (cx.action, self.clock().now());
+        if let Some(r) = self.take_limits(tx, action, &cx.caller.name, cx.call.run_id.as_deref(), now).await? {
+            return Ok(Err(r));
+        }
+        let signature = match self.breaker_gate(tx, action, &typed_fields(cx.table, target.fields)).await? {
+            Ok(signature) => signature,
+            Err(r) => return Ok(Err(r)),
+        };
+        let prov = Provenance::of_call(cx.caller, cx.call, watch);
+        let change = match self.write_change(tx, action, target, &prov).await? {
+            Ok(change) => change,
+            Err(r) => return Ok(Err(r)),
+        };
+        let tripped = match &signature {
+            Some(sig) => self.count_for_breaker(tx, action, &change, sig).await?,
+            None => None,
+        };
+        let mut result = applied(change);
+        if let Some(why) = tripped {
+            result.message = format!("{} — this change tripped the breaker: {why}", result.message);
+        }
+        Ok(Ok(result))
+    }
+
+    /// A proposal for a person. It counts against the run's and the hour's
+    /// limits like a write, so a runaway job cannot flood the reviewers;
+    /// approving it later does not count it again.
+    async fn propose(
+        &self,
+        tx: &mut dyn StoreTx,
+        cx: &CallCx<'_>,
+        key: Option<String>,
+        draft: Draft,
+    ) -> Result<std::result::Result<CallResult, Refusal>> {
+        let (action, call) = (cx.action, cx.call);
+        if let Some(r) =
+            self.take_limits(tx, action, &cx.caller.name, call.run_id.as_deref(), self.clock().now()).await?
+        {
+            return Ok(Err(r));
+        }
+        let signature = breaker::describe(&typed_fields(cx.table, &draft.fields));
+        // The deadline is on the database's clock, which every gateway shares.
+        let expires_at = match action.review.expire_s {
+            Some(s) => Some(later(&tx.db_now().await?, s)?),
+            None => None,
+        };
+        let proposal = Proposal {
+            id: self.clock().id(),
+            created_at: self.clock().stamp(),
+            action: action.name.clone(),
+            table_name: action.table.clone(),
+            record_key: key,
+            fields: draft.fields.clone(),
+            reasons: draft.reasons.clone(),
+            notes: draft.notes.clone(),
+            status: if draft.suggested { ProposalStatus::Suggested } else { ProposalStatus::Pending },
+            actor: cx.caller.name.clone(),
+            reason: call.reason.clone(),
+            evidence: call.evidence.clone(),
+            confidence: call.confidence,
+            run_id: call.run_id.clone(),
+            reviewer: None,
+            decided_at: None,
+            review_note: None,
+            edited: None,
+            change_id: None,
+            group: Some(breaker::group(&action.name, &signature)),
+            expires_at,
+            on_expire: action.review.expire_s.map(|_| action.review.on_expire),
+            escalated_at: None,
+        };
+        tx.insert_proposal(&proposal).await?;
+        self.queue_event(tx, "proposal.created", &proposal).await?;
+        let who = action.exception_approver.as_deref().unwrap_or("a reviewer");
+        let message = if draft.suggested {
+            format!("recorded as a suggestion ({} is in suggest mode); {who} may accept it", action.name)
+        } else {
+            format!("waiting for {who}; check back with the proposal id")
+        };
+        Ok(Ok(CallResult::proposed(proposal.id, draft.suggested, message, draft.reasons, draft.notes, draft.fields)))
+    }
+
+    /// A run is recorded once, when it first writes; its counts come from
+    /// the journal, so later calls need not touch the row.
+    async fn record_run(&self, tx: &mut dyn StoreTx, cx: &CallCx<'_>, result: &CallResult) -> Result<()> {
+        let Some(run) = &cx.call.run_id else { return Ok(()) };
+        let seen_as = (cx.caller.name.clone(), run.clone());
+        if result.outcome == Outcome::Unchanged || crate::lock(&self.runs_seen).contains(&seen_as) {
+            return Ok(());
+        }
+        tx.touch_run(run, &cx.caller.name, &cx.action.name, &self.clock().stamp()).await?;
+        let mut seen = crate::lock(&self.runs_seen);
+        if seen.len() >= RUNS_REMEMBERED_MAX {
+            seen.clear();
+        }
+        seen.insert(seen_as);
+        Ok(())
+    }
+
+    /// A call that failed with an error: two copies of one call raced (both
+    /// found no stored outcome, and the loser failed on the key's uniqueness
+    /// or on the row the winner changed), so the winner's outcome answers
+    /// both; or the database refused a value or the row, which becomes a
+    /// refusal naming it, never the database's text. Nothing was written.
+    async fn after_failure(
+        &self,
         caller: &Caller,
-        action: &str,
+        action_name: &str,
         call: &Call,
-        result: &CallResult,
-    ) -> Result<()> {
-        if let Some(key) = &call.idempotency_key {
+        e: EngineError,
+    ) -> Result<CallResult> {
+        let first = match &call.idempotency_key {
+            Some(key) => self.store().begin().await?.idempotent_result(action_name, &caller.name, key).await?,
+            None => None,
+        };
+        match (first, e) {
+            (Some(first), _) => serde_json::from_str(&first)
+                .map_err(|e| EngineError::Invalid(format!("stored outcome unreadable: {e}"))),
+            (None, EngineError::Store(StoreError::Rejected(rej))) => {
+                let Some(action) = self.policy().action(action_name) else {
+                    return Err(StoreError::Rejected(rej).into());
+                };
+                let table = self.schema(&action.table)?;
+                let r = self.refusal_for(&rej, action, call).await?;
+                self.refused(None, &CallCx { caller, action, table, call }, r).await
+            }
+            (None, e) => Err(e),
+        }
+    }
+
+    async fn remember(&self, tx: &mut dyn StoreTx, cx: &CallCx<'_>, result: &CallResult) -> Result<()> {
+        if let Some(key) = &cx.call.idempotency_key {
             let text = serde_json::to_string(result).unwrap_or_default();
-            tx.save_idempotent(action, &caller.name, key, &text, &self.clock().stamp()).await?;
+            tx.save_idempotent(&cx.action.name, &cx.caller.name, key, &text, &self.clock().stamp()).await?;
         }
         Ok(())
     }
 
-    /// A rejection writes nothing but, with an idempotency key, its outcome.
-    async fn finish_rejected(
-        &self,
-        mut tx: Box<dyn StoreTx>,
-        caller: &Caller,
-        action: &str,
-        call: &Call,
-        r: Refusal,
-    ) -> Result<CallResult> {
+    /// The one exit of a refused call: whatever the transaction did (a limit
+    /// counted, a record locked) is rolled back, and with an idempotency key
+    /// the refusal is remembered in a transaction of its own.
+    async fn refused(&self, tx: Option<Box<dyn StoreTx>>, cx: &CallCx<'_>, r: Refusal) -> Result<CallResult> {
+        drop(tx);
         let result = CallResult::from(r);
-        if call.idempotency_key.is_some() {
-            self.remember(tx.as_mut(), caller, action, call, &result).await?;
+        if cx.call.idempotency_key.is_some() {
+            let mut tx = self.store().begin().await?;
+            self.remember(tx.as_mut(), cx, &result).await?;
             tx.commit().await?;
         }
         Ok(result)
@@ -361,89 +345,6 @@ impl Engine {
         }
         Ok(None)
     }
-
-    /// Writes the record and its journal row in the caller's transaction: the
-    /// old value is stored with the new one or neither is.
-    pub(crate) async fn write_change(
-        &self,
-        tx: &mut dyn StoreTx,
-        action: &Action,
-        target: Target<'_>,
-        prov: &Provenance<'_>,
-    ) -> Result<std::result::Result<Change, Refusal>> {
-        let Target { table, key, fields, known_head } = target;
-        let new_change = |key: String, op: Op| Change {
-            id: self.clock().id(),
-            at: self.clock().stamp(),
-            action: action.name.clone(),
-            policy_hash: action.hash.clone(),
-            table_name: table.name.clone(),
-            record_key: key,
-            op,
-            fields: fields.to_vec(),
-            actor: prov.actor.to_string(),
-            approver: prov.approver.map(str::to_string),
-            reason: prov.reason.map(str::to_string),
-            evidence: prov.evidence.map(str::to_string),
-            confidence: prov.confidence,
-            run_id: prov.run_id.map(str::to_string),
-            proposal_id: prov.proposal_id.map(str::to_string),
-            reverts: prov.reverts.map(str::to_string),
-            reverted_by: None,
-            watch: prov.watch,
-            prev_hash: None,
-            hash: String::new(),
-        };
-        match (action.kind, key) {
-            (Kind::Update, Some(key)) => {
-                let mut change = new_change(key.to_string(), Op::Update);
-                let head_from_lock = known_head.is_some();
-                let head = match known_head {
-                    Some(head) => head,
-                    None => tx.chain_head(&table.name, key).await?,
-                };
-                change.seal(head);
-                // The row and its journal entry land together or not at all.
-                let mut written = tx.update_with_change(table, &action.key, &change).await?;
-                if written == Written::Stale && head_from_lock {
-                    // The head read with the lock may predate it (PostgreSQL):
-                    // once more on the head read now, under the lock.
-                    change.seal(tx.chain_head(&table.name, key).await?);
-                    written = tx.update_with_change(table, &action.key, &change).await?;
-                }
-                match written {
-                    Written::Journaled => {}
-                    Written::Stale => {
-                        return Ok(Err(Refusal::new(
-                            Code::StaleRecord,
-                            "the record changed while this call ran; read it again and retry",
-                        )))
-                    }
-                    // The database stored something else (a trigger, its own
-                    // formatting): the journal says what it stored.
-                    Written::Stored(values) => {
-                        for (f, v) in change.fields.iter_mut().zip(values) {
-                            f.new = v;
-                        }
-                        let head = change.prev_hash.clone();
-                        change.seal(head);
-                        tx.insert_change(&change).await?;
-                    }
-                }
-                self.queue_change_event(tx, &change).await?;
-                Ok(Ok(change))
-            }
-            (_, key) => {
-                let (key, stored) = tx.insert_record(table, &action.key, key, fields).await?;
-                let mut change = new_change(key, Op::Insert);
-                for (f, v) in change.fields.iter_mut().zip(stored) {
-                    f.new = v;
-                }
-                self.journal(tx, &mut change, None).await?;
-                Ok(Ok(change))
-            }
-        }
-    }
 }
 
 /// The counter of one token's run of one action: a run id is the token's
@@ -467,16 +368,8 @@ pub(crate) fn later(stamp: &str, seconds: u64) -> Result<String> {
 }
 
 fn applied(change: Change) -> CallResult {
-    CallResult {
-        outcome: Outcome::Applied,
-        message: format!("applied; undo with `leash revert {}`", change.id),
-        change_id: Some(change.id),
-        proposal_id: None,
-        code: None,
-        reasons: Vec::new(),
-        notes: Vec::new(),
-        fields: change.fields,
-    }
+    let message = format!("applied; undo with `leash revert {}`", change.id);
+    CallResult::applied(change.id, change.fields, message)
 }
 
 /// A pause on this action or on all, read from the database on every call.

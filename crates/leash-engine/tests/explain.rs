@@ -1,6 +1,9 @@
 //! `leash explain` with the database's facts, and `approve-policy` saying what
 //! changed since the last approval, on every store.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

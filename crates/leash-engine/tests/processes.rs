@@ -4,6 +4,9 @@
 //! The parent test re-runs this test binary as child processes
 //! (`LEASH_TEST_CHILD` set); the `child_*` tests do nothing otherwise.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::{Child, Command, Stdio};

@@ -3,6 +3,9 @@
 //! proposal's status, a backtest — carries a value of a column the action
 //! may not read, whatever rule, condition or `expect` put it there.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -67,14 +70,32 @@ async fn answers(s: &Shop, action: &str, body: &serde_json::Value) -> (Vec<Strin
     (out, seen)
 }
 
+/// Values of the record's columns `action` may not read, long enough that
+/// their appearance is no coincidence, and not sent by the caller itself.
+async fn hidden_values(s: &Shop, action: &str, body: &serde_json::Value) -> Vec<String> {
+    let (Some(a), Some(key)) = (s.engine.policy().action(action), body["key"].as_str()) else { return Vec::new() };
+    let table = s._store.table_schema(secrets::TABLE).await.unwrap().unwrap();
+    let Some(record) = s._store.read_record(&table, "id", key).await.unwrap() else { return Vec::new() };
+    let sent = body.to_string();
+    record
+        .iter()
+        .filter(|(col, v)| !a.may_see(col) && (v.is_string() || v.is_number()))
+        .map(|(_, v)| leash_core::value::display(v))
+        .filter(|v| v.chars().count() >= 5 && !sent.contains(v.as_str()))
+        .collect()
+}
+
 async fn no_answer_carries_a_column_the_action_may_not_read(kind: Kind) {
     let Some(s) = shop(kind, secrets::POLICY, true).await else { return };
     let mut reached = BTreeSet::new();
     for step in secrets::walk() {
+        let hidden = hidden_values(&s, step.action, &step.body).await;
         let (texts, seen) = answers(&s, step.action, &step.body).await;
         reached.extend(seen);
         for text in texts {
             assert_eq!(leaked(&text), None, "{kind:?} {} {}: {text}", step.action, step.body);
+            let shown: Vec<&String> = hidden.iter().filter(|h| text.contains(h.as_str())).collect();
+            assert!(shown.is_empty(), "{kind:?} {} {}: quotes {shown:?} in {text}", step.action, step.body);
         }
     }
     let missing: Vec<&&str> =
@@ -108,6 +129,29 @@ async fn expect_on_an_unread_column_is_refused_whatever_it_guesses(kind: Kind) {
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{kind:?}: {answers:?}");
     let all = leash_engine::ChangeQuery { limit: 100, ..Default::default() };
     assert_eq!(s.engine.changes(&reviewer(), &all).await.unwrap().len(), 0, "nothing written");
+}
+
+/// A message that echoes the caller's own text (here `expect` on a field
+/// it may read) echoes it whole: nothing inside it is replaced, so the
+/// answer cannot tell which guess matched a hidden value.
+async fn echoed_guesses_are_never_an_oracle(kind: Kind) {
+    let Some(s) = shop(kind, secrets::POLICY, true).await else { return };
+    let [ssn, secret] = secrets::secrets_of(3);
+    let mut messages = Vec::new();
+    for guess in [format!("x {ssn} {secret}"), "x SSN-003-55-0198 sk_live_3_AAAAAAAAA".to_string()] {
+        let call = Call {
+            key: Some(json!("3")),
+            set: [("name".to_string(), json!("Dana Wu"))].into_iter().collect(),
+            reason: Some("r".into()),
+            expect: Some([("name".to_string(), json!(guess))].into_iter().collect()),
+            ..Call::default()
+        };
+        let r = s.engine.call(&agent(), "fix_contact", call).await.unwrap();
+        assert_eq!(r.code, Some(Code::StaleRecord), "{kind:?}: {r:?}");
+        assert!(r.message.contains(&guess) && !r.message.contains("hidden"), "{kind:?}: {}", r.message);
+        messages.push(r.message.replace(&guess, "GUESS"));
+    }
+    assert_eq!(messages[0], messages[1], "{kind:?}: the answer is the same whatever the guess");
 }
 
 /// Reads obey the approval gate like writes.
@@ -153,6 +197,7 @@ async fn a_backtest_reads_only_what_the_live_policy_may_read(kind: Kind) {
 
 conformance!(
     no_answer_carries_a_column_the_action_may_not_read,
+    echoed_guesses_are_never_an_oracle,
     expect_on_an_unread_column_is_refused_whatever_it_guesses,
     read_record_is_refused_until_the_action_is_approved,
     a_backtest_reads_only_what_the_live_policy_may_read,

@@ -6,6 +6,9 @@
 //! refusals, revert, verify — and what the journal holds is what the
 //! database stored.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use leash_core::call::Call;

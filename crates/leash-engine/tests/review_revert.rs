@@ -1,5 +1,8 @@
 //! The review queue, revert in every mode, and verify, on a real SQLite file.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -3,6 +3,9 @@
 //! a group of "the same change" is decided member by member, and nobody
 //! decides a call they made (nor, with `only`, an action not theirs).
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! Rollout on every store: approval gates, suggest → review → direct with a
 //! report that matches the journal, the watch window, and the breaker.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -56,7 +59,7 @@ async fn unapproved_definition_is_refused_until_approved(kind: Kind) {
     let changed = reopen(&f, "review", "2026-11-25T15:00:00Z").await;
     let r = changed.call(&agent(), "set_status", call(Some("4"), &[("status", "solved")])).await.unwrap();
     assert_eq!(r.code, Some(Code::PolicyUnapproved));
-    let sheet = changed.actions_sheet().await.unwrap();
+    let sheet = changed.actions_sheet(&Caller::local("ops")).await.unwrap();
     assert!(!sheet[0].approved);
     let loose = reopen(&f, "review", "2026-11-25T15:00:00Z").await.allow_unapproved();
     let r = loose.call(&agent(), "set_status", call(Some("4"), &[("status", "solved")])).await.unwrap();

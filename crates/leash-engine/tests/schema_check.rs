@@ -1,6 +1,9 @@
 //! The policy against each store's live schema: introspection finds tables,
 //! columns, unique keys and types the same way everywhere.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

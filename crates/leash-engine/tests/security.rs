@@ -1,6 +1,9 @@
-//! What a hostile caller found (security issue 16), kept fixed on every
-//! store: one test per finding on the data side. Webhook delivery is in
+//! What a hostile caller could do on the data side, kept fixed on every
+//! store: one test per hole. Webhook delivery is in
 //! `leash-server/tests/webhooks_security.rs`.
+
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -11,7 +14,7 @@ use leash_core::policy::parse_policy;
 use leash_engine::check_schema;
 use serde_json::json;
 
-/// Point 8: an append without a NOT NULL field, or with it null, is a
+/// An append without a NOT NULL field, or with it null, is a
 /// refusal the caller can act on — never 500 `internal` — and writes nothing.
 async fn append_without_a_required_field_is_refused_not_internal(kind: Kind) {
     let Some(f) = fixture(kind).await else { return };
@@ -42,7 +45,7 @@ async fn append_without_a_required_field_is_refused_not_internal(kind: Kind) {
     assert_eq!(f.changes().await.len(), 1, "{kind:?}: only the full row was written");
 }
 
-/// Point 8: `leash check` warns about a NOT NULL column without default that
+/// `leash check` warns about a NOT NULL column without default that
 /// an append action does not list.
 async fn check_warns_about_required_columns_an_append_does_not_list(kind: Kind) {
     let Some(f) = fixture(kind).await else { return };
@@ -66,7 +69,7 @@ mode = "direct"
     assert!(warning.warning && warning.message.contains("add [actions.fields.body]"), "{warning:?}");
 }
 
-/// Point 6: `"01"`, `" 1"` and `"1"` on an integer key are one record: one
+/// `"01"`, `" 1"` and `"1"` on an integer key are one record: one
 /// journal key, one hash chain, and `verify` finds neither break nor drift.
 async fn key_spellings_reach_one_record_one_chain(kind: Kind) {
     let Some(f) = fixture(kind).await else { return };
@@ -89,7 +92,7 @@ async fn key_spellings_reach_one_record_one_chain(kind: Kind) {
     assert!(f.engine.verify().await.unwrap().ok);
 }
 
-/// Point 15: a field twice in a call's `set` (raw JSON, as HTTP reads it) is
+/// A field twice in a call's `set` (raw JSON, as HTTP reads it) is
 /// refused naming the field; before, the last one silently won.
 #[test]
 fn a_field_twice_in_set_is_refused_not_last_wins() {
@@ -101,7 +104,7 @@ fn a_field_twice_in_set_is_refused_not_last_wins() {
     assert!(err.contains("field `status` appears twice in expect"), "{err}");
 }
 
-/// Point 9: hostile CEL is refused when the policy loads, with the key and
+/// Hostile CEL is refused when the policy loads, with the key and
 /// the limit, on an ordinary 2 MiB thread (no stack overflow).
 #[test]
 fn deep_or_long_cel_is_refused_at_load() {

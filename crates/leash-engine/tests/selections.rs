@@ -2,6 +2,9 @@
 //! store: no empty or blank selection means "everything", a run id is its
 //! token's own, and `[actions.review] only` bounds undo as it bounds approval.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -94,6 +97,10 @@ async fn only_bounds_who_may_undo(kind: Kind) {
     );
     let policy =
         policy.replacen("name = \"adjust_invoice\"", "name = \"adjust_invoice\"\nexception_approver = \"cfo\"", 1);
+    let policy = format!(
+        "{policy}\n[[actions]]\nname = \"fix_seats\"\nsummary = \"Fix an invoice's seats.\"\ntable = \"invoices\"\n\
+         key = \"id\"\nmode = \"direct\"\n  [actions.fields.seats]\n  range = [1, 50]\n"
+    );
     assert!(policy.contains("only = [\"dana\"]") && policy.contains("exception_approver = \"cfo\""));
     let Some(f) = fixture_with(kind, &policy, Clock::fixed("2026-11-25T15:00:00Z".parse().unwrap())).await else {
         return;
@@ -115,14 +122,51 @@ async fn only_bounds_who_may_undo(kind: Kind) {
         let plan = f.engine.revert(&caller, &req(Selector::change(&id).unwrap(), true), |_, _| {}).await.unwrap();
         assert_eq!(plan.reverted, vec![id.clone()], "{kind:?} {who}");
     }
+    // A forced revert of another action's change may not overwrite a later
+    // change of this one by the back door; unforced, it is a conflict.
+    let older = f.call("fix_seats", Some("2"), &[("seats", "8")]).await;
+    let protected = f.call("adjust_invoice", Some("2"), &[("seats", "9")]).await;
+    assert_eq!((older.outcome, protected.outcome), (Outcome::Applied, Outcome::Applied), "{kind:?}");
+    let forced =
+        RevertRequest { force: true, ..req(Selector::change(older.change_id.as_ref().unwrap()).unwrap(), false) };
+    let e = f.engine.revert(&reviewer(), &forced, |_, _| {}).await.unwrap_err();
+    assert!(e.to_string().contains("would overwrite change"), "{kind:?}: {e}");
+    let unforced = req(Selector::change(older.change_id.as_ref().unwrap()).unwrap(), false);
+    let r = f.engine.revert(&reviewer(), &unforced, |_, _| {}).await.unwrap();
+    assert_eq!((r.reverted.len(), r.conflicts.len()), (0, 1), "{kind:?}: {r:?}");
+    assert_eq!(f.get("invoices", "2", "seats").await.to_string().trim_matches('"'), "9", "{kind:?}: kept");
     // Other actions' changes stay revertible by any reviewer.
     let other = f.call("set_status", Some("100"), &[("status", "solved")]).await;
     let sel = Selector::change(&other.change_id.unwrap()).unwrap();
     assert_eq!(f.engine.revert(&reviewer(), &req(sel, false), |_, _| {}).await.unwrap().reverted.len(), 1);
 }
 
+/// Runs, actors and idempotency keys are compared exactly on every store
+/// (MariaDB's default collation made `Night` and `níght` one run to a filter
+/// and two to a cap, and `K` and `k` one idempotency key).
+async fn names_that_select_compare_exactly(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let a = bot("bot-a");
+    for (key, run) in [("100", "Night"), ("101", "níght"), ("102", "night")] {
+        let r = f.engine.call(&a, "set_status", run_call(key, "solved", run)).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Applied, "{kind:?}");
+    }
+    let r = f.engine.revert(&reviewer(), &req(Selector::run("night").unwrap(), true), |_, _| {}).await.unwrap();
+    assert_eq!(r.reverted.len(), 1, "{kind:?}: one run, not three: {r:?}");
+    let r = f.engine.revert(&reviewer(), &req(Selector::actor("BOT-A").unwrap(), true), |_, _| {}).await.unwrap();
+    assert!(r.reverted.is_empty(), "{kind:?}: BOT-A is not bot-a");
+    for (key, idem) in [("103", "K"), ("104", "k")] {
+        let c =
+            leash_core::call::Call { idempotency_key: Some(idem.into()), ..call(Some(key), &[("status", "solved")]) };
+        let r = f.engine.call(&a, "set_status", c).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Applied, "{kind:?} {idem}: a key of its own, not a retry of the other");
+    }
+    assert_eq!(f.get("tickets", "104", "status").await, json!("solved"), "{kind:?}");
+}
+
 conformance!(
     blank_selections_are_refused_never_everything,
     a_run_belongs_to_the_token_that_made_it,
-    only_bounds_who_may_undo
+    only_bounds_who_may_undo,
+    names_that_select_compare_exactly,
 );

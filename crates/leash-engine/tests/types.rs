@@ -4,6 +4,9 @@
 //! the type cannot hold refused with `invalid_input` naming the column,
 //! nothing written, no database text in the message.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use leash_core::call::Call;

@@ -1,23 +1,23 @@
-//! The `/api/v1` endpoints. Each authenticates, checks the role, calls one
-//! engine function and returns its JSON.
+//! The `/api/v1` endpoints. Each authenticates, reads its body (`JsonBody`),
+//! calls one engine function and returns its JSON; the engine decides what
+//! the caller may do and see.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use leash_core::call::Call;
-use leash_engine::{parse_time, ChangeQuery, ProposalQuery, RevertRequest, Role, Selector, SelectorFields};
+use leash_engine::{parse_time, ChangeQuery, ProposalQuery, RevertRequest, Selector, SelectorFields};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Authed;
-use crate::bodies::{body, ApproveBody, AuditBody, DecideManyBody, PauseBody, RejectBody, RevertBody};
+use crate::bodies::{ApproveBody, AuditBody, DecideManyBody, JsonBody, PauseBody, RejectBody, RevertBody};
 use crate::errors::{status_for, ApiError};
 use crate::AppState;
 
@@ -51,13 +51,16 @@ pub fn routes() -> Router<Arc<AppState>> {
 async fn healthz(State(s): St) -> Response {
     match s.engine.health().await {
         Ok(_) => Json(json!({"ok": true})).into_response(),
-        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", format!("database unreachable: {e}"))
-            .into_response(),
+        // Always 503, with the shared answer: the cause stays in the server log.
+        Err(e) => {
+            let answer = e.answer();
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, answer.code, answer.message).into_response()
+        }
     }
 }
 
 async fn actions(State(s): St, Authed(who): Authed) -> Result<Response, ApiError> {
-    let sheet: Vec<_> = s.engine.actions_sheet().await?.into_iter().filter(|a| who.may_call(&a.name)).collect();
+    let sheet = s.engine.actions_sheet(&who).await?;
     Ok(Json(json!({"actions": sheet})).into_response())
 }
 
@@ -65,9 +68,8 @@ async fn call_action(
     State(s): St,
     Authed(who): Authed,
     Path(name): Path<String>,
-    bytes: Bytes,
+    JsonBody(call): JsonBody<Call>,
 ) -> Result<Response, ApiError> {
-    let call: Call = body(&bytes)?;
     let started = Instant::now();
     let result = s.engine.call(&who, &name, call).await?;
     crate::metrics::record_call(&s.engine, &name, &result, started.elapsed());
@@ -106,8 +108,7 @@ async fn action_policy(
 
 /// A backtest; the policy, if sent, is TOML text checked like the real one
 /// and never written anywhere.
-async fn audit(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    let b: AuditBody = body(&bytes)?;
+async fn audit(State(s): St, Authed(who): Authed, JsonBody(b): JsonBody<AuditBody>) -> Result<Response, ApiError> {
     let policy = match &b.policy {
         Some(text) => Some(leash_core::policy::parse_policy("policy", text).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -140,25 +141,25 @@ async fn proposals(State(s): St, Authed(who): Authed, Query(q): Query<ProposalPa
 }
 
 async fn proposal(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
-    if who.role == Role::Agent {
-        return Ok(Json(s.engine.proposal_status(&who, &id).await?).into_response());
-    }
-    Ok(Json(s.engine.proposal(&who, &id).await?).into_response())
+    Ok(Json(s.engine.proposal_for(&who, &id).await?).into_response())
 }
 
 async fn approve(
     State(s): St,
     Authed(who): Authed,
     Path(id): Path<String>,
-    bytes: Bytes,
+    JsonBody(b): JsonBody<ApproveBody>,
 ) -> Result<Response, ApiError> {
-    let b: ApproveBody = body(&bytes)?;
     let result = s.engine.approve(&who, &id, b.set, b.note.as_deref()).await?;
     Ok((status_for(&result), Json(result)).into_response())
 }
 
-async fn reject(State(s): St, Authed(who): Authed, Path(id): Path<String>, bytes: Bytes) -> Result<Response, ApiError> {
-    let b: RejectBody = body(&bytes)?;
+async fn reject(
+    State(s): St,
+    Authed(who): Authed,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<RejectBody>,
+) -> Result<Response, ApiError> {
     let p = s.engine.reject(&who, &id, &b.note).await?;
     Ok(Json(p).into_response())
 }
@@ -181,8 +182,7 @@ async fn change(State(s): St, Authed(who): Authed, Path(id): Path<String>) -> Re
     Ok(Json(s.engine.change(&who, &id).await?).into_response())
 }
 
-async fn revert(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    let b: RevertBody = body(&bytes)?;
+async fn revert(State(s): St, Authed(who): Authed, JsonBody(b): JsonBody<RevertBody>) -> Result<Response, ApiError> {
     let fields = SelectorFields {
         change_ids: b.change_ids,
         run_id: b.run_id,
@@ -215,14 +215,12 @@ fn scope(b: &PauseBody) -> Result<Option<&str>, ApiError> {
     }
 }
 
-async fn pause(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    let b: PauseBody = body(&bytes)?;
+async fn pause(State(s): St, Authed(who): Authed, JsonBody(b): JsonBody<PauseBody>) -> Result<Response, ApiError> {
     let p = s.engine.pause(&who, scope(&b)?, &b.reason).await?;
     Ok(Json(p).into_response())
 }
 
-async fn resume(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    let b: PauseBody = body(&bytes)?;
+async fn resume(State(s): St, Authed(who): Authed, JsonBody(b): JsonBody<PauseBody>) -> Result<Response, ApiError> {
     let cleared = s.engine.resume(&who, scope(&b)?, &b.reason).await?;
     Ok(Json(json!({"resumed": cleared})).into_response())
 }
@@ -245,15 +243,21 @@ async fn members(s: &AppState, who: &leash_engine::Caller, b: &DecideManyBody) -
     }
 }
 
-async fn approve_many(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    let b: DecideManyBody = body(&bytes)?;
+async fn approve_many(
+    State(s): St,
+    Authed(who): Authed,
+    JsonBody(b): JsonBody<DecideManyBody>,
+) -> Result<Response, ApiError> {
     let ids = members(&s, &who, &b).await?;
     let results = s.engine.approve_many(&who, &ids, b.note.as_deref()).await?;
     Ok(Json(json!({"results": results})).into_response())
 }
 
-async fn reject_many(State(s): St, Authed(who): Authed, bytes: Bytes) -> Result<Response, ApiError> {
-    let b: DecideManyBody = body(&bytes)?;
+async fn reject_many(
+    State(s): St,
+    Authed(who): Authed,
+    JsonBody(b): JsonBody<DecideManyBody>,
+) -> Result<Response, ApiError> {
     let ids = members(&s, &who, &b).await?;
     let note = b.note.as_deref().unwrap_or_default();
     let results = s.engine.reject_many(&who, &ids, note).await?;

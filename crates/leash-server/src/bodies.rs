@@ -1,13 +1,14 @@
 //! The JSON bodies the HTTP API takes besides a call, and how any body is
-//! read: our own `{code, message}` for malformed JSON and unknown fields,
-//! never the framework's text. The OpenAPI document describes these types.
+//! read (`JsonBody`): our own `{code, message}` for malformed JSON and
+//! unknown fields, never the framework's text. The OpenAPI document
+//! describes these types.
 
 use axum::body::Bytes;
-use axum::extract::Request;
+use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use leash_core::codes::ErrorCode;
+use leash_core::codes::{Code, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,11 +16,30 @@ use utoipa::ToSchema;
 
 use crate::errors::ApiError;
 
-/// Parses a JSON body ourselves, so malformed JSON and unknown fields get
-/// our `{code, message}` instead of the framework's text.
-pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("the body is not valid here: {e}")))
+/// A JSON body of type `T`, read by us so malformed JSON and unknown fields
+/// get our `{code, message}` instead of the framework's text. An empty body
+/// is `{}`: every field of a body without required ones may be left out.
+/// That it is JSON at all is `require_json`'s check, before any handler.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<JsonBody<T>, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| unread(r.status()))?;
+        let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
+        serde_json::from_slice(bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::invalid(format!("the body is not valid here: {e}")))
+    }
+}
+
+/// A body that could not be read: over `BODY_BYTES_MAX`, or cut off.
+fn unread(status: StatusCode) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::too_large();
+    }
+    ApiError::new(status, Code::InvalidInput.as_str(), status.canonical_reason().unwrap_or("error"))
 }
 
 /// The one API route whose body is a form: Slack's buttons.

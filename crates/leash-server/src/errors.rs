@@ -54,6 +54,11 @@ impl ApiError {
     pub fn invalid(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, Code::InvalidInput.as_str(), message)
     }
+    /// A body over `BODY_BYTES_MAX`, whichever layer noticed.
+    pub fn too_large() -> ApiError {
+        let message = format!("the request body is over {} bytes; send less", crate::BODY_BYTES_MAX);
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, Code::InvalidInput.as_str(), message)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -62,17 +67,21 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The HTTP status of an engine failure, for the API and the UI alike.
+pub fn failure_status(failure: Failure) -> StatusCode {
+    match failure {
+        Failure::Invalid => StatusCode::BAD_REQUEST,
+        Failure::Forbidden => StatusCode::FORBIDDEN,
+        Failure::NotFound => StatusCode::NOT_FOUND,
+        Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
         let answer = e.answer();
-        let status = match answer.failure {
-            Failure::Invalid => StatusCode::BAD_REQUEST,
-            Failure::Forbidden => StatusCode::FORBIDDEN,
-            Failure::NotFound => StatusCode::NOT_FOUND,
-            Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, answer.code, answer.message)
+        ApiError::new(failure_status(answer.failure), answer.code, answer.message)
     }
 }
 
@@ -93,9 +102,7 @@ pub async fn json_for_plain_errors(response: Response) -> Response {
         return response;
     }
     let (code, message) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            (INVALID, format!("the request body is over {} bytes; send less", crate::BODY_BYTES_MAX))
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => return ApiError::too_large().into_response(),
         StatusCode::REQUEST_TIMEOUT => (INTERNAL, "the request took too long and was stopped".to_string()),
         StatusCode::METHOD_NOT_ALLOWED => (INVALID, "this method is not allowed here; see /openapi.json".to_string()),
         StatusCode::NOT_FOUND => (ErrorCode::NotFound.as_str(), "no such endpoint; see /openapi.json".to_string()),

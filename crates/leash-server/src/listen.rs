@@ -143,8 +143,7 @@ impl OpenConnections {
     }
 
     fn take(self: &Arc<Self>, address: IpAddr) -> Result<Slot, Full> {
-        // An IPv4 client of a dual-stack listener is one address, not two.
-        let address = address.to_canonical();
+        let address = client_of(address);
         let mut counts = self.lock();
         if counts.total >= self.max {
             return Err(Full::Total);
@@ -157,6 +156,18 @@ impl OpenConnections {
         counts.total += 1;
         debug_assert_eq!(counts.total, counts.by_address.values().sum::<usize>());
         Ok(Slot { open: self.clone(), address })
+    }
+}
+
+/// The client an address stands for, as the per-address cap counts it. An
+/// IPv4 client of a dual-stack listener is its IPv4 address; every loopback
+/// address is this one machine (a local process may use all of 127/8); an
+/// IPv6 address is its /64, which one host is usually given whole.
+fn client_of(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        a if a.is_loopback() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !(u128::MAX >> 64))),
+        v4 => v4,
     }
 }
 
@@ -216,7 +227,18 @@ mod tests {
         let _v4 = open.take(A).ok();
         let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
         assert_eq!(open.take(mapped).err(), Some(Full::Address));
-        assert!(open.take(IpAddr::V6(Ipv6Addr::LOCALHOST)).is_ok());
+        assert!(open.take(IpAddr::V6(Ipv6Addr::LOCALHOST)).is_ok(), "loopback is another client");
+    }
+
+    #[test]
+    fn loopback_is_one_client_and_ipv6_counts_by_its_64() {
+        let open = Arc::new(OpenConnections::new(1, 10));
+        let _one = open.take(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))).ok();
+        assert_eq!(open.take(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9))).err(), Some(Full::Address));
+        assert_eq!(open.take(IpAddr::V6(Ipv6Addr::LOCALHOST)).err(), Some(Full::Address));
+        let _v6 = open.take("2001:db8::1".parse().unwrap_or(A)).ok();
+        assert_eq!(open.take("2001:db8::ffff:2".parse().unwrap_or(A)).err(), Some(Full::Address));
+        assert!(open.take("2001:db8:0:1::1".parse().unwrap_or(A)).is_ok(), "another /64 is another client");
     }
 
     #[test]

@@ -185,7 +185,7 @@ impl ServerHandler for LeashMcp {
         cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let caller = self.caller(&cx).await?;
-        let actions: Vec<&Action> = self.engine.policy().actions.iter().filter(|a| caller.may_call(&a.name)).collect();
+        let actions = self.engine.actions_for(&caller);
         let mut tools: Vec<Tool> = actions.iter().map(|a| action_tool(a)).collect();
         tools.extend(helper_tools(&actions));
         Ok(ListToolsResult::with_all_items(tools))

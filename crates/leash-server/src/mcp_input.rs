@@ -93,6 +93,7 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
 /// other copy did not say. `None` leaves the message as it is (any other
 /// problem is rmcp's or the tool's to answer).
 pub fn refuse_repeated_fields(message: &[u8]) -> Option<Vec<u8>> {
+    let message = without_bom(message);
     let mut de = serde_json::Deserializer::from_slice(message);
     let why = serde::de::DeserializeSeed::deserialize(UniqueKeys { path: "" }, &mut de).err()?.to_string();
     if !why.contains("appears twice") {
@@ -106,6 +107,12 @@ pub fn refuse_repeated_fields(message: &[u8]) -> Option<Vec<u8>> {
     let params = value.get_mut("params")?.as_object_mut()?;
     params.insert("arguments".into(), json!({ REFUSED_KEY: why }));
     serde_json::to_vec(&value).ok()
+}
+
+/// The message without a leading UTF-8 byte-order mark: rmcp reads past
+/// one, so the check must read the same bytes rmcp will.
+fn without_bom(message: &[u8]) -> &[u8] {
+    message.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(message)
 }
 
 /// Middleware for `POST /mcp`: reads the body (bounded) and rewrites it.
@@ -131,7 +138,7 @@ pub fn stdin() -> tokio::io::DuplexStream {
     tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            let out = refuse_repeated_fields(line.as_bytes()).unwrap_or_else(|| line.into_bytes());
+            let out = refuse_repeated_fields(line.as_bytes()).unwrap_or_else(|| without_bom(line.as_bytes()).to_vec());
             if ours.write_all(&out).await.is_err() || ours.write_all(b"\n").await.is_err() {
                 break;
             }
@@ -162,6 +169,8 @@ mod tests {
             let out: Value = serde_json::from_slice(&refuse_repeated_fields(repeated).unwrap()).unwrap();
             assert!(out["params"]["arguments"][REFUSED_KEY].is_string(), "{}", String::from_utf8_lossy(repeated));
         }
+        let bom = [&b"\xEF\xBB\xBF"[..], twice].concat();
+        assert!(refuse_repeated_fields(&bom).is_some(), "a byte-order mark hides nothing");
         for fine in [
             &br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"set":{"a":1,"b":2}}}}"#[..],
             br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}"#,

@@ -11,6 +11,7 @@ use leash_core::call::CallResult;
 use leash_core::codes::Code;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::errors::ApiError;
 use crate::AppState;
 
 const LATENCY_BUCKETS_S: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -47,20 +48,19 @@ pub fn record_call(engine: &leash_engine::Engine, action: &str, result: &CallRes
     }
 }
 
-pub async fn render(State(s): State<Arc<AppState>>) -> Response {
+pub async fn render(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let Some(h) = handle() else {
-        return crate::errors::ApiError::new(
+        return Err(ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             leash_core::codes::ErrorCode::Internal.as_str(),
             "metrics are unavailable",
-        )
-        .into_response();
+        ));
     };
-    if let Ok(n) = s.engine.open_proposals().await {
-        metrics::gauge!("leash_queue_depth").set(n as f64);
-    }
-    if let Ok(p) = s.engine.pauses().await {
-        metrics::gauge!("leash_paused_scopes").set(p.len() as f64);
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response()
+    // A gauge the database could not answer for fails the scrape: an old
+    // number would look current.
+    let depth = s.engine.open_proposals().await?;
+    metrics::gauge!("leash_queue_depth").set(depth as f64);
+    let paused = s.engine.pauses().await?.len();
+    metrics::gauge!("leash_paused_scopes").set(paused as f64);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response())
 }

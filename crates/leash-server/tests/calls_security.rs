@@ -1,47 +1,23 @@
-//! A call body with a field twice in `set` over real HTTP (security issue 16,
-//! point 15): refused `invalid_input` naming the field, nothing written —
-//! before, the last value silently won. Parsing is the same on every store,
-//! so this runs on SQLite.
+//! A call body with a field twice in `set` over real HTTP is refused
+//! `invalid_input` naming the field, and nothing is written — the last
+//! value must never silently win. Parsing is the same on every store, so
+//! this runs on SQLite, on the testkit's shop.
+
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
 use leash_core::policy::parse_policy;
 use leash_engine::{Caller, Engine, Role};
-use leash_testkit::{fresh_database, Kind};
+use leash_testkit::{shop, Kind};
 use serde_json::Value;
-
-const POLICY: &str = r#"
-[[actions]]
-name = "set_status"
-summary = "Set a ticket's status."
-table = "tickets"
-key = "id"
-mode = "direct"
-  [actions.fields.status]
-  one_of = ["open", "solved"]
-
-[[actions]]
-name = "review_status"
-summary = "Propose a ticket's status."
-table = "tickets"
-key = "id"
-mode = "review"
-  [actions.fields.status]
-  one_of = ["open", "solved"]
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_field_twice_in_set_is_refused_over_http() {
-    let db = fresh_database(Kind::Sqlite).await.unwrap();
-    let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&db.url).await.unwrap());
-    store
-        .execute_script(&[
-            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status VARCHAR(40) NOT NULL)",
-            "INSERT INTO tickets (id, status) VALUES (1, 'open')",
-        ])
-        .await
-        .unwrap();
-    let engine = Engine::open(parse_policy("leash.toml", POLICY).unwrap(), store.clone()).await.unwrap();
+    let shop = shop::build(Kind::Sqlite).await.unwrap();
+    let store = shop.store.clone();
+    let engine = Engine::open(parse_policy("leash.toml", shop::POLICY).unwrap(), store.clone()).await.unwrap();
     let ops = Caller::local("ops");
     engine.approve_policy(&ops, None).await.unwrap();
     let token = engine.create_token(&ops, "assistant", Role::Agent, Vec::new()).await.unwrap();

@@ -3,6 +3,9 @@
 //! through the outbox, and Slack's buttons decide — signed exactly as Slack
 //! signs, refused when the signature is wrong or old or the user unknown.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,7 +13,7 @@ use leash_core::call::Call;
 use leash_core::policy::parse_policy;
 use leash_engine::{Caller, Engine, Role};
 use leash_server::slack::{signature, SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER};
-use leash_testkit::{fresh_database, Kind};
+use leash_testkit::{shop, Kind};
 use serde_json::{json, Value};
 
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -146,16 +149,10 @@ async fn slack_post(base: &str, secret: &str, age_s: i64, user: &str, action_id:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_messages_reach_both_chats_and_slack_buttons_decide_as_the_mapped_reviewer() {
-    let db = fresh_database(Kind::Sqlite).await.unwrap();
+    // The shop's invoices 1..=3 are 100, 200 and 300.
+    let shop = shop::build(Kind::Sqlite).await.unwrap();
     let (hooks, seen) = chats().await;
-    let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&db.url).await.unwrap());
-    store
-        .execute_script(&[
-            "CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount NUMERIC NOT NULL)",
-            "INSERT INTO invoices VALUES (1, 100), (2, 200), (3, 300)",
-        ])
-        .await
-        .unwrap();
+    let store = shop.store.clone();
     let engine = Engine::open(parse_policy("leash.toml", &policy(&hooks)).unwrap(), store.clone()).await.unwrap();
     let ops = Caller::local("ops");
     engine.approve_policy(&ops, None).await.unwrap();

@@ -2,6 +2,9 @@
 //! and forbidden calls, every status code, signed webhooks that see a change
 //! and its revert, and an event that survives a restart.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -112,8 +115,8 @@ async fn setup(kind: Kind, hook: &str) -> Option<Setup> {
     let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&db.url).await.unwrap());
     store
         .execute_script(&[
-            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status VARCHAR(40) NOT NULL, secret_note VARCHAR(100))",
-            "INSERT INTO tickets (id, status, secret_note) VALUES (1, 'open', 'x'), (2, 'open', 'x'), (3, 'open', 'x'), (4, 'open', 'x'), (5, 'closed', 'x')",
+            leash_testkit::shop::TICKETS,
+            "INSERT INTO tickets (id, status) VALUES (1, 'open'), (2, 'open'), (3, 'open'), (4, 'open'), (5, 'closed')",
         ])
         .await
         .unwrap();

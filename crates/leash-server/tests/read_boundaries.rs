@@ -3,6 +3,9 @@
 //! gate, no blank selection means "everything", a repeated key in an MCP
 //! call is refused, and every link percent-encodes what it carries.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/inproc.rs"]
 mod inproc;
 
@@ -165,6 +168,12 @@ async fn ui_links_and_forms_carry_exactly_what_they_name() {
     assert_eq!(form_value(&preview.body, "run_id").as_deref(), Some("x&amp;ids=,&amp;actor=nobody"));
     assert_eq!(form_value(&preview.body, "actor").as_deref(), Some("assistant"));
     assert!(form_value(&preview.body, "ids").is_none(), "the form carries only the planned selection");
+    // The log's "revert everything shown" link is the filter exactly, or absent.
+    let narrow =
+        send(&s.app, Req::get("/log?action=fix_contact&since=2000-01-01&actor=assistant").cookie(&cookie)).await;
+    assert!(!narrow.body.contains("Preview a revert of everything"), "no selection is exactly that filter");
+    let run = send(&s.app, Req::get("/log?run_id=other&actor=assistant").cookie(&cookie)).await;
+    assert!(run.body.contains("/revert?actor=assistant&amp;run_id=other"), "{}", run.body);
     // A blank or comma-only id list is refused, never planned.
     for query in ["ids=,", "ids=%20", "run_id=", "actor="] {
         let r = send(&s.app, Req::get(&format!("/revert?{query}")).cookie(&cookie)).await;

@@ -1,7 +1,10 @@
-//! Issue 16, the HTTP side: one test per finding of the hostile-caller
-//! probe, each failing on the build before its fix. Requests go through the
+//! What a hostile caller found on the HTTP side, kept fixed: one test per
+//! finding, each failing on the build before its fix. Requests go through the
 //! real router in process (no sockets), each with a client address of its
 //! own where the failed-auth slow-down would otherwise get in the way.
+
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/inproc.rs"]
 mod inproc;
@@ -12,7 +15,7 @@ use axum::http::header;
 use inproc::{fixture, send, Req};
 use serde_json::json;
 
-/// Finding 4: every unknown action name became a Prometheus label (a NUL
+/// every unknown action name became a Prometheus label (a NUL
 /// byte, an 8 KB name), so `/metrics` grew without bound.
 #[tokio::test]
 async fn hostile_action_names_do_not_grow_metrics() {
@@ -40,7 +43,7 @@ fn mcp(body: &str) -> Req {
     Req::post("/mcp", body).header("accept", "application/json, text/event-stream")
 }
 
-/// Finding 5: `initialize` without a token created a session (~60 KB each).
+/// `initialize` without a token created a session (~60 KB each).
 #[tokio::test]
 async fn mcp_initialize_without_a_token_creates_no_session() {
     let f = fixture(leash_server::Options::default()).await;
@@ -57,7 +60,7 @@ async fn mcp_initialize_without_a_token_creates_no_session() {
     assert!(r.headers.get("mcp-session-id").is_some());
 }
 
-/// Finding 5: live sessions are capped per token and end when idle; a
+/// live sessions are capped per token and end when idle; a
 /// session answers only the token that opened it.
 #[tokio::test]
 async fn mcp_sessions_are_capped_per_token_owned_and_end_when_idle() {
@@ -95,7 +98,7 @@ async fn mcp_sessions_are_capped_per_token_owned_and_end_when_idle() {
     assert_eq!((r.status, r.code()), (429, "too_many_requests".into()), "the server-wide cap: {}", r.body);
 }
 
-/// Finding 14: only `/mcp` checked the Host, so a DNS-rebinding page could
+/// only `/mcp` checked the Host, so a DNS-rebinding page could
 /// read `/openapi.json`, `/metrics`, the UI and the API.
 #[tokio::test]
 async fn a_rebinding_host_or_origin_is_refused_on_every_route() {
@@ -116,7 +119,7 @@ async fn a_rebinding_host_or_origin_is_refused_on_every_route() {
     assert_eq!(r.status, 200, "a server bound beyond loopback serves its own name");
 }
 
-/// Finding 12: pages could be framed and sniffed, and were cacheable.
+/// pages could be framed and sniffed, and were cacheable.
 #[tokio::test]
 async fn pages_cannot_be_framed_sniffed_or_cached() {
     let f = fixture(leash_server::Options::default()).await;
@@ -139,7 +142,7 @@ async fn pages_cannot_be_framed_sniffed_or_cached() {
     assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 }
 
-/// Finding 12: the cookie held the bearer token itself, so signing out did
+/// the cookie held the bearer token itself, so signing out did
 /// not end anything and a stolen cookie was the token.
 #[tokio::test]
 async fn the_session_cookie_is_not_the_token_and_signing_out_ends_it() {
@@ -168,7 +171,7 @@ async fn the_session_cookie_is_not_the_token_and_signing_out_ends_it() {
     assert_eq!(r.status, 303, "revoked: {}", r.body);
 }
 
-/// Finding 12: the sign-in page reflected `?error=` text, and its form had
+/// the sign-in page reflected `?error=` text, and its form had
 /// no CSRF value (login CSRF).
 #[tokio::test]
 async fn the_login_page_shows_fixed_messages_and_its_form_needs_csrf() {
@@ -188,7 +191,7 @@ async fn the_login_page_shows_fixed_messages_and_its_form_needs_csrf() {
     f.sign_in(&f.admin).await;
 }
 
-/// Finding 11: failures on `POST /login` and `/mcp` were not slowed, and
+/// failures on `POST /login` and `/mcp` were not slowed, and
 /// parallel failures from one address all slept at once.
 #[tokio::test]
 async fn failed_auth_is_slowed_on_every_route_and_parallel_failures_get_429() {
@@ -226,7 +229,7 @@ async fn failed_auth_is_slowed_on_every_route_and_parallel_failures_get_429() {
     assert_eq!(send(&f.app, Req::get("/api/v1/actions").bearer(&f.agent).from(8)).await.status, 200);
 }
 
-/// Finding 15: the API took bodies of any type (a browser form or a
+/// the API took bodies of any type (a browser form or a
 /// `text/plain` post from a foreign page reached the handlers).
 #[tokio::test]
 async fn api_bodies_must_be_sent_as_json() {
@@ -259,7 +262,7 @@ async fn api_bodies_must_be_sent_as_json() {
     assert_eq!((r.status, r.code()), (401, "unauthenticated".into()), "{}", r.body);
 }
 
-/// Finding 3: `--actions` on a reviewer token did not limit reviewing.
+/// `--actions` on a reviewer token did not limit reviewing.
 #[tokio::test]
 async fn scoped_reviewer_tokens_are_refused_and_old_ones_act_as_agents() {
     let f = fixture(leash_server::Options::default()).await;

@@ -3,6 +3,9 @@
 //! its preview, pause an action; a form post without its CSRF value is
 //! refused. Screenshots of each page go to target/ui-screenshots/.
 
+// A test reports a failure by panicking: unwrap and expect are how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -92,8 +95,8 @@ async fn reviewer_works_the_queue_log_and_actions_in_a_browser() {
     let rows: Vec<String> = (1..=12).map(|i| format!("({i}, 'open')")).collect();
     store
         .execute_script(&[
-            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status TEXT NOT NULL)",
-            &format!("INSERT INTO tickets VALUES {}", rows.join(", ")),
+            leash_testkit::shop::TICKETS,
+            &format!("INSERT INTO tickets (id, status) VALUES {}", rows.join(", ")),
         ])
         .await
         .unwrap();

@@ -3,6 +3,8 @@
 
 use leash_core::value::ColumnType;
 
+use crate::Dialect;
+
 fn sqlite_type(ty: ColumnType) -> &'static str {
     match ty {
         ColumnType::Text | ColumnType::Json => "TEXT",
@@ -17,11 +19,12 @@ fn sqlite_type(ty: ColumnType) -> &'static str {
 /// `CREATE TABLE` for a SQLite copy with these columns; `key` is the primary
 /// key, filled in by SQLite when `key_assigned` and it is an integer.
 pub fn sqlite_copy_ddl(table: &str, columns: &[(String, ColumnType)], key: &str, key_assigned: bool) -> String {
-    let q = |ident: &str| crate::Dialect::Sqlite.quote(ident);
+    let d = Dialect::COPIES;
+    let q = |ident: &str| d.quote(ident);
     let defs: Vec<String> = columns
         .iter()
         .map(|(name, ty)| match (name == key, ty) {
-            (true, ColumnType::Integer) if key_assigned => format!("{} INTEGER PRIMARY KEY AUTOINCREMENT", q(name)),
+            (true, ColumnType::Integer) if key_assigned => format!("{} {}", q(name), d.serial_key()),
             (true, ty) => format!("{} {} PRIMARY KEY", q(name), sqlite_type(*ty)),
             (false, ty) => format!("{} {}", q(name), sqlite_type(*ty)),
         })

@@ -1,8 +1,10 @@
 //! The SQL differences between stores, in one place: every `Dialect::`
-//! match lives in this file, each behind a method named for what it does.
+//! match lives in this file, each behind a method named for what it does
+//! (`tests/dialect_home.rs` fails on a variant named anywhere else).
 
 use leash_core::value::{ColumnType, Value};
 
+use crate::migrations::{self, Migration};
 use crate::Column;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +47,38 @@ pub(crate) enum Binding {
     Native,
 }
 
+/// A database of its own made inside a server for a test or a benchmark
+/// run (`scratch.rs`): the statement that makes it, the URL that opens it,
+/// and the statement that drops it with everything in it.
+#[cfg(feature = "scaffolding")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScratchSpace {
+    pub create: String,
+    pub url: String,
+    pub drop: String,
+}
+
+/// Where a store's server listens on this project's machines and in CI
+/// (tests and the bench use it when no URL is given).
+#[cfg(feature = "scaffolding")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalServer {
+    pub url: &'static str,
+    pub port: u16,
+}
+
 impl Dialect {
+    /// The store of `leash test`'s throw-away copies (`copy.rs`): a SQLite
+    /// file per case, whatever store the policy's database is.
+    pub(crate) const COPIES: Dialect = Dialect::Sqlite;
+
     pub fn from_url(url: &str) -> Option<Dialect> {
-        let scheme = url.split_once(':')?.0;
-        Some(match scheme {
+        Dialect::from_name(url.split_once(':')?.0)
+    }
+
+    /// A store by the name a URL's scheme or `--store` gives it.
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        Some(match name {
             "sqlite" => Dialect::Sqlite,
             "postgres" | "postgresql" => Dialect::Postgres,
             "mysql" | "mariadb" => Dialect::Mysql,
@@ -62,6 +92,36 @@ impl Dialect {
             Dialect::Postgres => "postgres",
             Dialect::Mysql => "mysql",
         }
+    }
+
+    /// The DDL of an integer primary key the database fills in, for a
+    /// table's `id` column (`CREATE TABLE notes (id {serial_key}, …)`).
+    /// SQLite's is its rowid, which a row deleted at the end may give out
+    /// again: AUTOINCREMENT would rule that out at the cost of a write to
+    /// `sqlite_sequence` per insert (see the journal's migration v4).
+    pub fn serial_key(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "INTEGER PRIMARY KEY",
+            Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+            Dialect::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
+        }
+    }
+
+    /// Every migration of the `leash_*` tables on this store, in version order.
+    pub(crate) fn migrations(self) -> &'static [Migration] {
+        match self {
+            Dialect::Sqlite => migrations::SQLITE,
+            Dialect::Postgres => migrations::POSTGRES,
+            Dialect::Mysql => migrations::MYSQL,
+        }
+    }
+
+    /// The version the migration called `name` has on this store (each
+    /// store numbers its own), for a test that builds the database an older
+    /// release left (`SqlStore::migrate_up_to`).
+    #[cfg(feature = "scaffolding")]
+    pub fn migration_version(self, name: &str) -> Option<i64> {
+        self.migrations().iter().find(|m| m.name == name).map(|m| m.version)
     }
 
     /// Quotes an identifier. Identifiers come only from a checked policy
@@ -256,18 +316,19 @@ impl Dialect {
         self != Dialect::Mysql
     }
 
-    /// `EXPLAIN` for `Store::journal_plans`: the prefix; the statements
-    /// that ask whether an index *can* serve a read whatever the table's
-    /// size (PostgreSQL and MySQL prefer a scan of a small table), and those
-    /// that undo them on a pooled connection; and one plan row as text.
-    pub(crate) fn explain_prefix(self) -> &'static str {
+    /// How `Store::journal_plans` asks for a plan (`sql/plans.rs`): the
+    /// prefix; the statements that ask whether an index *can* serve a read
+    /// whatever the table's size (PostgreSQL and MySQL prefer a scan of a
+    /// small table), and those that undo them on a pooled connection; and
+    /// one plan row as text.
+    pub(crate) fn plan_prefix(self) -> &'static str {
         match self {
             Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
             _ => "EXPLAIN ",
         }
     }
 
-    pub(crate) fn explain_setup(self) -> &'static [&'static str] {
+    pub(crate) fn plan_setup(self) -> &'static [&'static str] {
         match self {
             Dialect::Postgres => &["SET LOCAL enable_seqscan = off"],
             Dialect::Mysql => &["SET SESSION max_seeks_for_key = 1"],
@@ -275,7 +336,7 @@ impl Dialect {
         }
     }
 
-    pub(crate) fn explain_teardown(self) -> &'static [&'static str] {
+    pub(crate) fn plan_teardown(self) -> &'static [&'static str] {
         match self {
             Dialect::Mysql => &["SET SESSION max_seeks_for_key = DEFAULT"],
             _ => &[],
@@ -283,12 +344,56 @@ impl Dialect {
     }
 
     /// The plan row's columns to show, MySQL's as `table=… type=… key=…`.
-    pub(crate) fn explain_columns(self) -> &'static [&'static str] {
+    pub(crate) fn plan_columns(self) -> &'static [&'static str] {
         match self {
             Dialect::Sqlite => &["detail"],
             Dialect::Postgres => &["QUERY PLAN"],
             Dialect::Mysql => &["table", "type", "key"],
         }
+    }
+
+    /// The lines of a journal read's plan (as `plan_columns` prints them)
+    /// that read `leash_changes` whole: a SQLite `SCAN` without an index, a
+    /// MySQL full table or index scan, a PostgreSQL node without an index
+    /// condition. One such read is what makes a log page or a revert slow
+    /// at a million rows.
+    pub(crate) fn journal_full_scans(self, plan: &str) -> Vec<String> {
+        // The journal by name or by the aliases the reads give it.
+        let journal = |name: &str| matches!(name, "leash_changes" | "c" | "d");
+        let lines = plan.lines().map(str::to_string);
+        match self {
+            Dialect::Sqlite => lines
+                .filter(|line| {
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    words.first() == Some(&"SCAN")
+                        && words.get(1).is_some_and(|t| journal(t))
+                        && !line.contains("INDEX")
+                })
+                .collect(),
+            Dialect::Mysql => lines
+                .filter(|line| {
+                    let table = line.split_whitespace().find_map(|w| w.strip_prefix("table=")).unwrap_or("");
+                    journal(table) && (line.contains("type=ALL") || line.contains("type=index "))
+                })
+                .collect(),
+            Dialect::Postgres => postgres_full_scans(plan),
+        }
+    }
+
+    /// The statement that brings the planner's statistics of the journal up
+    /// to date.
+    pub fn analyze_journal(self) -> &'static str {
+        match self {
+            Dialect::Mysql => "ANALYZE TABLE leash_changes",
+            _ => "ANALYZE leash_changes",
+        }
+    }
+
+    /// Whether the database refreshes a growing table's planner statistics
+    /// on its own (PostgreSQL's autovacuum, InnoDB's persistent statistics);
+    /// SQLite keeps none until `ANALYZE` runs.
+    pub fn refreshes_statistics_itself(self) -> bool {
+        self != Dialect::Sqlite
     }
 
     /// Inserts a row unless its key exists. MySQL takes the row's exclusive
@@ -363,8 +468,9 @@ impl Dialect {
         }
     }
 
-    /// A database server, whose connections can drop; not a local file.
-    pub(crate) fn is_server(self) -> bool {
+    /// A database server, reached over a connection that can drop and that
+    /// costs a round trip per statement; not a local file.
+    pub fn is_server(self) -> bool {
         self != Dialect::Sqlite
     }
 
@@ -413,6 +519,44 @@ impl Dialect {
         }
     }
 
+    /// A database of its own named `name` on `server` (a schema on
+    /// PostgreSQL, a database on MySQL); `None` for SQLite, whose scratch
+    /// database is a file of its own.
+    #[cfg(feature = "scaffolding")]
+    pub(crate) fn scratch_space(self, server: &str, name: &str) -> Option<ScratchSpace> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => {
+                let sep = if server.contains('?') { '&' } else { '?' };
+                Some(ScratchSpace {
+                    create: format!("CREATE SCHEMA {name}"),
+                    // The application name lets a test find (and kill) its connections.
+                    url: format!("{server}{sep}options=-c%20search_path%3D{name}&application_name={name}"),
+                    drop: format!("DROP SCHEMA {name} CASCADE"),
+                })
+            }
+            Dialect::Mysql => {
+                let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
+                Some(ScratchSpace {
+                    create: format!("CREATE DATABASE {name}"),
+                    url: format!("{base}/{name}"),
+                    drop: format!("DROP DATABASE {name}"),
+                })
+            }
+        }
+    }
+
+    /// Where this store's server listens on the project's machines and in
+    /// CI; `None` for SQLite, which needs none.
+    #[cfg(feature = "scaffolding")]
+    pub fn local_server(self) -> Option<LocalServer> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(LocalServer { url: "postgres://postgres@127.0.0.1:5432/test", port: 5432 }),
+            Dialect::Mysql => Some(LocalServer { url: "mysql://root@127.0.0.1:3306/test", port: 3306 }),
+        }
+    }
+
     /// A value as the text bound for it: what the database parses into the
     /// column's type. `None` is SQL NULL.
     pub(crate) fn text_for(self, value: &Value, col: &Column) -> Option<String> {
@@ -429,6 +573,26 @@ impl Dialect {
             other => Some(other.to_string()),
         }
     }
+}
+
+/// PostgreSQL plan nodes that read `leash_changes` without an index
+/// condition: a sequential scan, or an index walked whole (say the primary
+/// key newest first, filtering every row) because no index fits the filter.
+fn postgres_full_scans(plan: &str) -> Vec<String> {
+    let lines: Vec<&str> = plan.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some((node, rest)) = line.split_once(" on ") else { continue };
+        if rest.split_whitespace().next() != Some("leash_changes") {
+            continue;
+        }
+        let block = lines[i + 1..].iter().take_while(|l| !l.contains("->"));
+        let bounded = block.clone().any(|l| l.contains("Index Cond") || l.contains("Recheck Cond"));
+        if node.contains("Seq Scan") || !bounded {
+            out.push(line.trim().to_string());
+        }
+    }
+    out
 }
 
 /// MySQL's DATETIME and TIMESTAMP take no zone: an ISO-8601 time with `Z`
@@ -497,6 +661,34 @@ mod tests {
         ] {
             assert_eq!(column_type(declared), ty, "{declared}");
         }
+    }
+
+    #[test]
+    fn store_names_are_read_as_urls_spell_them() {
+        for (name, dialect) in [
+            ("sqlite", Some(Dialect::Sqlite)),
+            ("postgresql", Some(Dialect::Postgres)),
+            ("mariadb", Some(Dialect::Mysql)),
+            ("oracle", None),
+        ] {
+            assert_eq!(Dialect::from_name(name), dialect, "{name}");
+            assert_eq!(Dialect::from_url(&format!("{name}://h/db")), dialect, "{name}");
+        }
+        assert_eq!(Dialect::from_url("sqlite"), None, "a URL has a scheme");
+    }
+
+    #[test]
+    fn full_scans_of_the_journal_are_found_in_each_stores_plan() {
+        let sqlite = "SEARCH c USING INDEX leash_changes_action (action=?)\nSCAN c\nSCAN leash_tokens";
+        assert_eq!(Dialect::Sqlite.journal_full_scans(sqlite), ["SCAN c"]);
+        assert!(Dialect::Sqlite.journal_full_scans("SCAN c USING INDEX leash_changes_seq").is_empty());
+        let mysql = "table=c type=ALL key=NULL\ntable=leash_reverts type=eq_ref key=PRIMARY\ntable=d type=ref key=x";
+        assert_eq!(Dialect::Mysql.journal_full_scans(mysql), ["table=c type=ALL key=NULL"]);
+        let postgres = "Limit  (cost=0.29..8.31 rows=1 width=8)\n  ->  Index Scan Backward using leash_changes_pkey on leash_changes c\n        Filter: (action = 'a1'::text)\n  ->  Index Scan using leash_changes_action on leash_changes d\n        Index Cond: (action = 'a1'::text)";
+        assert_eq!(
+            Dialect::Postgres.journal_full_scans(postgres),
+            ["->  Index Scan Backward using leash_changes_pkey on leash_changes c"]
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ use serde::Serialize;
 
 pub use copy::sqlite_copy_ddl;
 pub use dialect::Dialect;
+#[cfg(feature = "scaffolding")]
+pub use dialect::LocalServer;
 pub use session::{BUSY_TIMEOUT_MS, POOL_CONNECTIONS_MAX, POOL_PING_AFTER_IDLE_MS, SQLITE_WAL_CHECKPOINT_PAGES};
 pub use sql::{SqlStore, BULK_ROWS_MAX, CHANGES_PER_INSERT_MAX};
 
@@ -247,6 +249,9 @@ pub struct JournalPlan {
     pub read: &'static str,
     pub sql: String,
     pub plan: String,
+    /// The plan's steps that read `leash_changes` whole (none, when every
+    /// step is bounded by an index).
+    pub full_scans: Vec<String>,
 }
 
 /// A record the journal names and how many journal rows its chain has.

@@ -17,38 +17,15 @@ impl ScratchDb {
     /// server (and database) in which the scratch schema or database is made.
     pub async fn create(dialect: Dialect, server: &str, prefix: &str) -> Result<ScratchDb> {
         let name = format!("{prefix}_{}", ulid_like());
-        match dialect {
-            Dialect::Sqlite => {
-                let dir = std::env::temp_dir().join(&name);
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
-                let url = format!("sqlite://{}", dir.join("scratch.db").display());
-                Ok(ScratchDb { dialect, url, cleanup: None, dir: Some(dir) })
-            }
-            Dialect::Postgres => {
-                crate::open(server).await?.execute_script(&[&format!("CREATE SCHEMA {name}")]).await?;
-                let sep = if server.contains('?') { '&' } else { '?' };
-                // The application name lets a test find (and kill) its connections.
-                let url = format!("{server}{sep}options=-c%20search_path%3D{name}&application_name={name}");
-                Ok(ScratchDb {
-                    dialect,
-                    url,
-                    cleanup: Some((server.to_string(), format!("DROP SCHEMA {name} CASCADE"))),
-                    dir: None,
-                })
-            }
-            Dialect::Mysql => {
-                crate::open(server).await?.execute_script(&[&format!("CREATE DATABASE {name}")]).await?;
-                let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_else(|| server.to_string());
-                let url = format!("{base}/{name}");
-                Ok(ScratchDb {
-                    dialect,
-                    url,
-                    cleanup: Some((server.to_string(), format!("DROP DATABASE {name}"))),
-                    dir: None,
-                })
-            }
-        }
+        let Some(space) = dialect.scratch_space(server, &name) else {
+            let dir = std::env::temp_dir().join(&name);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+            let url = format!("sqlite://{}", dir.join("scratch.db").display());
+            return Ok(ScratchDb { dialect, url, cleanup: None, dir: Some(dir) });
+        };
+        crate::open(server).await?.execute_script(&[&space.create]).await?;
+        Ok(ScratchDb { dialect, url: space.url, cleanup: Some((server.to_string(), space.drop)), dir: None })
     }
 }
 

@@ -49,7 +49,14 @@ pub(crate) struct Writer {
     waiting: AtomicUsize,
     /// Write transactions begun; the background checkpointer's cue.
     pub(crate) writes: Arc<AtomicU64>,
+    /// What a replaced connection opens.
+    target: Target,
+}
+
+/// The database the writer's connection opens, and its dialect's session.
+struct Target {
     url: String,
+    dialect: Dialect,
 }
 
 pub(crate) struct WriterState {
@@ -94,16 +101,19 @@ impl GroupRole {
     }
 }
 
-async fn connect(url: &str) -> Result<AnyConnection> {
-    let mut conn = AnyConnection::connect(url).await?;
-    prepare_connection(&mut conn, Dialect::Sqlite).await?;
+async fn connect(target: &Target) -> Result<AnyConnection> {
+    let mut conn = AnyConnection::connect(&target.url).await?;
+    prepare_connection(&mut conn, target.dialect).await?;
     Ok(conn)
 }
 
 impl Writer {
-    pub(crate) async fn open(url: &str) -> Result<Writer> {
+    /// The writer of the store at `url` (SQLite's, whose dialect has a
+    /// single writer).
+    pub(crate) async fn open(url: &str, dialect: Dialect) -> Result<Writer> {
+        let target = Target { url: url.to_string(), dialect };
         let state = WriterState {
-            conn: connect(url).await?,
+            conn: connect(&target).await?,
             deferred: Vec::new(),
             poisoned: false,
             in_group: false,
@@ -113,7 +123,7 @@ impl Writer {
             state: Arc::new(Mutex::new(state)),
             waiting: AtomicUsize::new(0),
             writes: Arc::new(AtomicU64::new(0)),
-            url: url.to_string(),
+            target,
         })
     }
 
@@ -148,7 +158,7 @@ impl Writer {
         let mut guard = self.acquire().await?;
         if guard.group_open() {
             // The group's own calls hear how it ended; this one starts afresh.
-            let _ = guard.finish(&self.url).await;
+            let _ = guard.finish(&self.target).await;
         }
         Ok(guard)
     }
@@ -159,7 +169,7 @@ impl Writer {
     pub(crate) async fn lock_for_group(&self) -> Result<(WriterGuard, GroupRole)> {
         let mut guard = self.acquire().await?;
         if guard.poisoned {
-            let _ = guard.finish(&self.url).await;
+            let _ = guard.finish(&self.target).await;
         }
         let role = if guard.in_group { GroupRole::Member } else { GroupRole::Leader };
         Ok((guard, role))
@@ -186,7 +196,7 @@ impl Writer {
                 match rx.try_recv() {
                     Ok(answer) => Some(answer),
                     Err(_) => {
-                        let _ = guard.finish(&self.url).await;
+                        let _ = guard.finish(&self.target).await;
                         rx.try_recv().ok()
                     }
                 }
@@ -201,7 +211,7 @@ impl Writer {
 
     /// Commits the group the caller ends (its own work included).
     pub(crate) async fn finish(&self, guard: &mut WriterGuard) -> Result<()> {
-        guard.finish(&self.url).await
+        guard.finish(&self.target).await
     }
 
     /// A call of a group went away without committing: make sure the group
@@ -212,7 +222,7 @@ impl Writer {
         rt.spawn(async move {
             if let Ok(mut guard) = writer.acquire().await {
                 if guard.group_open() {
-                    let _ = guard.finish(&writer.url).await;
+                    let _ = guard.finish(&writer.target).await;
                 }
             }
         });
@@ -244,14 +254,14 @@ impl WriterState {
 
     /// Commits the open transaction (or, poisoned, throws it away with the
     /// connection) and answers every deferred call with the result.
-    async fn finish(&mut self, url: &str) -> Result<()> {
+    async fn finish(&mut self, target: &Target) -> Result<()> {
         if let Some(undo) = self.undo.take() {
             self.poisoned |= self.conn.execute(undo).await.is_err();
         }
         let result: GroupResult = if self.poisoned {
             // Whatever state the failed statement left, a new connection
             // starts clean; closing the old one rolls its transaction back.
-            match connect(url).await {
+            match connect(target).await {
                 Ok(conn) => {
                     self.conn = conn;
                     self.poisoned = false;

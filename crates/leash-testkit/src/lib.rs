@@ -1,38 +1,34 @@
 //! Test support shared by every crate's tests: a database of its own for one
 //! test (a SQLite file, a PostgreSQL schema, a MySQL database), dropped with
-//! the test, and the macro that runs a test on every store.
+//! the test; the macro that runs a test on every store; and the fixtures the
+//! suites share — the small shop (`shop`), the shop whose rows hold secrets
+//! (`secrets`), and the Python interpreter of the cross-checks (`python`).
 //!
 //! A store whose URL is not set is skipped with a message, except under
 //! `CI=true`, where it is a failure: CI must test every store.
 
+pub mod python;
 pub mod secrets;
+pub mod shop;
 
-/// Which store a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Postgres,
-    Mysql,
-}
+/// Which store a test runs on: the store's own `Dialect`, named for
+/// what a test does with it (picks one).
+pub use leash_store::Dialect as Kind;
 
-/// Where a store's test server is looked for when its variable is unset:
-/// the local servers this project's machines and CI run.
-pub const POSTGRES_DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-pub const MYSQL_DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
 /// How long to wait for a local default server to accept a connection.
 const PROBE_TIMEOUT_MS: u64 = 300;
 
-/// The server URL for a store, or `None` (a skip) when it is not
-/// configured and no local server answers at its default address.
+/// The server URL for a store: `LEASH_TEST_POSTGRES_URL` or
+/// `LEASH_TEST_MYSQL_URL`, else the local server this project's machines
+/// and CI run (`Dialect::local_server`) when it answers, else `None` (a
+/// skip). SQLite needs no server: the empty string.
 pub fn server_url(kind: Kind) -> Option<String> {
-    let (var, default, port) = match kind {
-        Kind::Sqlite => return Some(String::new()),
-        Kind::Postgres => ("LEASH_TEST_POSTGRES_URL", POSTGRES_DEFAULT_URL, 5432),
-        Kind::Mysql => ("LEASH_TEST_MYSQL_URL", MYSQL_DEFAULT_URL, 3306),
-    };
-    match std::env::var(var) {
+    let Some(local) = kind.local_server() else { return Some(String::new()) };
+    let var = format!("LEASH_TEST_{}_URL", kind.name().to_ascii_uppercase());
+    let default = local.url;
+    match std::env::var(&var) {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if local_server_answers(port) => Some(default.to_string()),
+        _ if local_server_answers(local.port) => Some(default.to_string()),
         _ if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("{var} is not set and nothing answers at {default}; CI must run every store")
         }
@@ -71,23 +67,9 @@ pub struct TestDb {
 
 pub async fn fresh_database(kind: Kind) -> Option<TestDb> {
     let server = server_url(kind)?;
-    let dialect = match kind {
-        Kind::Sqlite => leash_store::Dialect::Sqlite,
-        Kind::Postgres => leash_store::Dialect::Postgres,
-        Kind::Mysql => leash_store::Dialect::Mysql,
-    };
-    match leash_store::scratch::ScratchDb::create(dialect, &server, "leash_t").await {
+    match leash_store::scratch::ScratchDb::create(kind, &server, "leash_t").await {
         Ok(scratch) => Some(TestDb { kind, url: scratch.url.clone(), _scratch: scratch }),
         Err(e) => panic!("{kind:?} test server at {server} unreachable: {e}"),
-    }
-}
-
-/// `INTEGER PRIMARY KEY` that the database fills in, per store.
-pub fn serial(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
-        Kind::Postgres => "BIGSERIAL PRIMARY KEY",
-        Kind::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
     }
 }
 

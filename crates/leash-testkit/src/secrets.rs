@@ -203,6 +203,7 @@ pub fn walk() -> Vec<WalkCall> {
         call("set_credit", json!({"key": "3", "set": {"credit": "250"}})),
         call("fix_address", json!({"key": "1", "set": {"address": "12 Elm Street"}})),
         call("fix_address", json!({"key": "6", "set": {"address": "4 Cedar Ct"}})),
+        call("fix_address", json!({"key": "2", "set": {"address": "9 Oak Ave, Nowhere, AK 99501"}})),
         call("review_status", json!({"key": "6", "set": {"status": "needs_reply"}, "run_id": "walk"})),
         call("no_such_action", json!({"key": "1", "set": {"status": "solved"}})),
         call("fix_contact", json!({"key": "6", "set": {"status": "solved"}, "reason": r, "run_id": "walk"})),

@@ -271,12 +271,20 @@ fn required<T>(w: &mut Walker, value: Option<T>, at: &At, key: &str, hint: &str)
     value
 }
 
-fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Action> {
-    let errors_before = w.errors.len();
-    let (mut name, mut summary, mut tbl, mut key) = (None, None, None, None);
-    let mut action = Action {
+/// An action's keys as read, before the required ones are known present.
+#[derive(Default)]
+struct ActionDraft {
+    name: Option<String>,
+    summary: Option<String>,
+    table: Option<String>,
+    key: Option<String>,
+    read_at: Option<At>,
+}
+
+fn empty_action(line: usize) -> Action {
+    Action {
         name: String::new(),
-        line: at.line,
+        line,
         summary: String::new(),
         table: String::new(),
         key: String::new(),
@@ -299,77 +307,26 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
         review: ReviewSettings::default(),
         breaker: None,
         hash: String::new(),
-    };
-    let mut read_at = None;
-    for (k, item, at) in w.entries(table, at, ACTION_KEYS) {
-        match k {
-            "name" => {
-                let s = w.string(item, &at)?;
-                if is_action_name(&s) {
-                    name = Some(s);
-                } else {
-                    w.error(&at, format!("`{s}` is not a valid action name; use [a-z][a-z0-9_]*"));
-                }
-            }
-            "summary" => {
-                summary = w.string(item, &at).filter(|s| !s.trim().is_empty()).or_else(|| {
-                    w.error(&at, "the summary must say in one sentence what the action does");
-                    None
-                })
-            }
-            "table" => tbl = w.table_name(item, &at),
-            "key" => key = w.identifier(item, &at),
-            "kind" => action.kind = w.choice(item, &at, Kind::NAMES, Kind::parse).unwrap_or(Kind::Update),
-            "mode" => action.mode = w.choice(item, &at, Mode::NAMES, Mode::parse).unwrap_or(Mode::Suggest),
-            "risk" => action.risk = w.choice(item, &at, Risk::NAMES, Risk::parse).unwrap_or(Risk::Medium),
-            "rollback_minutes" => action.rollback_minutes = w.count(item, &at, 0),
-            "owner" => action.owner = w.string(item, &at),
-            "exception_approver" => action.exception_approver = w.string(item, &at),
-            "minutes_saved" => match w.number(item, &at) {
-                Some(m) if m >= 0.0 => action.minutes_saved = m,
-                Some(m) => w.error(&at, format!("{m} minutes cannot be negative")),
-                None => {}
-            },
-            "read" => {
-                read_at = Some(at.clone());
-                for col in w.string_list(item, &at).unwrap_or_default() {
-                    if is_identifier(&col) {
-                        action.read.push(col);
-                    } else {
-                        w.error(&at, format!("`{col}` is not a column name"));
-                    }
-                }
-            }
-            "requires" => {
-                for r in w.string_list(item, &at).unwrap_or_default() {
-                    match r.as_str() {
-                        "reason" => action.requires_reason = true,
-                        "evidence" => action.requires_evidence = true,
-                        other => w.error(&at, format!("`{other}` cannot be required; expected reason or evidence")),
-                    }
-                }
-            }
-            "when" => action.when = w.condition(item, &at),
-            "locked_if" => action.locked_if = w.condition(item, &at),
-            "review_if" => action.review_if = w.condition(item, &at),
-            "review_note" => action.review_note = w.string(item, &at),
-            "fields" => action.fields = parse_fields(w, item, &at),
-            "limits" => action.limits = parse_limits(w, item, &at),
-            "review" => action.review = parse_review(w, item, &at),
-            "breaker" => action.breaker = parse_breaker(w, item, &at),
-            _ => unreachable!("entries() filters unknown keys"),
-        }
     }
-    let name = required(w, name, at, "name", "every action needs name = \"verb_object\"");
-    let summary = required(w, summary, at, "summary", "say in one sentence what the action does");
-    let tbl = required(w, tbl, at, "table", "name the table the action writes");
+}
+
+fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Action> {
+    let errors_before = w.errors.len();
+    let mut draft = ActionDraft::default();
+    let mut action = empty_action(at.line);
+    for (k, item, at) in w.entries(table, at, ACTION_KEYS) {
+        action_key(w, k, item, &at, &mut draft, &mut action)?;
+    }
+    let name = required(w, draft.name, at, "name", "every action needs name = \"verb_object\"");
+    let summary = required(w, draft.summary, at, "summary", "say in one sentence what the action does");
+    let tbl = required(w, draft.table, at, "table", "name the table the action writes");
     if table.get("fields").is_none() {
         w.error(
             &at.child("fields", None),
             "missing [actions.fields.<column>]; an action must list the fields it may write",
         );
     }
-    let key = match (key, action.kind) {
+    let key = match (draft.key, action.kind) {
         (Some(k), _) => Some(k),
         (None, Kind::Append) => Some("id".to_string()),
         (None, Kind::Update) => required(w, None, at, "key", "name the key column that identifies one record"),
@@ -377,10 +334,8 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
     if action.review_note.is_some() && action.review_if.is_none() {
         w.error(&at.child("review_note", None), "review_note is only shown with review_if; add review_if or remove it");
     }
-    if action.read.is_empty() {
-        if let Some(at) = read_at {
-            w.error(&at, "read lists no fields; leave it out to let the agent read the key and the fields it writes");
-        }
+    if let (true, Some(at)) = (action.read.is_empty(), draft.read_at) {
+        w.error(&at, "read lists no fields; leave it out to let the agent read the key and the fields it writes");
     }
     if w.errors.len() > errors_before {
         return None;
@@ -394,6 +349,83 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
     }
     action.hash = definition_hash(table);
     Some(action)
+}
+
+/// One key of an action; `None` stops reading the action (its error is
+/// already recorded).
+fn action_key(
+    w: &mut Walker,
+    k: &str,
+    item: &Item,
+    at: &At,
+    draft: &mut ActionDraft,
+    action: &mut Action,
+) -> Option<()> {
+    match k {
+        "name" => {
+            let s = w.string(item, at)?;
+            if is_action_name(&s) {
+                draft.name = Some(s);
+            } else {
+                w.error(at, format!("`{s}` is not a valid action name; use [a-z][a-z0-9_]*"));
+            }
+        }
+        "summary" => {
+            draft.summary = w.string(item, at).filter(|s| !s.trim().is_empty()).or_else(|| {
+                w.error(at, "the summary must say in one sentence what the action does");
+                None
+            })
+        }
+        "table" => draft.table = w.table_name(item, at),
+        "key" => draft.key = w.identifier(item, at),
+        "kind" => action.kind = w.choice(item, at, Kind::NAMES, Kind::parse).unwrap_or(Kind::Update),
+        "mode" => action.mode = w.choice(item, at, Mode::NAMES, Mode::parse).unwrap_or(Mode::Suggest),
+        "risk" => action.risk = w.choice(item, at, Risk::NAMES, Risk::parse).unwrap_or(Risk::Medium),
+        "rollback_minutes" => action.rollback_minutes = w.count(item, at, 0),
+        "owner" => action.owner = w.string(item, at),
+        "exception_approver" => action.exception_approver = w.string(item, at),
+        "minutes_saved" => match w.number(item, at) {
+            Some(m) if m >= 0.0 => action.minutes_saved = m,
+            Some(m) => w.error(at, format!("{m} minutes cannot be negative")),
+            None => {}
+        },
+        "read" => {
+            draft.read_at = Some(at.clone());
+            action.read = read_list(w, item, at);
+        }
+        "requires" => {
+            for r in w.string_list(item, at).unwrap_or_default() {
+                match r.as_str() {
+                    "reason" => action.requires_reason = true,
+                    "evidence" => action.requires_evidence = true,
+                    other => w.error(at, format!("`{other}` cannot be required; expected reason or evidence")),
+                }
+            }
+        }
+        "when" => action.when = w.condition(item, at),
+        "locked_if" => action.locked_if = w.condition(item, at),
+        "review_if" => action.review_if = w.condition(item, at),
+        "review_note" => action.review_note = w.string(item, at),
+        "fields" => action.fields = parse_fields(w, item, at),
+        "limits" => action.limits = parse_limits(w, item, at),
+        "review" => action.review = parse_review(w, item, at),
+        "breaker" => action.breaker = parse_breaker(w, item, at),
+        _ => unreachable!("entries() filters unknown keys"),
+    }
+    Some(())
+}
+
+/// `read`: column names only.
+fn read_list(w: &mut Walker, item: &Item, at: &At) -> Vec<String> {
+    let mut out = Vec::new();
+    for col in w.string_list(item, at).unwrap_or_default() {
+        if is_identifier(&col) {
+            out.push(col);
+        } else {
+            w.error(at, format!("`{col}` is not a column name"));
+        }
+    }
+    out
 }
 
 fn parse_fields(w: &mut Walker, item: &Item, at: &At) -> Vec<FieldRule> {

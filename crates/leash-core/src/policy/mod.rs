@@ -3,7 +3,7 @@
 
 mod chat;
 mod load;
-pub mod policy_tests;
+pub mod test_cases;
 mod walker;
 mod window;
 

@@ -53,7 +53,8 @@ pub(super) async fn log(State(s): St, sess: Session, Query(q): Query<HashMap<Str
         .iter()
         .map(|k| (*k, get(k).unwrap_or_default()))
         .collect();
-    let ctx = json!({"changes": rows, "f": f, "next_until": next_until, "next_query": keep});
+    let revert = revert_of_filter(&s, &f);
+    let ctx = json!({"changes": rows, "f": f, "next_until": next_until, "next_query": keep, "revert_query": revert});
     render(&s, "log.html", "log", Some(&sess), ctx, &q).await
 }
 
@@ -135,6 +136,27 @@ pub(super) async fn revert_run(State(s): St, sess: Session, Form(mut form): Form
         }
         Err(e) => back("/log", "error", &e.answer().message),
     }
+}
+
+/// The revert selection that is exactly this filter, if there is one (a
+/// run, with its actor; an action from a time; an actor): a filter the
+/// selection could not express gets no "revert" link, never a wider one.
+fn revert_of_filter(s: &AppState, f: &HashMap<&str, String>) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let given = |k: &str| f.get(k).filter(|v| !v.trim().is_empty()).cloned();
+    let fields = SelectorFields {
+        change_ids: None,
+        run_id: given("run_id"),
+        action: given("action"),
+        since: given("since"),
+        until: given("until"),
+        actor: given("actor"),
+        proposal_id: None,
+    };
+    let named: Vec<&str> = f.iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, _)| *k).collect();
+    let selector = Selector::from_fields(fields, s.engine.clock().now()).ok()?;
+    let carried = selector.fields();
+    let exact = named.len() == carried.len() && named.iter().all(|k| carried.iter().any(|(c, _)| c == k));
+    exact.then(|| carried.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
 }
 
 /// `/log` with these filters, each value percent-encoded.

@@ -13,7 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use leash_engine::{Caller, Role};
+use leash_engine::{Caller, SignIn};
 
 use crate::AppState;
 
@@ -121,14 +121,15 @@ pub(super) async fn session(s: &AppState, headers: &HeaderMap) -> Result<Session
     let to_login = || Redirect::to("/login").into_response();
     let id = cookie(headers, SESSION_COOKIE).ok_or_else(to_login)?;
     let (token, csrf) = s.ui.use_session(&id, s.options.ui_session_idle).ok_or_else(to_login)?;
-    let who = match s.engine.caller_for_token(&token).await {
-        Ok(Some(who)) if who.role >= Role::Reviewer => who,
-        Ok(_) => {
+    let who = match s.engine.sign_in(&token).await {
+        Ok(SignIn::Person(who)) => who,
+        Ok(SignIn::Agent | SignIn::Unknown) => {
             // Revoked (or no longer a reviewer): the session ends with it.
             s.ui.close(&id);
             return Err(Redirect::to("/login?m=ended").into_response());
         }
-        Err(_) => return Err(to_login()),
+        // The session stays: it works again once the database answers.
+        Err(e) => return Err(super::login::check_failed(s, headers, &e).await),
     };
     Ok(Session { csrf, who, id })
 }

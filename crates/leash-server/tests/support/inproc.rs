@@ -1,6 +1,6 @@
-//! The router in process: a SQLite database with tickets, a token of each
-//! kind, and requests sent without a socket, each from a client address the
-//! test chooses.
+//! The router in process: a SQLite database with the testkit shop's tables
+//! and tickets of its own, a token of each kind, and requests sent without
+//! a socket, each from a client address the test chooses.
 
 #![allow(dead_code)]
 
@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, Request};
 use axum::Router;
 use leash_core::policy::parse_policy;
 use leash_engine::{token_hash, Caller, Engine, Role, TokenRow};
-use leash_testkit::{fresh_database, Kind, TestDb};
+use leash_testkit::{fresh_database, shop, Kind, TestDb};
 use tower::ServiceExt;
 
 pub const POLICY: &str = r#"
@@ -74,14 +74,11 @@ pub struct Fixture {
 pub async fn fixture(options: leash_server::Options) -> Fixture {
     let db = fresh_database(Kind::Sqlite).await.unwrap();
     let store: Arc<dyn leash_store::Store> = Arc::from(leash_store::open(&db.url).await.unwrap());
+    // The shop's tables, with 200 open, low-priority tickets of this fixture's own.
     let rows: Vec<String> = (1..=200).map(|i| format!("({i}, 'open', 'low')")).collect();
-    store
-        .execute_script(&[
-            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, status TEXT NOT NULL, priority TEXT NOT NULL)",
-            &format!("INSERT INTO tickets VALUES {}", rows.join(", ")),
-        ])
-        .await
-        .unwrap();
+    let mut statements = shop::tables(Kind::Sqlite);
+    statements.push(format!("INSERT INTO tickets (id, status, priority) VALUES {}", rows.join(", ")));
+    store.execute_script(&statements.iter().map(String::as_str).collect::<Vec<_>>()).await.unwrap();
     let engine = Arc::new(Engine::open(parse_policy("leash.toml", POLICY).unwrap(), store.clone()).await.unwrap());
     let ops = Caller::local("ops");
     engine.approve_policy(&ops, None).await.unwrap();

@@ -1,24 +1,19 @@
-//! Versioned migrations for every `leash_*` table. A migration is never edited
-//! once released; a change is a new version.
+//! Versioned migrations for every `leash_*` table, one file per store
+//! (`Dialect::migrations` picks the file). A migration is never edited once
+//! released; a change is a new version.
 
 mod mysql;
 mod postgres;
 mod sqlite;
 
-use crate::Dialect;
+pub(crate) use mysql::MIGRATIONS as MYSQL;
+pub(crate) use postgres::MIGRATIONS as POSTGRES;
+pub(crate) use sqlite::MIGRATIONS as SQLITE;
 
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub statements: &'static [&'static str],
-}
-
-pub fn for_dialect(dialect: Dialect) -> &'static [Migration] {
-    match dialect {
-        Dialect::Sqlite => sqlite::MIGRATIONS,
-        Dialect::Postgres => postgres::MIGRATIONS,
-        Dialect::Mysql => mysql::MIGRATIONS,
-    }
 }
 
 #[cfg(test)]

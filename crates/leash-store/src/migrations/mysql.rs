@@ -4,7 +4,7 @@ use super::Migration;
 
 // MySQL/MariaDB: indexed text is VARCHAR (an index needs a length); each
 // table is InnoDB so row locks and transactions hold.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "journal, proposals, runs, state, approvals, tokens, outbox, limits, idempotency",
     statements: &[
@@ -225,6 +225,25 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
         name: "runs keyed by token and run id",
         statements: &[
             "ALTER TABLE leash_runs DROP PRIMARY KEY, ADD PRIMARY KEY (run_id, actor)",
+        ],
+    },
+    // Names that select (runs, actors, idempotency keys, counters) compare
+    // exactly, as on the other stores: under the default collation `Night`
+    // and `níght` were one run to a filter and two to a cap, and `K` and `k`
+    // one idempotency key.
+    Migration {
+        version: 12,
+        name: "exact comparison for runs, actors, idempotency keys and counters",
+        statements: &[
+            "ALTER TABLE leash_changes MODIFY actor VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
+             MODIFY run_id VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL",
+            "ALTER TABLE leash_proposals MODIFY actor VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
+             MODIFY run_id VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL",
+            "ALTER TABLE leash_runs MODIFY run_id VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
+             MODIFY actor VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+            "ALTER TABLE leash_idempotency MODIFY actor VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
+             MODIFY idem_key VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+            "ALTER TABLE leash_limits MODIFY name VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
         ],
     },
 ];

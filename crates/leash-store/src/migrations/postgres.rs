@@ -2,7 +2,7 @@
 
 use super::Migration;
 
-pub(super) const MIGRATIONS: &[Migration] = &[
+pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "journal, proposals, runs, state, approvals, tokens, outbox, limits, idempotency",

@@ -14,7 +14,7 @@ use super::query::Query;
 use crate::dialect::Dialect;
 use crate::session::*;
 use crate::writer::{Writer, WriterGuard};
-use crate::{migrations, Result, StoreError};
+use crate::{Result, StoreError};
 
 pub struct SqlStore {
     /// Reads outside a transaction, and writes on PostgreSQL and MySQL.
@@ -98,7 +98,7 @@ impl SqlStore {
             .connect(&url)
             .await?;
         let writer = if dialect.has_single_writer() {
-            let writer = Arc::new(Writer::open(&url).await?);
+            let writer = Arc::new(Writer::open(&url, dialect).await?);
             spawn_checkpointer(pool.clone(), Arc::downgrade(&writer.writes));
             Some(writer)
         } else {
@@ -203,7 +203,9 @@ impl SqlStore {
         // lands after a later one is still applied.
         let applied: Vec<i64> =
             sqlx::query_scalar("SELECT version FROM leash_migrations").fetch_all(&mut *conn).await?;
-        let mut todo: Vec<_> = migrations::for_dialect(self.dialect())
+        let mut todo: Vec<_> = self
+            .dialect()
+            .migrations()
             .iter()
             .filter(|m| m.version <= up_to && !applied.contains(&m.version))
             .collect();

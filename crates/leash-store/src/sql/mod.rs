@@ -3,13 +3,13 @@
 //! `query` builds statements, `connect` holds the pool and migrations,
 //! `schema` reads a table's shape, `reads` answers `Store`, `tx` is one
 //! write transaction, whose work is in `write` (a record and its journal
-//! row), `revert` (set-wise undo) and `state` (everything else), `explain`
-//! asks for the plans of the journal's reads, and `errors` reads the
-//! database's errors.
+//! row), `revert` (set-wise undo) and `state` (everything else), `plans`
+//! asks the database for its plans of the journal's reads, and `errors`
+//! reads the database's errors.
 
 mod connect;
 mod errors;
-mod explain;
+mod plans;
 mod query;
 mod reads;
 mod revert;

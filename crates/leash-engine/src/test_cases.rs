@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use leash_core::call::{CallResult, FieldChange};
-use leash_core::policy::policy_tests::TestCase;
+use leash_core::policy::test_cases::TestCase;
 use leash_core::policy::{Action, Kind, Policy};
 use leash_core::value::{ColumnType, Value};
 use leash_store::{Store, TableSchema};
@@ -149,7 +149,7 @@ async fn run_case(policy: &Policy, case: &TestCase, live: Option<&TableSchema>) 
 
 /// Runs every case. `live` names the real database, whose tables' columns
 /// the copies take when it is reachable.
-pub async fn run_policy_tests(policy: &Policy, cases: &[TestCase], live: Option<&str>) -> Result<Vec<CaseResult>> {
+pub async fn run_test_cases(policy: &Policy, cases: &[TestCase], live: Option<&str>) -> Result<Vec<CaseResult>> {
     let live = match live {
         Some(url) => leash_store::open(url).await.ok(),
         None => None,

@@ -1,5 +1,6 @@
-//! The plans of the journal's reads, for the test that holds each to an
-//! index (`leash-engine/tests/journal_plans.rs`): one read that scans the
+//! The database's plan (its `EXPLAIN`) of every read the journal serves,
+//! with the steps that read it whole, for the test that holds each read to
+//! an index (`leash-engine/tests/journal_plans.rs`): one read that scans the
 //! whole journal is what makes a log page or a revert slow at a million rows.
 
 use sqlx::Row;
@@ -72,18 +73,20 @@ impl SqlStore {
             ),
         ];
         let mut tx = self.write_tx().await?;
-        for statement in d.explain_setup() {
+        for statement in d.plan_setup() {
             tx.exec(Query::new(d, statement)).await?;
         }
         let mut out = Vec::with_capacity(reads.len());
         for (read, mut q) in reads {
             let sql = q.sql.clone();
-            q.sql.insert_str(0, d.explain_prefix());
+            q.sql.insert_str(0, d.plan_prefix());
             let rows = tx.all(q).await?;
             let lines = rows.iter().map(|row| plan_line(d, row)).collect::<Result<Vec<_>>>()?;
-            out.push(JournalPlan { read, sql, plan: lines.join("\n") });
+            let plan = lines.join("\n");
+            let full_scans = d.journal_full_scans(&plan);
+            out.push(JournalPlan { read, sql, plan, full_scans });
         }
-        for statement in d.explain_teardown() {
+        for statement in d.plan_teardown() {
             tx.exec(Query::new(d, statement)).await?;
         }
         Ok(out)
@@ -96,7 +99,7 @@ fn plan_line(d: Dialect, row: &sqlx::any::AnyRow) -> Result<String> {
         let v: Option<String> = row.try_get(name).map_err(|e| StoreError::Database(e.to_string()))?;
         Ok(v.unwrap_or_else(|| "NULL".into()))
     };
-    match d.explain_columns() {
+    match d.plan_columns() {
         [one] => text(one),
         many => Ok(many.iter().map(|c| Ok(format!("{c}={}", text(c)?))).collect::<Result<Vec<_>>>()?.join(" ")),
     }

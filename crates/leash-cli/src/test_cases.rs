@@ -1,10 +1,11 @@
-//! `leash test`: the policy's test cases on throw-away copies of its tables.
+//! `leash test`: the policy's test cases (`leash.test.toml`) on throw-away
+//! copies of its tables.
 
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
-use leash_core::policy::policy_tests::parse_tests;
-use leash_engine::run_policy_tests;
+use leash_core::policy::test_cases::parse_test_cases;
+use leash_engine::run_test_cases;
 
 use crate::cli::Cli;
 use crate::config::{database_url, load_policy};
@@ -19,7 +20,7 @@ pub async fn run(cli: &Cli, file: Option<&Path>) -> Result<u8> {
         None => cli.config.parent().unwrap_or(Path::new(".")).join(TEST_FILE),
     };
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let cases = parse_tests(&path.display().to_string(), &text).map_err(|errors| {
+    let cases = parse_test_cases(&path.display().to_string(), &text).map_err(|errors| {
         anyhow!(
             "{} error(s) in the test file:\n{}",
             errors.len(),
@@ -33,7 +34,7 @@ pub async fn run(cli: &Cli, file: Option<&Path>) -> Result<u8> {
         Ok(url) => Some(url),
         Err(_) => None,
     };
-    let results = run_policy_tests(&policy, &cases, live.as_deref()).await?;
+    let results = run_test_cases(&policy, &cases, live.as_deref()).await?;
     let failed = results.iter().filter(|r| !r.passed).count();
     let passed = results.len() - failed;
     if cli.json {

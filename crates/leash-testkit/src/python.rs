@@ -1,10 +1,16 @@
-//! The Python interpreter that the address cross-checks run: `LEASH_TEST_PYTHON`
-//! (set by `.ci/run` to the venv in target/py-mcp), else that venv itself.
-//! Missing, or without the packages a check needs: a skip on a newcomer's
-//! machine, a failure under `CI=true`.
+//! The Python interpreter that the cross-checks and the Python MCP client
+//! run: `LEASH_TEST_PYTHON` (set by `.ci/run` to the venv in target/py-mcp),
+//! else that venv itself. Missing, or without the packages a check needs: a
+//! skip on a newcomer's machine, a failure under `CI=true`.
+//!
+//! leash-core's tests compile this file by path (`#[path]`) rather than
+//! depend on the testkit: the core is tested without the store's crates.
+//! So it uses the standard library only.
 
 use std::process::Command;
 
+/// An interpreter that imports every one of `modules`, for the test named
+/// by `check` (it is named in the skip or failure message).
 pub fn python_with(modules: &[&str], check: &str) -> Option<String> {
     let candidates = [
         std::env::var("LEASH_TEST_PYTHON").ok(),

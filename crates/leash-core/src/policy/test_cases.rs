@@ -1,5 +1,6 @@
-//! `leash.test.toml`: policy test cases — a record, a call, the expected
-//! outcome — so a team can pin down what a policy does before trusting it.
+//! `leash.test.toml`, the file `leash test` runs: a policy's test cases — a
+//! record, a call, the expected outcome — so a team can pin down what a
+//! policy does before trusting it.
 
 use serde::Serialize;
 
@@ -33,7 +34,7 @@ pub struct TestCase {
 
 const CASE_KEYS: &[&str] = &["name", "action", "record", "rows", "call", "at", "expect"];
 
-pub fn parse_tests(file: &str, text: &str) -> Result<Vec<TestCase>, Vec<PolicyError>> {
+pub fn parse_test_cases(file: &str, text: &str) -> Result<Vec<TestCase>, Vec<PolicyError>> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let err = |line: usize, key: String, message: String| PolicyError { file: file.into(), line, key, message };
     let doc = toml_edit::Document::parse(text.to_string()).map_err(|e| {
