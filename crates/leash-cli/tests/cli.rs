@@ -3,34 +3,11 @@
 // A test reports a failure by panicking: unwrap and expect are how it says so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::{demo_dir, json, leash};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-fn leash(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leash"))
-        .current_dir(dir)
-        .env_remove("LEASH_DATABASE_URL")
-        .env("USER", "tester")
-        .args(args)
-        .output()
-        .expect("the leash binary runs")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn demo_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let out = leash(dir.path(), &["init", "--demo"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = leash(dir.path(), &["approve-policy", "--by", "lead"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    dir
-}
 
 #[test]
 fn call_exit_status_is_0_when_decided_2_when_rejected_1_on_error() {

@@ -4,6 +4,10 @@
 // A test reports a failure by panicking: unwrap and expect are how it says so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::leash;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -14,15 +18,6 @@ use rmcp_client::transport::streamable_http_client::StreamableHttpClientTranspor
 use rmcp_client::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp_client::ServiceExt;
 use serde_json::{json, Value};
-
-fn leash(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_leash"))
-        .current_dir(dir)
-        .env_remove("LEASH_DATABASE_URL")
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// A demo database with an approved policy and an agent token for two actions.
 fn setup() -> (tempfile::TempDir, String) {

@@ -5,22 +5,13 @@
 // A test reports a failure by panicking: unwrap and expect are how it says so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
+
+use support::leash;
 
 use leash_testkit::secrets::{self, leaked};
 use leash_testkit::Kind;
 use serde_json::Value;
-
-fn leash(dir: &Path, args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leash"))
-        .current_dir(dir)
-        .env_remove("LEASH_DATABASE_URL")
-        .env("USER", "tester")
-        .args(args)
-        .output()
-        .expect("the leash binary runs")
-}
 
 /// The walk's JSON body as `leash call` flags.
 fn flags(action: &str, body: &Value) -> Vec<String> {

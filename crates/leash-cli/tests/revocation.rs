@@ -4,29 +4,18 @@
 // A test reports a failure by panicking: unwrap and expect are how it says so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::leash;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use rmcp_client::model::CallToolRequestParams;
 use rmcp_client::transport::TokioChildProcess;
 use rmcp_client::ServiceExt;
-use serde_json::{json, Value};
-
-fn leash(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_leash"))
-        .current_dir(dir)
-        .env_remove("LEASH_DATABASE_URL")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json_of(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    })
-}
+use serde_json::json;
 
 fn demo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -36,7 +25,7 @@ fn demo() -> tempfile::TempDir {
 }
 
 fn changes(dir: &Path) -> usize {
-    json_of(&leash(dir, &["log", "--json"]))["changes"].as_array().map(Vec::len).unwrap_or(0)
+    support::json(&leash(dir, &["log", "--json"]))["changes"].as_array().map(Vec::len).unwrap_or(0)
 }
 
 fn status_call(status: &str) -> CallToolRequestParams {
@@ -50,7 +39,7 @@ fn status_call(status: &str) -> CallToolRequestParams {
 async fn a_running_stdio_mcp_server_refuses_a_revoked_token() {
     let dir = demo();
     let out = leash(dir.path(), &["token", "create", "assistant", "--role", "agent", "--json"]);
-    let token = json_of(&out)["token"].as_str().unwrap().to_string();
+    let token = support::json(&out)["token"].as_str().unwrap().to_string();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_leash"));
     cmd.current_dir(dir.path())
         .arg("mcp")
@@ -84,10 +73,10 @@ fn actions_scoping_is_refused_for_reviewer_and_admin_tokens() {
         let out =
             leash(dir.path(), &["token", "create", "lead", "--role", role, "--actions", "set_ticket_status", "--json"]);
         assert!(!out.status.success(), "{role}");
-        let err = json_of(&out);
+        let err = support::json(&out);
         assert!(err["error"].as_str().unwrap().contains("scoping applies to agent tokens"), "{err}");
     }
-    assert!(json_of(&leash(dir.path(), &["token", "list", "--json"]))["tokens"].as_array().unwrap().is_empty());
+    assert!(support::json(&leash(dir.path(), &["token", "list", "--json"]))["tokens"].as_array().unwrap().is_empty());
     let out = leash(dir.path(), &["token", "create", "bot", "--role", "agent", "--actions", "set_ticket_status"]);
     assert!(out.status.success(), "agent tokens are still scoped");
 }

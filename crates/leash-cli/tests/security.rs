@@ -6,29 +6,14 @@
 // A test reports a failure by panicking: unwrap and expect are how it says so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::{demo_dir, leash};
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
-
-fn leash(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leash"))
-        .current_dir(dir)
-        .env_remove("LEASH_DATABASE_URL")
-        .env("USER", "tester")
-        .args(args)
-        .output()
-        .expect("the leash binary runs")
-}
-
-fn demo_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let out = leash(dir.path(), &["init", "--demo"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = leash(dir.path(), &["approve-policy", "--by", "lead"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    dir
-}
 
 /// The policy holds the database URL and webhook secrets.
 #[cfg(unix)]

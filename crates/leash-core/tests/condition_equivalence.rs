@@ -38,18 +38,6 @@ fn reference(source: &str, record: &Record) -> Option<Result<Value, String>> {
 
 /// An error that prints a map prints its entries in hash order, which
 /// differs between two conversions of the same record; compare up to there.
-/// A value's kind as leash's messages name it (they never quote the value).
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "true/false",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
 fn comparable(result: Result<Value, String>) -> Result<Value, String> {
     result.map_err(|e| e.split("Map {").next().unwrap_or_default().to_string())
 }
@@ -160,7 +148,7 @@ proptest! {
         prop_assert_eq!(comparable(condition.eval(&record)), comparable(expected.clone()), "{}", source);
         let expected_bool = expected.and_then(|v| match v {
             Value::Bool(b) => Ok(b),
-            other => Err(format!("`{source}` gave {}, not true or false", kind(&other))),
+            other => Err(format!("`{source}` gave {}, not true or false", leash_core::condition::json_type(&other))),
         });
         prop_assert_eq!(comparable(condition.eval_bool(&record).map(Value::Bool)), comparable(expected_bool.map(Value::Bool)));
     }

@@ -197,7 +197,7 @@ pub fn without_values(e: &cel_interpreter::ExecutionError) -> String {
 }
 
 /// A JSON value's kind, for messages that must not quote the value.
-fn json_type(v: &Value) -> &'static str {
+pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "true/false",
