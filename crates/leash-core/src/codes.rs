@@ -56,6 +56,7 @@ stable_codes! {
         PolicyUnapproved => "policy_unapproved",
         Conflict => "conflict",
         Expired => "expired",
+        NotCanonical => "not_canonical",
     }
 }
 
@@ -91,6 +92,7 @@ stable_codes! {
         CityChanged => "city_changed",
         StreetChanged => "street_changed",
         Unparseable => "unparseable",
+        OverThreshold => "over_threshold",
     }
 }
 

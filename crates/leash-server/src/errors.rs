@@ -35,7 +35,8 @@ pub fn code_status(code: Code) -> StatusCode {
         | Code::WouldBlank
         | Code::MissingRequired
         | Code::RecordLocked
-        | Code::ConditionFalse => StatusCode::UNPROCESSABLE_ENTITY,
+        | Code::ConditionFalse
+        | Code::NotCanonical => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

@@ -70,6 +70,11 @@ const FIELD_KEYS: &[&str] = &[
     "unique",
     "from",
     "allow_blank",
+    "review_above",
+    "review_below",
+    "exists_in",
+    "region",
+    "parts",
 ];
 pub const NAME_MAX: usize = 64;
 
@@ -494,6 +499,11 @@ fn parse_field(w: &mut Walker, name: &str, table: &dyn TableLike, at: &At) -> Fi
             "from" => rule.from = w.condition(item, &at),
             "allow_blank" => rule.allow_blank = w.boolean(item, &at).unwrap_or(false),
             "date_order" => rule.date_order = w.choice(item, &at, DateOrder::NAMES, DateOrder::parse),
+            "review_above" => rule.review_above = parse_bound(w, item, &at),
+            "review_below" => rule.review_below = parse_bound(w, item, &at),
+            "exists_in" => rule.exists_in = parse_exists_in(w, item, &at),
+            "region" => rule.region = parse_region(w, item, &at),
+            "parts" => rule.parts = parse_parts(w, item, &at),
             _ => unreachable!("entries() filters unknown keys"),
         }
     }
@@ -519,22 +529,74 @@ fn scalar(w: &mut Walker, v: &toml_edit::Value, at: &At) -> Option<Value> {
     }
 }
 
+/// One bound: a number, or a date (`"2026-12-31"`).
+fn bound_of(v: &toml_edit::Value) -> Option<Bound> {
+    match v {
+        toml_edit::Value::Integer(i) => Some(Bound::Number(*i.value() as f64)),
+        toml_edit::Value::Float(f) if f.value().is_finite() => Some(Bound::Number(*f.value())),
+        toml_edit::Value::String(s) => s.value().parse().ok().map(Bound::Date),
+        toml_edit::Value::Datetime(d) => d.value().to_string().parse().ok().map(Bound::Date),
+        _ => None,
+    }
+}
+
+fn parse_bound(w: &mut Walker, item: &Item, at: &At) -> Option<Bound> {
+    let b = item.as_value().and_then(bound_of);
+    if b.is_none() {
+        w.error(at, "expected a number or a date (\"2026-12-31\")");
+    }
+    b
+}
+
+/// `exists_in = "table.column"` or `"schema.table.column"`.
+fn parse_exists_in(w: &mut Walker, item: &Item, at: &At) -> Option<ExistsIn> {
+    let text = w.string(item, at)?;
+    let Some((table, column)) = text.rsplit_once('.') else {
+        w.error(at, format!("`{text}` names no column; write \"table.column\" (or \"schema.table.column\")"));
+        return None;
+    };
+    if !is_table_name(table) || !is_identifier(column) {
+        w.error(at, format!("`{text}` is not a table and column name; write \"table.column\""));
+        return None;
+    }
+    Some(ExistsIn { table: table.to_string(), column: column.to_string() })
+}
+
+/// A two-letter region code (ISO 3166-1), as phone numbering plans use.
+fn parse_region(w: &mut Walker, item: &Item, at: &At) -> Option<String> {
+    let text = w.string(item, at)?;
+    if text.len() == 2 && text.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Some(text.to_ascii_uppercase());
+    }
+    w.error(at, format!("`{text}` is not a region; use a two-letter country code such as \"US\" or \"DE\""));
+    None
+}
+
+/// `parts = {city = "City", state = "State", zip = "PostalCode", unit = "Unit"}`.
+fn parse_parts(w: &mut Walker, item: &Item, at: &At) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(table) = item.as_table_like() else {
+        w.error(at, "expected a table such as { city = \"City\", zip = \"PostalCode\" }");
+        return out;
+    };
+    for (part, v, at) in w.entries(table, at, ADDRESS_PARTS) {
+        if let Some(col) = w.identifier(v, &at) {
+            out.insert(part.to_string(), col);
+        }
+    }
+    out
+}
+
+/// The parts of an address another column may hold.
+pub const ADDRESS_PARTS: &[&str] = &["city", "state", "zip", "unit"];
+
 fn parse_range(w: &mut Walker, item: &Item, at: &At) -> Option<(Bound, Bound)> {
     let hint = "expected [low, high] with two numbers or two dates";
     let Some(a) = item.as_array().filter(|a| a.len() == 2) else {
         w.error(at, hint);
         return None;
     };
-    let bound = |v: &toml_edit::Value| -> Option<Bound> {
-        match v {
-            toml_edit::Value::Integer(i) => Some(Bound::Number(*i.value() as f64)),
-            toml_edit::Value::Float(f) if f.value().is_finite() => Some(Bound::Number(*f.value())),
-            toml_edit::Value::String(s) => s.value().parse().ok().map(Bound::Date),
-            toml_edit::Value::Datetime(d) => d.value().to_string().parse().ok().map(Bound::Date),
-            _ => None,
-        }
-    };
-    let (lo, hi) = match (a.get(0).and_then(bound), a.get(1).and_then(bound)) {
+    let (lo, hi) = match (a.get(0).and_then(bound_of), a.get(1).and_then(bound_of)) {
         (Some(lo), Some(hi)) => (lo, hi),
         _ => {
             w.error(at, hint);

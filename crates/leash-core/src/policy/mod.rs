@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use chat::{ChatKind, Notify, SlackSettings, NOTIFY_EVENTS};
-pub use load::{is_identifier, is_table_name, parse_policy, PolicyError, NAME_MAX, POLICY_KEYS};
+pub use load::{is_identifier, is_table_name, parse_policy, PolicyError, ADDRESS_PARTS, NAME_MAX, POLICY_KEYS};
 pub use window::{parse_duration_s, Window};
 
 use crate::condition::Condition;
@@ -150,6 +150,23 @@ pub struct FieldRule {
     pub allow_blank: bool,
     /// How to read ambiguous dates like `03/04/2025` in this field.
     pub date_order: Option<crate::format::DateOrder>,
+    /// A new number or date beyond these goes to a person (`over_threshold`).
+    pub review_above: Option<Bound>,
+    pub review_below: Option<Bound>,
+    /// The new value must exist in this column (a closed set from a table).
+    pub exists_in: Option<ExistsIn>,
+    /// The default region of `phone` numbers written without a country code.
+    pub region: Option<String>,
+    /// For `us_address`: part (`city`, `state`, `zip`, `unit`) → the column
+    /// that holds it.
+    pub parts: BTreeMap<String, String>,
+}
+
+/// `exists_in`: a table (maybe `schema.table`) and one of its columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExistsIn {
+    pub table: String,
+    pub column: String,
 }
 
 /// One end of a `range`: numbers compare as numbers, dates as ISO dates.
