@@ -122,7 +122,12 @@ fn judge(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     if let Err(r) = check_expect(call, record) {
         return Decision::Reject(r);
     }
-    let prepared = Prepared::new(record);
+    // The proposed record is built only for an action whose conditions read it.
+    let proposed = uses_new(action).then(|| proposed(record, call));
+    let prepared = match &proposed {
+        Some(p) => Prepared::proposed(record, p),
+        None => Prepared::new(record),
+    };
     let mut flags = match check_conditions(action, &prepared) {
         Ok(flags) => flags,
         Err(r) => return Decision::Reject(r),
@@ -142,6 +147,19 @@ fn judge(action: &Action, call: &Call, inputs: &Inputs) -> Decision {
     flags.extend(address_flags(action, record, &changes));
     flags.extend(review_flags(action, call, &prepared, inputs.watch_active, !flags.is_empty()));
     route(action, changes, flags, inputs.watch_active)
+}
+
+fn uses_new(action: &Action) -> bool {
+    [&action.when, &action.locked_if, &action.review_if].into_iter().flatten().any(|c| c.uses_new())
+}
+
+/// The record as the call would leave it: `new` in conditions.
+fn proposed(record: &Record, call: &Call) -> Record {
+    let mut new = record.clone();
+    for (field, value) in &call.set {
+        new.insert(field.clone(), value.clone());
+    }
+    new
 }
 
 /// `expect`: each field the agent says it read must still hold that value.

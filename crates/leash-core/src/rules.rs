@@ -93,6 +93,7 @@ pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext
             }
         }
     }
+    flags.extend(threshold_flag(rule, new));
     if let Some(kind) = rule.sensitive {
         flags.push(Flag {
             reason: ReviewReason::SensitiveField,
@@ -177,6 +178,42 @@ fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// `review_above` / `review_below`: a number or date beyond the threshold
+/// lands only with a person. A value that cannot be read as the threshold's
+/// kind goes to a person too: the rule cannot vouch for it.
+fn threshold_flag(rule: &FieldRule, new: &Value) -> Option<Flag> {
+    let f = &rule.name;
+    let text = display_text(new);
+    let beyond = |bound: &Bound, above: bool| -> Option<bool> {
+        let ord = match bound {
+            Bound::Number(t) => number_of(new)?.partial_cmp(t)?,
+            Bound::Date(t) => format::canonical_date(&text, rule.date_order)
+                .ok()
+                .and_then(|d| d.parse::<jiff::civil::Date>().ok())?
+                .cmp(t),
+        };
+        Some(if above { ord.is_gt() } else { ord.is_lt() })
+    };
+    let checks = [(rule.review_above.as_ref(), true, "above"), (rule.review_below.as_ref(), false, "below")];
+    checks.into_iter().find_map(|(bound, above, word)| {
+        let bound = bound?;
+        if is_blank(new) {
+            return None;
+        }
+        match beyond(bound, above) {
+            Some(false) => None,
+            Some(true) => Some(Flag {
+                reason: ReviewReason::OverThreshold,
+                note: format!("{f}: `{text}` is {word} {bound}, beyond which a person checks the change"),
+            }),
+            None => Some(Flag {
+                reason: ReviewReason::OverThreshold,
+                note: format!("{f}: `{text}` cannot be compared with the threshold {bound}; a person checks it"),
+            }),
+        }
+    })
 }
 
 fn number_of(v: &Value) -> Option<f64> {

@@ -1,5 +1,7 @@
 //! CEL conditions (`when`, `locked_if`, `review_if`, `from`), compiled once when
-//! the policy loads. Expressions see one variable, `record`: the loaded row.
+//! the policy loads. Expressions see two variables: `record`, the loaded row,
+//! and `new`, that row with the call's values laid over it (the proposed
+//! record; `new` is `record` where no call is judged).
 //!
 //! Two things happen at compile time so that a call pays little:
 //! - the expression's size is bounded (`bounds`): the CEL parser and
@@ -49,16 +51,53 @@ static STANDARD: LazyLock<cel_interpreter::Context<'static>> = LazyLock::new(cel
 /// the whole record, converted once per call however many conditions use it.
 pub struct Prepared<'a> {
     record: &'a Record,
+    /// The proposed record (`new`); `record` itself when none is given.
+    proposed: &'a Record,
     whole: OnceCell<Result<cel_interpreter::Value, String>>,
+    whole_new: OnceCell<Result<cel_interpreter::Value, String>>,
 }
 
-impl Prepared<'_> {
-    pub fn new(record: &Record) -> Prepared<'_> {
-        Prepared { record, whole: OnceCell::new() }
+impl<'a> Prepared<'a> {
+    pub fn new(record: &'a Record) -> Prepared<'a> {
+        Prepared::proposed(record, record)
     }
 
-    fn whole(&self) -> Result<cel_interpreter::Value, String> {
-        self.whole.get_or_init(|| cel_interpreter::to_value(self.record).map_err(|e| e.to_string())).clone()
+    /// The record and the record as the call would leave it.
+    pub fn proposed(record: &'a Record, proposed: &'a Record) -> Prepared<'a> {
+        Prepared { record, proposed, whole: OnceCell::new(), whole_new: OnceCell::new() }
+    }
+
+    fn whole(&self, var: Var) -> Result<cel_interpreter::Value, String> {
+        let (cell, rec) = match var {
+            Var::Record => (&self.whole, self.record),
+            Var::New => (&self.whole_new, self.proposed),
+        };
+        cell.get_or_init(|| cel_interpreter::to_value(rec).map_err(|e| e.to_string())).clone()
+    }
+
+    fn of(&self, var: Var) -> &'a Record {
+        match var {
+            Var::Record => self.record,
+            Var::New => self.proposed,
+        }
+    }
+}
+
+/// The two records an expression may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Var {
+    Record,
+    New,
+}
+
+impl Var {
+    const ALL: [Var; 2] = [Var::Record, Var::New];
+
+    fn name(self) -> &'static str {
+        match self {
+            Var::Record => "record",
+            Var::New => "new",
+        }
     }
 }
 
@@ -89,9 +128,12 @@ pub struct Condition {
 
 struct Compiled {
     expr: IdedExpr,
-    /// The columns the expression reads as `record.<column>`, sorted; `None`
-    /// when it uses `record` some other way and so needs all of it.
+    /// The columns the expression reads as `record.<column>` or
+    /// `new.<column>`, sorted; `None` when it uses `record` or `new` some
+    /// other way and so needs all of it.
     columns: Option<Vec<String>>,
+    /// Whether it reads `new`: only then is the proposed record built.
+    uses_new: bool,
     fast: Option<fast::Fast>,
 }
 
@@ -112,26 +154,34 @@ impl Condition {
         bounds::check_text(source)?;
         let expr = parse_cel(source).map_err(ConditionError::Invalid)?;
         bounds::check_tree(&expr).map_err(ConditionError::TooLarge)?;
+        let references = expr.references();
+        let variables = references.variables();
         let unknown: Vec<String> =
-            expr.references().variables().into_iter().filter(|v| *v != "record").map(str::to_string).collect();
+            variables.iter().filter(|v| **v != "record" && **v != "new").map(|v| v.to_string()).collect();
         if !unknown.is_empty() {
             return Err(ConditionError::Invalid(format!(
-                "unknown name {}; conditions may only use `record.<column>`",
+                "unknown name {}; conditions may only use `record.<column>` and `new.<column>`",
                 unknown.join(", ")
             )));
         }
+        let uses_new = variables.contains(&"new");
         let (columns, fast) = (record_columns(&expr), fast::compile(&expr));
-        Ok(Condition { source: source.to_string(), compiled: Arc::new(Compiled { expr, columns, fast }) })
+        Ok(Condition { source: source.to_string(), compiled: Arc::new(Compiled { expr, columns, uses_new, fast }) })
     }
 
     pub fn source(&self) -> &str {
         &self.source
     }
 
-    /// The columns it reads as `record.<column>`, sorted; `None` when it
-    /// reads `record` as a whole.
+    /// The columns it reads as `record.<column>` or `new.<column>`, sorted;
+    /// `None` when it reads a record as a whole.
     pub fn columns(&self) -> Option<&[String]> {
         self.compiled.columns.as_deref()
+    }
+
+    /// Whether it reads the proposed record, `new`.
+    pub fn uses_new(&self) -> bool {
+        self.compiled.uses_new
     }
 
     /// Evaluates to a JSON value. An error usually means the record lacks a
@@ -144,15 +194,17 @@ impl Condition {
     /// conditions read it.
     pub fn eval_on(&self, record: &Prepared) -> Result<Value, String> {
         let compiled = &self.compiled;
-        if let Some(value) = compiled.fast.as_ref().and_then(|f| f.eval(record.record)) {
+        if let Some(value) = compiled.fast.as_ref().and_then(|f| f.eval(record)) {
             return Ok(value.json());
         }
-        let record_value = match &compiled.columns {
-            Some(columns) => columns_value(record.record, columns)?,
-            None => record.whole()?,
-        };
         let mut context = STANDARD.new_inner_scope();
-        context.add_variable_from_value("record", record_value);
+        for var in Var::ALL {
+            let value = match &compiled.columns {
+                Some(columns) => columns_value(record.of(var), columns)?,
+                None => record.whole(var)?,
+            };
+            context.add_variable_from_value(var.name(), value);
+        }
         let expr = &compiled.expr;
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cel_interpreter::Value::resolve(expr, &context)))
@@ -233,8 +285,17 @@ fn columns_value(record: &Record, columns: &[String]) -> Result<cel_interpreter:
     Ok(cel_interpreter::Value::Map(cel_interpreter::objects::Map { map: Arc::new(map) }))
 }
 
+/// Which record `expr` is, if it is one of the two variables.
+fn var_of(expr: &IdedExpr) -> Option<Var> {
+    match &expr.expr {
+        Expr::Ident(name) if name == "record" => Some(Var::Record),
+        Expr::Ident(name) if name == "new" => Some(Var::New),
+        _ => None,
+    }
+}
+
 fn is_record(expr: &IdedExpr) -> bool {
-    matches!(&expr.expr, Expr::Ident(name) if name == "record")
+    var_of(expr).is_some()
 }
 
 /// The columns `expr` reads as `record.<column>` (including `has(…)`), or
@@ -524,8 +585,8 @@ mod fast {
 
     pub(super) enum Fast {
         Value(Scalar),
-        Column(Box<str>),
-        Has(Box<str>),
+        Column(Var, Box<str>),
+        Has(Var, Box<str>),
         Not(Box<Fast>),
         And(Box<[Fast; 2]>),
         Or(Box<[Fast; 2]>),
@@ -570,8 +631,9 @@ mod fast {
         match &expr.expr {
             Expr::Literal(literal) => literal_value(literal).map(Fast::Value),
             Expr::Select(select) if is_record(&select.operand) => {
+                let var = var_of(&select.operand)?;
                 let column = select.field.as_str().into();
-                Some(if select.test { Fast::Has(column) } else { Fast::Column(column) })
+                Some(if select.test { Fast::Has(var, column) } else { Fast::Column(var, column) })
             }
             Expr::Call(call) if call.target.is_none() => compile_call(&call.func_name, &call.args),
             _ => None,
@@ -615,11 +677,11 @@ mod fast {
     }
 
     impl Fast {
-        pub(super) fn eval<'a>(&'a self, record: &'a Record) -> Option<Val<'a>> {
+        pub(super) fn eval<'a>(&'a self, record: &'a Prepared<'a>) -> Option<Val<'a>> {
             Some(match self {
                 Fast::Value(v) => v.val(),
-                Fast::Column(name) => column(crate::value::column(record, name)?)?,
-                Fast::Has(name) => Val::Bool(crate::value::column(record, name).is_some()),
+                Fast::Column(var, name) => column(crate::value::column(record.of(*var), name)?)?,
+                Fast::Has(var, name) => Val::Bool(crate::value::column(record.of(*var), name).is_some()),
                 Fast::Not(e) => Val::Bool(!e.eval(record)?.truthy()),
                 // `&&` gives a bool; `||` gives its first truthy operand.
                 Fast::And(e) => Val::Bool(e[0].eval(record)?.truthy() && e[1].eval(record)?.truthy()),
@@ -638,7 +700,7 @@ mod fast {
     }
 
     /// CEL builds the whole list, so every element must evaluate.
-    fn in_list<'a>(item: Val<'a>, list: &'a [Fast], record: &'a Record) -> Option<Val<'a>> {
+    fn in_list<'a>(item: Val<'a>, list: &'a [Fast], record: &'a Prepared<'a>) -> Option<Val<'a>> {
         let mut found = false;
         for element in list {
             found |= equal(item, element.eval(record)?);
