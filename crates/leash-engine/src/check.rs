@@ -29,10 +29,14 @@ impl std::fmt::Display for SchemaIssue {
 
 pub(crate) async fn load_schemas(policy: &Policy, store: &dyn Store) -> Result<HashMap<String, TableSchema>> {
     let mut schemas = HashMap::new();
-    for action in &policy.actions {
-        if !schemas.contains_key(&action.table) {
-            if let Some(schema) = store.table_schema(&action.table).await? {
-                schemas.insert(action.table.clone(), schema);
+    // The actions' tables, and the tables their `exists_in` sets live in.
+    let sets = policy.actions.iter().flat_map(|a| a.fields.iter().filter_map(|f| f.exists_in.as_ref()));
+    let tables: Vec<&str> =
+        policy.actions.iter().map(|a| a.table.as_str()).chain(sets.map(|e| e.table.as_str())).collect();
+    for table in tables {
+        if !schemas.contains_key(table) {
+            if let Some(schema) = store.table_schema(table).await? {
+                schemas.insert(table.to_string(), schema);
             }
         }
     }
@@ -57,6 +61,7 @@ pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) ->
         }
         for rule in &a.fields {
             field_issues(a, rule, table, &mut out);
+            exists_in_issues(a, rule, schemas, &mut out);
         }
         sight_warnings(a, table, &mut out);
         for col in unfilled_columns(a, table) {
@@ -170,6 +175,19 @@ fn sight_warnings(a: &Action, table: &TableSchema, out: &mut Vec<SchemaIssue>) {
                 ),
             );
         }
+    }
+}
+
+/// `exists_in` names a table and column the database has.
+fn exists_in_issues(a: &Action, rule: &FieldRule, schemas: &HashMap<String, TableSchema>, out: &mut Vec<SchemaIssue>) {
+    let Some(set) = &rule.exists_in else { return };
+    let key = at(a, &format!("fields.{}.exists_in", rule.name));
+    match schemas.get(&set.table) {
+        None => out.push(error(rule.line, key, format!("the database has no table `{}`", set.table))),
+        Some(t) if t.column(&set.column).is_none() => {
+            out.push(error(rule.line, key, format!("table {} has no column `{}`", set.table, set.column)))
+        }
+        Some(_) => {}
     }
 }
 

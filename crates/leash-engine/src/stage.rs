@@ -5,6 +5,7 @@
 //! staged change ready to land, or the one reason it will not.
 
 use leash_core::call::{Call, Refusal};
+use leash_core::codes::Code;
 use leash_core::decide::{decide, Decision, Inputs};
 use leash_core::journal::Proposal;
 use leash_core::policy::{Action, Kind};
@@ -76,6 +77,9 @@ impl Engine {
         }
         let key = locked.key.clone().or(key);
         let stored_new: Record = call.set.keys().cloned().zip(locked.new.iter().cloned()).collect();
+        if let Some(r) = self.outside_sets(tx, action, &stored_new).await? {
+            return Ok(Stage::Refused(r));
+        }
         let duplicates = find_duplicates(tx, action, table, key.as_deref(), &stored_new).await?;
         let record = locked.record.filter(|_| update);
         let (watch_active, approved) = match gate {
@@ -91,6 +95,34 @@ impl Engine {
         let inputs = Inputs { record: on.as_ref(), duplicates: &duplicates, watch_active, approved };
         let decision = decide(action, &typed_call(table, call, &stored_new), &inputs);
         Ok(Stage::Ready(Staged { key, record, head: locked.head, stored_new, decision }))
+    }
+}
+
+impl Engine {
+    /// `exists_in`: each new value must be in its column of the other table,
+    /// read in this transaction (a closed set the database keeps).
+    async fn outside_sets(
+        &self,
+        tx: &mut dyn StoreTx,
+        action: &Action,
+        stored_new: &Record,
+    ) -> Result<Option<Refusal>> {
+        for (field, value) in stored_new.iter().filter(|(_, v)| !v.is_null()) {
+            let Some(set) = action.field(field).and_then(|r| r.exists_in.as_ref()) else { continue };
+            let table = self.schema(&set.table)?;
+            if tx.find_other(table, &set.column, None, &set.column, value).await?.is_none() {
+                return Ok(Some(Refusal::new(
+                    Code::ValueNotAllowed,
+                    format!(
+                        "{field}: `{}` is not in {}.{}; use a value that exists there",
+                        leash_core::value::display(value),
+                        set.table,
+                        set.column
+                    ),
+                )));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -115,6 +115,24 @@ pub struct Column {
     pub binary: bool,
     /// Computed by the database (GENERATED … STORED, identity ALWAYS).
     pub generated: bool,
+    /// A foreign key on this column alone: the record of another table its
+    /// value must name.
+    pub references: Option<Reference>,
+}
+
+/// The column of another table a foreign key points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reference {
+    pub table: String,
+    pub column: String,
+}
+
+/// A table of the database as `Store::user_tables` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserTable {
+    pub name: String,
+    /// The primary key's columns in key order; empty when it has none.
+    pub primary_key: Vec<String>,
 }
 
 impl Column {
@@ -359,6 +377,11 @@ pub trait Store: Send + Sync {
     /// Creates or upgrades every `leash_*` table; safe to run from many processes.
     async fn migrate(&self) -> Result<()>;
     async fn table_schema(&self, table: &str) -> Result<Option<TableSchema>>;
+    /// The tables of the current schema (PostgreSQL), database (MySQL) or
+    /// file (SQLite), by name, leash's own `leash_*` left out: what
+    /// `leash init --db` writes a starter policy from, and where `leash
+    /// check` finds the name a policy misspelled.
+    async fn user_tables(&self) -> Result<Vec<UserTable>>;
     /// A write transaction; the store takes whatever lock makes it serialisable
     /// for the records it touches.
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;

@@ -25,10 +25,11 @@ impl std::fmt::Display for PolicyError {
     }
 }
 
-const TOP_KEYS: &[&str] = &["database", "actions", "webhooks", "notify", "slack", "rollout"];
+const TOP_KEYS: &[&str] = &["database", "actions", "webhooks", "notify", "slack", "rollout", "environments"];
+pub(super) const ACTIONS_KEY: &str = "actions";
 const NOTIFY_KEYS: &[&str] = &["kind", "url", "events", "ui_url"];
 const SLACK_KEYS: &[&str] = &["signing_secret", "reviewers"];
-const DATABASE_KEYS: &[&str] = &["url"];
+const DATABASE_KEYS: &[&str] = &["url", "environment"];
 const ROLLOUT_KEYS: &[&str] = &["min_reviewed", "min_accepted_rate", "revert_free_days"];
 const WEBHOOK_KEYS: &[&str] = &["url", "events", "secret"];
 const LIMIT_KEYS: &[&str] = &["per_run", "per_hour", "window"];
@@ -92,6 +93,10 @@ pub const POLICY_KEYS: &[(&str, &[&str])] = &[
     ("actions.limits", LIMIT_KEYS),
     ("actions.review", REVIEW_KEYS),
     ("actions.breaker", BREAKER_KEYS),
+    ("environments.<name>", environments::ENVIRONMENT_KEYS),
+    ("environments.<name>.actions.<action>", environments::OVERRIDE_KEYS),
+    ("environments.<name>.actions.<action>.limits", environments::OVERRIDE_LIMIT_KEYS),
+    ("environments.<name>.actions.<action>.review", environments::OVERRIDE_REVIEW_KEYS),
 ];
 
 /// The start of a long text, to quote in a one-line message.
@@ -125,8 +130,15 @@ fn is_action_name(s: &str) -> bool {
         && s.len() <= NAME_MAX
 }
 
-/// Parses and checks a policy. `file` is only used in error locations.
+/// Parses and checks a policy. `file` is only used in error locations. The
+/// environment in force is the file's `[database] environment`, if any.
 pub fn parse_policy(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> {
+    parse_policy_in(file, text, None)
+}
+
+/// `parse_policy` in environment `environment` (`LEASH_ENV`), which wins
+/// over the file's `[database] environment`.
+pub fn parse_policy_in(file: &str, text: &str, environment: Option<&str>) -> Result<Policy, Vec<PolicyError>> {
     let mut w = Walker {
         file,
         line_starts: std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect(),
@@ -148,12 +160,15 @@ pub fn parse_policy(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> 
         notify: Vec::new(),
         slack: None,
         rollout: Rollout::default(),
+        environment: None,
         hash: hex::encode(Sha256::digest(text.as_bytes())),
     };
     let mut saw_actions = false;
+    let (mut environments, mut file_environment) = (None, None);
     for (name, item, at) in w.entries(doc.as_table(), &root, TOP_KEYS) {
         match name {
-            "database" => policy.database_url = parse_database(&mut w, item, &at),
+            "database" => (policy.database_url, file_environment) = parse_database(&mut w, item, &at),
+            "environments" => environments = Some((item, at)),
             "actions" => {
                 saw_actions = true;
                 policy.actions = parse_actions(&mut w, item, &at);
@@ -168,6 +183,18 @@ pub fn parse_policy(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> 
     if !saw_actions {
         w.error(&root.child("actions", Some(1)), "the policy defines no [[actions]]; add at least one");
     }
+    let chosen = environment.map(str::to_string).or(file_environment);
+    let defined = match environments {
+        Some((item, at)) => environments::apply(&mut w, item, &at, chosen.as_deref(), &mut policy.actions),
+        None => Vec::new(),
+    };
+    if let Some(name) = chosen {
+        if !defined.contains(&name) {
+            let known = if defined.is_empty() { "none are defined".to_string() } else { defined.join(", ") };
+            w.error(&root.child("environments", Some(1)), format!("no [environments.{name}] ({known})"));
+        }
+        policy.environment = Some(name);
+    }
     if w.errors.is_empty() {
         Ok(policy)
     } else {
@@ -175,16 +202,20 @@ pub fn parse_policy(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> 
     }
 }
 
-fn parse_database(w: &mut Walker, item: &Item, at: &At) -> Option<String> {
+/// `[database] url, environment`.
+fn parse_database(w: &mut Walker, item: &Item, at: &At) -> (Option<String>, Option<String>) {
     let Some(table) = item.as_table_like() else {
         w.error(at, "expected a table: [database]");
-        return None;
+        return (None, None);
     };
-    let mut url = None;
-    for (_, item, at) in w.entries(table, at, DATABASE_KEYS) {
-        url = w.string(item, &at);
+    let (mut url, mut environment) = (None, None);
+    for (k, item, at) in w.entries(table, at, DATABASE_KEYS) {
+        match k {
+            "url" => url = w.string(item, &at),
+            _ => environment = w.identifier(item, &at),
+        }
     }
-    url
+    (url, environment)
 }
 
 fn parse_rollout(w: &mut Walker, item: &Item, at: &At) -> Rollout {

@@ -2,6 +2,7 @@
 //! re-checks what these types guarantee (parse, don't validate).
 
 mod chat;
+mod environments;
 mod load;
 pub mod test_cases;
 mod walker;
@@ -12,7 +13,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use chat::{ChatKind, Notify, SlackSettings, NOTIFY_EVENTS};
-pub use load::{is_identifier, is_table_name, parse_policy, PolicyError, ADDRESS_PARTS, NAME_MAX, POLICY_KEYS};
+pub use load::{
+    is_identifier, is_table_name, parse_policy, parse_policy_in, PolicyError, ADDRESS_PARTS, NAME_MAX, POLICY_KEYS,
+};
 pub use window::{parse_duration_s, Window};
 
 use crate::condition::Condition;
@@ -29,6 +32,8 @@ pub struct Policy {
     /// Approving from Slack's buttons (`[slack]`).
     pub slack: Option<SlackSettings>,
     pub rollout: Rollout,
+    /// The environment whose overrides are in force (`[environments.NAME]`).
+    pub environment: Option<String>,
     /// sha256 of the whole file, for the record of what was in force.
     pub hash: String,
 }

@@ -138,6 +138,10 @@ impl Store for SqlStore {
         self.read_table_schema(table).await
     }
 
+    async fn user_tables(&self) -> Result<Vec<UserTable>> {
+        self.read_user_tables().await
+    }
+
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
         Ok(Box::new(self.write_tx().await?))
     }
