@@ -282,6 +282,14 @@ fn address_columns_among<'a>(
     if cols.is_empty() {
         return cols;
     }
+    // Parts the policy names (`parts = {city = "City"}`) come first.
+    let declared = action.fields.iter().filter(|f| f.format == Some(Format::UsAddress)).flat_map(|f| &f.parts);
+    for (part, col) in declared {
+        let part = address_part(part);
+        if part != AddressPart::Street && !cols.iter().any(|(p, _)| *p == part) {
+            cols.push((part, col.as_str()));
+        }
+    }
     // Only these exact names join; testing the name first spares working
     // out the part of every other column on every call. A column the action
     // may not read is not joined: the notes would quote it to the agent.

@@ -94,3 +94,40 @@ fn a_part_column_the_action_may_not_read_is_not_joined_or_quoted() {
     let text = format!("{:?}", decide(&policy.actions[0], &call, &inputs));
     assert!(!text.contains("NY") && !text.contains("New York"), "state is not the action's to read: {text}");
 }
+
+#[test]
+fn parts_name_the_columns_that_hold_the_other_parts() {
+    let policy = parse_policy(
+        "p.toml",
+        r#"
+[[actions]]
+name = "fix_address"
+summary = "Rewrite a customer's address in standard form."
+table = "Customer"
+key = "CustomerId"
+mode = "direct"
+read = ["CustomerId"]
+  [actions.fields.Address]
+  change = "mechanical"
+  format = "us_address"
+  parts = {city = "City", state = "State", zip = "PostalCode"}
+"#,
+    )
+    .unwrap();
+    let action = &policy.actions[0];
+    assert!(action.may_see("PostalCode") && action.columns().contains(&"City"), "named parts are the action's");
+    let record: Record =
+        json!({"CustomerId": 1, "Address": "125 Main St", "City": "Brooklyn", "State": "NY", "PostalCode": "11211"})
+            .as_object()
+            .cloned()
+            .unwrap();
+    let inputs = Inputs { record: Some(&record), duplicates: &BTreeMap::new(), watch_active: false, approved: false };
+    let call = |address: &str| Call {
+        key: Some(json!(1)),
+        set: json!({"Address": address}).as_object().cloned().unwrap(),
+        ..Call::default()
+    };
+    assert!(reasons(decide(action, &call("125 Main Street"), &inputs)).is_empty(), "a rewrite lands");
+    let moved = reasons(decide(action, &call("125 Main St, Austin, TX 78701"), &inputs));
+    assert!(moved.contains(&ReviewReason::CityChanged), "judged with City and PostalCode: {moved:?}");
+}

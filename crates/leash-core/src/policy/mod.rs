@@ -131,6 +131,7 @@ impl Action {
         let mut cols: Vec<&str> = vec![self.key.as_str()];
         cols.extend(self.fields.iter().map(|f| f.name.as_str()));
         cols.extend(self.read.iter().map(String::as_str));
+        cols.extend(self.fields.iter().flat_map(|f| f.parts.values().map(String::as_str)));
         cols.sort_unstable();
         cols.dedup();
         cols
