@@ -44,6 +44,8 @@ pub struct ActionSheet {
     pub approved_by: Option<String>,
     pub approved_at: Option<String>,
     pub paused: Option<Pause>,
+    /// The environment whose overrides are in force (`[environments.NAME]`).
+    pub environment: Option<String>,
 }
 
 /// The web UI's actions page: what the caller may see and do there.
@@ -214,7 +216,8 @@ impl Engine {
     pub async fn actions_sheet(&self, who: &Caller) -> Result<Vec<ActionSheet>> {
         let approvals = self.store().approvals().await?;
         let pauses = self.store().pauses().await?;
-        Ok(self.actions_for(who).into_iter().map(|a| sheet_row(a, &approvals, &pauses)).collect())
+        let environment = self.policy().environment.as_deref();
+        Ok(self.actions_for(who).into_iter().map(|a| sheet_row(a, &approvals, &pauses, environment)).collect())
     }
 
     /// The actions page of the web UI in one read: the sheet, the report
@@ -246,7 +249,7 @@ impl Engine {
 
 /// One action's row of the planning sheet: its latest approval of the
 /// current definition and the pause in force, if any.
-fn sheet_row(a: &Action, approvals: &[Approval], pauses: &[Pause]) -> ActionSheet {
+fn sheet_row(a: &Action, approvals: &[Approval], pauses: &[Pause], environment: Option<&str>) -> ActionSheet {
     let approval = approvals.iter().rev().find(|p| p.action == a.name && p.action_hash == a.hash);
     ActionSheet {
         name: a.name.clone(),
@@ -266,6 +269,7 @@ fn sheet_row(a: &Action, approvals: &[Approval], pauses: &[Pause]) -> ActionShee
         approved_by: approval.map(|p| p.approved_by.clone()),
         approved_at: approval.map(|p| p.at.clone()),
         paused: pauses.iter().find(|p| p.scope == a.name || p.scope == leash_store::ALL_SCOPE).cloned(),
+        environment: environment.map(str::to_string),
     }
 }
 

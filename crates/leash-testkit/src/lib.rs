@@ -8,6 +8,7 @@
 //! `CI=true`, where it is a failure: CI must test every store.
 
 pub mod python;
+pub mod chinook;
 pub mod secrets;
 pub mod shop;
 
