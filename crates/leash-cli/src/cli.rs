@@ -25,7 +25,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Write a starter leash.toml (and with --demo, a demo database to try it on).
+    /// Write a starter leash.toml: with --db URL, one commented-out action per
+    /// table of that database; with --demo, the demo shop and a database to try it on.
     Init {
         #[arg(long)]
         demo: bool,
@@ -82,7 +83,8 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
     },
-    /// The journal of changes, newest first.
+    /// The journal of changes: the newest --limit, newest first in the table,
+    /// oldest first with --json.
     Log(LogArgs),
     /// One change or proposal in full.
     Show { id: String },
@@ -235,6 +237,7 @@ pub struct LogArgs {
     pub since: Option<String>,
     #[arg(long)]
     pub until: Option<String>,
+    /// How many of the newest changes to show (newest first; oldest first with --json).
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
 }

@@ -12,12 +12,16 @@ use leash_engine::{
 use serde::Serialize;
 
 use crate::cli::{AuditArgs, CallArgs, Cli, Command, LogArgs, RevertArgs, TokenCommand};
-use crate::config::{database_url, load_policy, open_engine};
+use crate::config::{
+    database_url, database_url_line, load_policy, open_engine, parse_policy_text, policy_errors, read_policy_text,
+};
 use crate::{output, EXIT_DECIDED, EXIT_REJECTED};
 
 pub async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
-        Command::Init { demo, force } => crate::starter::init(&cli.config, *demo, *force, cli.json).await,
+        Command::Init { demo, force } => {
+            crate::starter::init(&cli.config, *demo, *force, cli.db.as_deref(), cli.json).await
+        }
         Command::Demo { dir } => crate::demo::run(dir.clone(), cli.json).await,
         Command::Bench { store, records, journal_sizes, chart, audit } => {
             bench(&cli, store, *records, journal_sizes.as_deref(), chart.as_deref(), *audit).await
@@ -261,13 +265,42 @@ pub fn pairs(items: &[String]) -> Result<serde_json::Map<String, Value>> {
     Ok(map)
 }
 
+/// `leash check`: every error in the policy, then every mismatch with the
+/// live schema. With `--json`, any failure — a file that cannot be read, a
+/// policy that does not load, a database that cannot be reached — is the
+/// documented list of errors, never another shape.
 async fn check(cli: &Cli) -> Result<u8> {
-    let policy = load_policy(&cli.config)?;
-    let url = database_url(cli, &policy)?;
-    let issues = check_database(&policy, &url)
-        .await
-        .with_context(|| format!("cannot check against {}", leash_core::url::redact_url(&url)))?;
     let file = cli.config.display().to_string();
+    let failed = |actions: usize, line: usize, key: &str, e: anyhow::Error| -> Result<u8> {
+        if !cli.json {
+            return Err(e);
+        }
+        check_failed(actions, vec![finding(&file, line, key, &format!("{e:#}"))])
+    };
+    let text = match read_policy_text(&cli.config) {
+        Ok(text) => text,
+        Err(e) => return failed(0, 0, "(file)", e),
+    };
+    let policy = match parse_policy_text(&cli.config, &text) {
+        Ok(policy) => policy,
+        Err(errors) if cli.json => {
+            return check_failed(0, errors.iter().map(|e| finding(&e.file, e.line, &e.key, &e.message)).collect())
+        }
+        Err(errors) => return Err(policy_errors(&errors)),
+    };
+    let line = database_url_line(cli, &text);
+    let url = match database_url(cli, &policy) {
+        Ok(url) => url,
+        Err(e) => return failed(policy.actions.len(), line, "database.url", e),
+    };
+    let issues = match check_database(&policy, &url).await {
+        Ok(issues) => issues,
+        Err(e) => {
+            let e =
+                anyhow::Error::from(e).context(format!("cannot check against {}", leash_core::url::redact_url(&url)));
+            return failed(policy.actions.len(), line, "database.url", e);
+        }
+    };
     let errors = issues.iter().filter(|i| !i.warning).count();
     if cli.json {
         let listed = |warning: bool| -> Vec<serde_json::Value> {
@@ -284,6 +317,18 @@ async fn check(cli: &Cli) -> Result<u8> {
         println!("{}", output::check(&file, &issues, policy.actions.len()));
     }
     Ok(if errors == 0 { EXIT_DECIDED } else { crate::EXIT_ERROR })
+}
+
+fn finding(file: &str, line: usize, key: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"file": file, "line": line, "key": key, "message": message})
+}
+
+/// `leash check --json` when the check could not finish: the same shape as
+/// its answer, with what stopped it as the errors.
+fn check_failed(actions: usize, errors: Vec<serde_json::Value>) -> Result<u8> {
+    let answer = serde_json::json!({"ok": false, "actions": actions, "errors": errors, "warnings": []});
+    println!("{answer}");
+    Ok(crate::EXIT_ERROR)
 }
 
 async fn call(cli: &Cli, args: &CallArgs) -> Result<u8> {

@@ -9,6 +9,7 @@ mod demo_backtest;
 mod normalize;
 mod output;
 mod starter;
+mod starter_schema;
 mod test_cases;
 
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("LEASH_LOG").unwrap_or_else(|_| quiet_default.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

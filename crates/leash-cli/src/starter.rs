@@ -328,11 +328,17 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     }
 }
 
-pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<u8> {
+pub async fn init(config: &Path, demo: bool, force: bool, db: Option<&str>, json: bool) -> Result<u8> {
     if config.exists() && !force {
         bail!("{} exists; pass --force to overwrite it", config.display());
     }
     let dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if let Some(url) = db {
+        if demo {
+            bail!("--demo builds its own database; leave out --db, or leave out --demo to start from yours");
+        }
+        return init_from_database(config, dir, url, json).await;
+    }
     let text = if demo { DEMO_POLICY } else { STARTER_POLICY };
     write_private(config, text).with_context(|| format!("cannot write {}", config.display()))?;
     let tests = dir.join(crate::test_cases::TEST_FILE);
@@ -361,6 +367,34 @@ pub async fn init(config: &Path, demo: bool, force: bool, json: bool) -> Result<
             println!("wrote {} (run it with: leash test)", tests.display());
         }
         println!("next: leash check, leash approve-policy --by YOU, then leash call … (see leash --help)");
+    }
+    Ok(EXIT_DECIDED)
+}
+
+/// `leash init --db URL`: one commented-out action per table of that database.
+async fn init_from_database(config: &Path, dir: &Path, url: &str, json: bool) -> Result<u8> {
+    crate::starter_schema::refuse_missing_sqlite(url)?;
+    let shown = leash_core::url::redact_url(url);
+    let tables =
+        leash_engine::outline_database(url).await.with_context(|| format!("cannot read the tables of {shown}"))?;
+    let (file_url, password_left_out) = crate::starter_schema::url_for_file(url, dir);
+    let text = crate::starter_schema::starter_policy(&file_url, password_left_out, &tables);
+    write_private(config, &text).with_context(|| format!("cannot write {}", config.display()))?;
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    if json {
+        println!("{}", serde_json::json!({"policy": config, "database": null, "tables": names}));
+    } else {
+        println!(
+            "wrote {} from the {} table(s) of {shown}: one action each, commented out — nothing can write until you uncomment one",
+            config.display(),
+            tables.len()
+        );
+        if password_left_out {
+            println!("the password is not in the file: set LEASH_DATABASE_URL to the whole URL");
+        }
+        println!(
+            "next: uncomment an action and give its fields rules, then leash check, leash approve-policy --by YOU"
+        );
     }
     Ok(EXIT_DECIDED)
 }

@@ -211,7 +211,7 @@ fn address_seed_cases_through_a_real_call() {
     let cases = [
         ("1", "125 Main St, Apt 4B, Brooklyn, NY 11211", "applied", None),
         ("2", "18 Market St, Portland, ME 97201", "pending_review", Some("zip_state_mismatch")),
-        ("3", "9 Elm St Unit 12D, Austin, TX 78701", "pending_review", Some("unit_changed")),
+        ("3", "9 Elm St, Unit 12D, Austin, TX 78701", "pending_review", Some("unit_changed")),
         ("4", "77 Sunset Blvd, Los Angeles, CA 90028", "pending_review", Some("unit_dropped")),
     ];
     for (key, new, outcome, reason) in cases {

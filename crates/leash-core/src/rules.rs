@@ -89,7 +89,8 @@ pub fn check_field(rule: &FieldRule, old: &Value, new: &Value, cx: &FieldContext
                 });
             } else if fmt != Format::UsAddress {
                 // Addresses are judged whole, across their fields: `address_flags`.
-                flags.extend(format::mechanical_flags(fmt, f, &display(old), &display(new), rule.date_order));
+                let opts = format::FormatOptions::of(rule);
+                flags.extend(format::mechanical_flags(fmt, f, &display(old), &display(new), &opts));
             }
         }
     }
@@ -169,12 +170,27 @@ fn check_value(rule: &FieldRule, new: &Value) -> Result<(), Refusal> {
             ));
         }
     }
-    if let (Some(fmt), false) = (rule.format, rule.mechanical) {
-        if let Err(why) = format::canonical_with(fmt, &text, rule.date_order) {
+    // A value its format cannot read is refused, in a mechanical field too;
+    // only an address is judged whole, by `address_flags` (`unparseable`).
+    if let Some(fmt) = rule.format.filter(|fmt| !(rule.mechanical && *fmt == Format::UsAddress)) {
+        if let Err(why) = format::canonical_in(fmt, &text, &format::FormatOptions::of(rule)) {
             return Err(Refusal::new(
                 Code::PatternMismatch,
-                format!("{f}: `{text}` is not a valid {}: {why}", fmt.as_str()),
+                format!("{f}: `{text}` cannot be read as {}: {why}", fmt.a_value()),
             ));
+        }
+    }
+    // A formatted field is written in its standard spelling: leash never
+    // writes a value worse-formed than its format allows, and never rewrites
+    // silently what the agent sent.
+    if let Some(fmt) = rule.format {
+        if let Some(canonical) = format::canonical_of(fmt, &text, &format::FormatOptions::of(rule)) {
+            if canonical != text {
+                return Err(Refusal::new(
+                    Code::NotCanonical,
+                    format!("{f}: `{text}` is not written in standard form; send `{canonical}`"),
+                ));
+            }
         }
     }
     Ok(())

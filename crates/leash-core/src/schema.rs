@@ -40,8 +40,26 @@ fn field_schema(rule: &crate::policy::FieldRule) -> Value {
     if let Some(kind) = rule.sensitive {
         notes.push(format!("{} field: always reviewed by a person", kind.as_str()));
     }
-    if !notes.is_empty() && !s.contains_key("description") {
-        s.insert("description".into(), json!(notes.join("; ")));
+    if rule.unique {
+        notes.push("a value another record already holds goes to a person".to_string());
+    }
+    if let Some(set) = &rule.exists_in {
+        notes.push(format!("must be a {} of an existing {} record", set.column, set.table));
+    }
+    if let Some(above) = &rule.review_above {
+        notes.push(format!("above {above} goes to a person"));
+    }
+    if let Some(below) = &rule.review_below {
+        notes.push(format!("below {below} goes to a person"));
+    }
+    if !notes.is_empty() {
+        let notes = notes.join("; ");
+        // A date range already describes the field: the notes follow it.
+        let text = match s.get("description").and_then(Value::as_str) {
+            Some(range) => format!("{range}; {notes}"),
+            None => notes,
+        };
+        s.insert("description".into(), json!(text));
     }
     if !rule.allow_blank && !s.contains_key("type") && rule.one_of.is_none() {
         s.insert("type".into(), json!(["string", "number", "boolean"]));
@@ -131,11 +149,33 @@ pub fn describe(action: &Action) -> String {
     if action.fields.iter().any(|f| f.mechanical) {
         review.push("anything that is more than a rewrite in standard form".into());
     }
+    let unique: Vec<&str> = action.fields.iter().filter(|f| f.unique).map(|f| f.name.as_str()).collect();
+    if !unique.is_empty() {
+        review.push(format!("the same {} as another record", unique.join(" or ")));
+    }
+    for f in &action.fields {
+        match (&f.review_above, &f.review_below) {
+            (Some(above), Some(below)) => review.push(format!("{} above {above} or below {below}", f.name)),
+            (Some(above), None) => review.push(format!("{} above {above}", f.name)),
+            (None, Some(below)) => review.push(format!("{} below {below}", f.name)),
+            (None, None) => {}
+        }
+    }
     if let Some(c) = action.review.below_confidence {
         review.push(format!("calls with confidence under {c}"));
     }
     if !review.is_empty() {
         parts.push(format!("Goes to review: {}", review.join("; ")));
+    }
+    let sets: Vec<String> = action
+        .fields
+        .iter()
+        .filter_map(|f| {
+            f.exists_in.as_ref().map(|set| format!("{} must name an existing {} ({})", f.name, set.table, set.column))
+        })
+        .collect();
+    if !sets.is_empty() {
+        parts.push(sets.join("; "));
     }
     if action.requires_reason || action.requires_evidence {
         let what: Vec<&str> =
@@ -146,4 +186,42 @@ pub fn describe(action: &Action) -> String {
         parts.push(format!("Requires {}", what.join(" and ")));
     }
     format!("{}.", parts.join(". "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_say_what_unique_exists_in_and_thresholds_do() {
+        let policy = crate::policy::parse_policy(
+            "leash.toml",
+            r#"
+[[actions]]
+name = "set_track"
+summary = "Set a track's genre and price."
+table = "Track"
+key = "TrackId"
+mode = "direct"
+  [actions.fields.GenreId]
+  exists_in = "Genre.GenreId"
+  [actions.fields.UnitPrice]
+  review_above = 5
+  review_below = 0.5
+  [actions.fields.Isrc]
+  unique = true
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let action = &policy.actions[0];
+        assert_eq!(
+            describe(action),
+            "Set a track's genre and price. Goes to review: the same Isrc as another record; \
+             UnitPrice above 5 or below 0.5. GenreId must name an existing Genre (GenreId)."
+        );
+        let set = &call_schema(action)["properties"]["set"]["properties"];
+        assert_eq!(set["GenreId"]["description"], "must be a GenreId of an existing Genre record");
+        assert_eq!(set["UnitPrice"]["description"], "above 5 goes to a person; below 0.5 goes to a person");
+        assert_eq!(set["Isrc"]["description"], "a value another record already holds goes to a person");
+    }
 }

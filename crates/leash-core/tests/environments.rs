@@ -67,6 +67,10 @@ fn an_override_that_widens_is_a_load_error() {
     }
     let errors = parse_policy_in("p.toml", POLICY, Some("prod")).unwrap_err();
     assert!(errors.iter().any(|e| e.message.contains("no [environments.prod] (staging, production)")), "{errors:?}");
-    let errors = parse_policy("p.toml", &POLICY.replace("[environments.staging.actions.set_status]", "[environments.staging.actions.nope]")).unwrap_err();
+    let errors = parse_policy(
+        "p.toml",
+        &POLICY.replace("[environments.staging.actions.set_status]", "[environments.staging.actions.nope]"),
+    )
+    .unwrap_err();
     assert!(errors.iter().any(|e| e.message.contains("no action `nope`")), "{errors:?}");
 }

@@ -34,11 +34,17 @@ when = "new.Discount <= 30"
 
 fn decision(set: Value) -> Decision {
     let policy = parse_policy("p.toml", POLICY).unwrap();
-    let record: Record =
-        json!({"TrackId": 1, "UnitPrice": 1.0, "Discount": 0, "ReleaseDate": "2010-05-01"}).as_object().cloned().unwrap();
+    let record: Record = json!({"TrackId": 1, "UnitPrice": 1.0, "Discount": 0, "ReleaseDate": "2010-05-01"})
+        .as_object()
+        .cloned()
+        .unwrap();
     let call = Call { key: Some(json!(1)), set: set.as_object().cloned().unwrap(), ..Call::default() };
     let dups = BTreeMap::new();
-    decide(&policy.actions[0], &call, &Inputs { record: Some(&record), duplicates: &dups, watch_active: false, approved: false })
+    decide(
+        &policy.actions[0],
+        &call,
+        &Inputs { record: Some(&record), duplicates: &dups, watch_active: false, approved: false },
+    )
 }
 
 fn reasons(d: &Decision) -> Vec<ReviewReason> {

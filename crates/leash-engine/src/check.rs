@@ -43,25 +43,101 @@ pub(crate) async fn load_schemas(policy: &Policy, store: &dyn Store) -> Result<H
     Ok(schemas)
 }
 
-/// Every mismatch between the policy and the database, for `leash check`.
+/// One table as a starter policy needs it (`leash init --db`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TableOutline {
+    pub name: String,
+    /// The primary key's columns in key order; empty when it has none.
+    pub primary_key: Vec<String>,
+    /// Columns that alone identify a row (primary key or unique index).
+    pub unique_columns: Vec<String>,
+    pub columns: Vec<ColumnOutline>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnOutline {
+    pub name: String,
+    pub ty: ColumnType,
+    /// The type as the database prints it.
+    pub declared: String,
+    /// leash may write it (it holds no bytes and the database does not compute it).
+    pub writable: bool,
+    /// A foreign key on this column alone: the table and column it names.
+    pub references: Option<(String, String)>,
+}
+
+/// The tables of the database a URL names, leash's own left out, each with
+/// its keys and columns: what `leash init --db` writes a starter policy from.
+/// Reads the catalogue only; creates nothing.
+pub async fn outline_database(url: &str) -> Result<Vec<TableOutline>> {
+    let store = leash_store::open(url).await?;
+    let mut out = Vec::new();
+    for t in store.user_tables().await? {
+        let Some(schema) = store.table_schema(&t.name).await? else { continue };
+        let columns = schema
+            .columns
+            .iter()
+            .map(|c| ColumnOutline {
+                name: c.name.clone(),
+                ty: c.ty,
+                declared: c.declared.clone(),
+                writable: c.unwritable().is_none(),
+                references: c.references.as_ref().map(|r| (r.table.clone(), r.column.clone())),
+            })
+            .collect();
+        out.push(TableOutline {
+            name: t.name,
+            primary_key: t.primary_key,
+            unique_columns: schema.unique_columns,
+            columns,
+        });
+    }
+    Ok(out)
+}
+
+/// Every mismatch between the policy and the database, for `leash check`;
+/// a table the database lacks is named with the closest one it has.
 pub async fn check_schema(policy: &Policy, store: &dyn Store) -> Result<Vec<SchemaIssue>> {
-    Ok(issues(policy, &load_schemas(policy, store).await?))
+    let schemas = load_schemas(policy, store).await?;
+    let sets = policy.actions.iter().flat_map(|a| a.fields.iter().filter_map(|f| f.exists_in.as_ref()));
+    let mut named = policy.actions.iter().map(|a| &a.table).chain(sets.map(|e| &e.table));
+    let tables = if named.all(|t| schemas.contains_key(t)) {
+        Vec::new()
+    } else {
+        store.user_tables().await?.into_iter().map(|t| t.name).collect()
+    };
+    Ok(issues_among(policy, &schemas, &tables))
 }
 
 pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) -> Vec<SchemaIssue> {
+    issues_among(policy, schemas, &[])
+}
+
+/// The issues, suggesting for a missing table the closest of `tables`.
+fn issues_among(policy: &Policy, schemas: &HashMap<String, TableSchema>, tables: &[String]) -> Vec<SchemaIssue> {
     let mut out = Vec::new();
+    if policy.actions.is_empty() {
+        out.push(SchemaIssue {
+            line: 1,
+            key: "actions".into(),
+            message: "the policy defines no [[actions]]: nothing can be called until one is written or uncommented"
+                .into(),
+            warning: true,
+        });
+    }
     for a in &policy.actions {
         let Some(table) = schemas.get(&a.table) else {
-            out.push(error(a.line, at(a, "table"), format!("the database has no table `{}`", a.table)));
+            let message = format!("the database has no table `{}`{}", a.table, did_you_mean(&a.table, tables));
+            out.push(error(a.line, at(a, "table"), message));
             continue;
         };
         key_issues(a, table, &mut out);
         for col in a.read.iter().filter(|c| table.column(c).is_none()) {
-            out.push(error(a.line, at(a, "read"), format!("table {} has no column `{col}`", a.table)));
+            out.push(error(a.line, at(a, "read"), no_column(table, col)));
         }
         for rule in &a.fields {
             field_issues(a, rule, table, &mut out);
-            exists_in_issues(a, rule, schemas, &mut out);
+            exists_in_issues(a, rule, schemas, tables, &mut out);
         }
         sight_warnings(a, table, &mut out);
         for col in unfilled_columns(a, table) {
@@ -79,6 +155,50 @@ pub(crate) fn issues(policy: &Policy, schemas: &HashMap<String, TableSchema>) ->
     out
 }
 
+/// `table Track has no column `genreid`; did you mean `GenreId`?`
+fn no_column(table: &TableSchema, col: &str) -> String {
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    format!("table {} has no column `{col}`{}", table.name, did_you_mean(col, &names))
+}
+
+/// `; did you mean `X`?` for the closest of `names`, or nothing when none
+/// is close: the same name in another case first, else the fewest edits,
+/// at most a third of the name's length (and at least one).
+fn did_you_mean(name: &str, names: &[String]) -> String {
+    match closest(name, names) {
+        Some(n) => format!("; did you mean `{n}`?"),
+        None => String::new(),
+    }
+}
+
+pub(crate) fn closest<'a>(name: &str, names: &'a [String]) -> Option<&'a str> {
+    if let Some(same) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+        return Some(same);
+    }
+    let lower = name.to_lowercase();
+    let most = (name.chars().count() / 3).max(1);
+    names
+        .iter()
+        .map(|n| (edit_distance(&lower, &n.to_lowercase()), n))
+        .filter(|(d, _)| *d <= most)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.as_str())
+}
+
+/// Levenshtein distance in characters (names are short: two rows suffice).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            row[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        prev = row;
+    }
+    prev[b.len()]
+}
+
 fn error(line: usize, key: String, message: String) -> SchemaIssue {
     SchemaIssue { line, key, message, warning: false }
 }
@@ -90,7 +210,7 @@ fn at(a: &Action, key: &str) -> String {
 /// The key column exists and, for updates, names one record.
 fn key_issues(a: &Action, table: &TableSchema, out: &mut Vec<SchemaIssue>) {
     match table.column(&a.key) {
-        None => out.push(error(a.line, at(a, "key"), format!("table {} has no column `{}`", a.table, a.key))),
+        None => out.push(error(a.line, at(a, "key"), no_column(table, &a.key))),
         Some(_) if a.kind == Kind::Update && !table.unique_columns.contains(&a.key) => out.push(error(
             a.line,
             at(a, "key"),
@@ -108,7 +228,7 @@ fn field_issues(a: &Action, rule: &FieldRule, table: &TableSchema, out: &mut Vec
     let key = at(a, &format!("fields.{}", rule.name));
     let mut issue = |suffix: &str, message: String| out.push(error(rule.line, format!("{key}{suffix}"), message));
     let Some(col) = table.column(&rule.name) else {
-        issue("", format!("table {} has no column `{}`", a.table, rule.name));
+        issue("", no_column(table, &rule.name));
         return;
     };
     if rule.name == a.key && a.kind == Kind::Update {
@@ -179,14 +299,22 @@ fn sight_warnings(a: &Action, table: &TableSchema, out: &mut Vec<SchemaIssue>) {
 }
 
 /// `exists_in` names a table and column the database has.
-fn exists_in_issues(a: &Action, rule: &FieldRule, schemas: &HashMap<String, TableSchema>, out: &mut Vec<SchemaIssue>) {
+fn exists_in_issues(
+    a: &Action,
+    rule: &FieldRule,
+    schemas: &HashMap<String, TableSchema>,
+    tables: &[String],
+    out: &mut Vec<SchemaIssue>,
+) {
     let Some(set) = &rule.exists_in else { return };
     let key = at(a, &format!("fields.{}.exists_in", rule.name));
     match schemas.get(&set.table) {
-        None => out.push(error(rule.line, key, format!("the database has no table `{}`", set.table))),
-        Some(t) if t.column(&set.column).is_none() => {
-            out.push(error(rule.line, key, format!("table {} has no column `{}`", set.table, set.column)))
-        }
+        None => out.push(error(
+            rule.line,
+            key,
+            format!("the database has no table `{}`{}", set.table, did_you_mean(&set.table, tables)),
+        )),
+        Some(t) if t.column(&set.column).is_none() => out.push(error(rule.line, key, no_column(t, &set.column))),
         Some(_) => {}
     }
 }
@@ -203,4 +331,42 @@ fn unfilled_columns(a: &Action, table: &TableSchema) -> Vec<String> {
         .filter(|c| !c.nullable && !c.has_default && c.name != a.key && a.field(&c.name).is_none())
         .map(|c| c.name.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_closest_name_is_the_same_in_another_case_then_the_fewest_edits() {
+        let tables = names(&["Album", "Artist", "Genre", "PlaylistTrack", "Track", "tracks_old"]);
+        assert_eq!(closest("track", &tables), Some("Track"));
+        assert_eq!(closest("TRACK", &tables), Some("Track"));
+        assert_eq!(closest("Trak", &tables), Some("Track"));
+        assert_eq!(closest("playlist_track", &tables), Some("PlaylistTrack"));
+        assert_eq!(closest("Albums", &tables), Some("Album"));
+        assert_eq!(closest("invoice", &tables), None, "nothing close: no guess");
+        assert_eq!(closest("x", &names(&["y"])), Some("y"), "one edit is always close enough");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn a_missing_column_is_named_with_its_closest_spelling() {
+        let table = TableSchema {
+            name: "Track".into(),
+            columns: ["TrackId", "GenreId", "UnitPrice"]
+                .iter()
+                .map(|n| leash_store::Column { name: n.to_string(), ..Default::default() })
+                .collect(),
+            unique_columns: vec!["TrackId".into()],
+            has_triggers: false,
+        };
+        assert_eq!(no_column(&table, "genreid"), "table Track has no column `genreid`; did you mean `GenreId`?");
+        assert_eq!(no_column(&table, "Composer"), "table Track has no column `Composer`");
+    }
 }

@@ -31,7 +31,7 @@ use leash_core::policy::{Action, Policy};
 use leash_store::{Store, StoreError, TableSchema};
 
 pub use audit::{ActionTally, AuditReport, AuditRequest, RefusedChange, ReviewedChange, AUDIT_PAGE_ROWS};
-pub use check::{check_schema, SchemaIssue};
+pub use check::{check_schema, outline_database, ColumnOutline, SchemaIssue, TableOutline};
 pub use clock::{parse_time, stamp, Clock};
 pub use expiry::EXPIRE_BATCH_MAX;
 pub use explain::PolicyChange;

@@ -167,8 +167,11 @@ impl Engine {
     /// The refusal for a write the database turned down, naming the value
     /// it stumbled on. The database's own text goes to the log only.
     pub(crate) async fn refusal_for(&self, rej: &Rejection, action: &Action, call: &Call) -> Result<Refusal> {
+        // The database's text may quote values; it is for whoever turns the
+        // log up, not for a warning every command prints.
         tracing::warn!(action = %action.name, kind = rej.kind.as_str(), column = rej.column.as_deref().unwrap_or(""),
-            detail = %rej.detail, "the database refused a write");
+            "the database refused a write");
+        tracing::debug!(action = %action.name, detail = %rej.detail, "what the database said");
         let table = self.schema(&action.table)?;
         let named = |col: &str| table.column(col).map(|c| format!("{col} ({})", c.declared));
         let column = rej.column.as_deref().and_then(named);
@@ -211,10 +214,7 @@ impl Engine {
                     format!("{what} is refused by the database's check {constraint}; send a value that meets it"),
                 )
             }
-            RejectionKind::ForeignKey => Refusal::new(
-                Code::InvalidInput,
-                format!("{} must name a record that exists ({constraint})", column.unwrap_or_else(|| "a field".into())),
-            ),
+            RejectionKind::ForeignKey => foreign_key_refusal(table, call, rej),
         })
     }
 
@@ -235,6 +235,47 @@ impl Engine {
         }
         Ok(None)
     }
+}
+
+/// A foreign key refused the write: the column and the table its value
+/// must name, from the schema (`ArtistId must name a record of Artist
+/// (ArtistId); 999 is not one`). Which column: the one the database named,
+/// else the call's fields that point at another table.
+fn foreign_key_refusal(table: &TableSchema, call: &Call, rej: &Rejection) -> Refusal {
+    let pointing = |f: &&String| table.column(f).is_some_and(|c| c.references.is_some());
+    // A column the call did not set (a trigger's) is not the caller's to learn.
+    let suspects: Vec<&String> = match rej.column.as_ref().filter(|c| call.set.contains_key(c.as_str())) {
+        Some(c) => vec![c],
+        None => call.set.keys().filter(pointing).collect(),
+    };
+    let must = |f: &str| -> Option<String> {
+        let to = table.column(f)?.references.as_ref()?;
+        let value = call.set.get(f).map(display).unwrap_or_default();
+        Some(format!("{f} must name a record of {} ({}); {value} is not one", to.table, to.column))
+    };
+    let message = match suspects.as_slice() {
+        [one] => must(one).unwrap_or_else(|| {
+            // A key over several columns, or other rows pointing at the
+            // value this change replaces.
+            format!(
+                "{one}: `{}` would break a link between tables (a foreign key): it names no record of the table it points at, or other records point at the value it replaces",
+                call.set.get(one.as_str()).map(display).unwrap_or_default()
+            )
+        }),
+        [] => format!(
+            "a field must name a record that exists ({})",
+            rej.constraint.as_deref().unwrap_or("a foreign key of the table")
+        ),
+        many => {
+            let each: Vec<String> = many
+                .iter()
+                .filter_map(|f| table.column(f)?.references.as_ref().map(|to| format!("{f} of {} ({})", to.table, to.column)))
+                .collect();
+            let values: Vec<String> = many.iter().filter_map(|f| call.set.get(f.as_str()).map(display)).collect();
+            format!("each must name an existing record: {}; one of {} is not one", each.join(", "), values.join(", "))
+        }
+    };
+    Refusal::new(Code::InvalidInput, message)
 }
 
 /// A value the column's type refused: which one (the key, a field, or, not

@@ -184,7 +184,7 @@ async fn the_rental_shop_runs_the_whole_loop_as_the_database_stores_it(kind: Kin
     let s = store.as_ref();
 
     // A trigger lower-cases the address: the journal says what was stored.
-    let r = engine.call(&agent(), "set_email", call(ANN, "email", "Ann.Lee@Example.COM")).await.unwrap();
+    let r = engine.call(&agent(), "set_email", call(ANN, "email", "Ann.Lee@example.com")).await.unwrap();
     assert_eq!(r.outcome, Outcome::Applied, "{kind:?}: {r:?}");
     assert_eq!(r.fields[0].new, json!("ann.lee@example.com"), "{kind:?}: the caller hears what was stored");
     let email_change = r.change_id.clone().unwrap();

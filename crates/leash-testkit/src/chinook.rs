@@ -56,8 +56,7 @@ pub fn rows(kind: Kind) -> Vec<String> {
     let q = |ident: &str| kind.quote(ident);
     let genres: Vec<String> = (1..=25).map(|i| format!("({i}, 'Genre {i}')")).collect();
     let tracks: Vec<String> = (1..=60).map(|i| format!("({i}, 'Track {i}', {}, 0.99, NULL)", 1 + i % 25)).collect();
-    let links: Vec<String> =
-        (1..=3).flat_map(|p| (1..=20).map(move |t| format!("({p}, {t}, {t})"))).collect();
+    let links: Vec<String> = (1..=3).flat_map(|p| (1..=20).map(move |t| format!("({p}, {t}, {t})"))).collect();
     vec![
         format!("INSERT INTO {} ({}, {}) VALUES {}", q("Genre"), q("GenreId"), q("Name"), genres.join(", ")),
         format!(

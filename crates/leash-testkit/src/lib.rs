@@ -7,8 +7,8 @@
 //! A store whose URL is not set is skipped with a message, except under
 //! `CI=true`, where it is a failure: CI must test every store.
 
-pub mod python;
 pub mod chinook;
+pub mod python;
 pub mod secrets;
 pub mod shop;
 

@@ -3,14 +3,28 @@
 
 use jiff::civil::Date;
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
 
+/// `Mar`, `Mar.`, `Sept`, `March`: the start of a month's name, three letters or more.
 fn month_from_name(word: &str) -> Option<i8> {
     let w = word.trim_end_matches('.').to_ascii_lowercase();
     if w.len() < 3 {
         return None;
     }
-    MONTHS.iter().position(|m| w.starts_with(m)).map(|i| i as i8 + 1)
+    MONTHS.iter().position(|m| m.starts_with(&w)).map(|i| i as i8 + 1)
 }
 
 fn build(y: i64, m: i64, d: i64) -> Result<String, String> {
@@ -22,18 +36,38 @@ fn build(y: i64, m: i64, d: i64) -> Result<String, String> {
     Date::new(y, m, d).map(|d| d.to_string()).map_err(|_| format!("{y:04}-{m:02}-{d:02} is not a calendar date"))
 }
 
+/// An ISO date with a time after it (`2026-03-14T10:00:00Z`, `2026-03-14
+/// 10:00`) is that date; anything else after it is not a time.
+fn without_time(text: &str) -> Result<&str, String> {
+    let Some((date, rest)) = text.split_once(['T', ' ']) else { return Ok(text) };
+    let iso = date.len() == 10 && date.as_bytes()[4] == b'-';
+    match (iso, rest.trim_start().starts_with(|c: char| c.is_ascii_digit())) {
+        (true, true) => Ok(date),
+        (true, false) => Err(format!("`{text}` has something after the date that is not a time")),
+        (false, _) => Ok(text),
+    }
+}
+
 pub fn canonical(value: &str, order: Option<super::DateOrder>) -> Result<String, String> {
-    let text = value.trim();
-    let text = text.split(['T', ' ']).next().filter(|t| t.len() == 10 && t.as_bytes()[4] == b'-').unwrap_or(text);
+    let text = without_time(value.trim())?;
     let words: Vec<&str> = text.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
-    let num = |s: &str| s.parse::<i64>().map_err(|_| format!("`{value}` is not a date"));
+    // Digits only: `+3` or `-0001` is not how a day, month or year is written.
+    let num = |s: &str| match s.bytes().all(|b| b.is_ascii_digit()) {
+        true => s.parse::<i64>().map_err(|_| format!("`{value}` is not a date")),
+        false => Err(format!("`{value}` is not a date")),
+    };
+    let year = |s: &str| match s.len() {
+        4 => num(s),
+        _ => Err(format!("`{value}` has no four-digit year")),
+    };
+    let day = |s: &str| num(s.trim_end_matches(['s', 't', 'n', 'd', 'r', 'h']));
     // Month names: `Jan 5 2026`, `5 January 2026`.
     if words.len() == 3 {
         if let Some(m) = month_from_name(words[0]) {
-            return build(num(words[2])?, m.into(), num(words[1].trim_end_matches(['s', 't', 'n', 'd', 'r', 'h']))?);
+            return build(year(words[2])?, m.into(), day(words[1])?);
         }
         if let Some(m) = month_from_name(words[1]) {
-            return build(num(words[2])?, m.into(), num(words[0].trim_end_matches(['s', 't', 'n', 'd', 'r', 'h']))?);
+            return build(year(words[2])?, m.into(), day(words[0])?);
         }
     }
     let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
@@ -85,5 +119,16 @@ mod tests {
         assert_eq!(canonical("03/04/2025", Some(super::super::DateOrder::Dmy)).unwrap(), "2025-04-03");
         assert!(canonical("2026-02-30", None).is_err());
         assert!(canonical("soon", None).is_err());
+    }
+
+    #[test]
+    fn only_a_time_may_follow_a_date_and_numbers_are_digits() {
+        assert_eq!(canonical("2026-03-14 10:00", None).unwrap(), "2026-03-14");
+        assert!(canonical("2026-03-14 garbage", None).is_err());
+        assert!(canonical("14.03.-001", None).is_err());
+        assert!(canonical("+3/14/2026", None).is_err());
+        assert!(canonical("Mar 14 26", None).unwrap_err().contains("four-digit year"));
+        assert!(canonical("Marzipan 14 2026", None).is_err());
+        assert_eq!(canonical("Sept. 3, 2026", None).unwrap(), "2026-09-03");
     }
 }

@@ -1,13 +1,20 @@
-//! Formats for `change = "mechanical"`: each turns a value into a canonical
-//! form; two values written differently but meaning the same have equal forms.
+//! Formats: each reads a value and writes its canonical form, the one
+//! spelling leash stores for it. Two values written differently but meaning
+//! the same have equal canonical forms (a name's case aside), which is what
+//! `change = "mechanical"` compares; and canonical forms are fixed points:
+//! the canonical form of a canonical form is itself.
 
 pub mod address;
 mod date;
+mod phone;
 mod simple;
 
 use serde::Serialize;
 
 use crate::codes::ReviewReason;
+use crate::policy::FieldRule;
+
+pub use phone::{region_known as phone_region_known, DEFAULT_REGION as PHONE_DEFAULT_REGION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +44,46 @@ impl Format {
 
     pub fn as_str(self) -> &'static str {
         Format::NAMES[self as usize]
+    }
+
+    /// What a value of this format is called: `phone number`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Format::UsAddress => "US address",
+            Format::Date => "date",
+            Format::Phone => "phone number",
+            Format::Email => "email address",
+            Format::Text => "text",
+            Format::Name => "name",
+        }
+    }
+
+    /// The noun with its article, for a sentence: `an email address`.
+    pub fn a_value(self) -> &'static str {
+        match self {
+            Format::UsAddress => "a US address",
+            Format::Date => "a date",
+            Format::Phone => "a phone number",
+            Format::Email => "an email address",
+            Format::Text => "text",
+            Format::Name => "a name",
+        }
+    }
+}
+
+/// What a field's policy adds to its format: how to read `03/04/2025`, and
+/// the region of a phone number written without a country code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FormatOptions<'a> {
+    pub date_order: Option<DateOrder>,
+    /// Two letters (`DE`); `None` is `PHONE_DEFAULT_REGION`, the US.
+    pub region: Option<&'a str>,
+}
+
+impl<'a> FormatOptions<'a> {
+    /// The field's own options (`date_order`, `region`).
+    pub fn of(rule: &'a FieldRule) -> FormatOptions<'a> {
+        FormatOptions { date_order: rule.date_order, region: rule.region.as_deref() }
     }
 }
 
@@ -83,31 +130,41 @@ pub(crate) fn title_word(word: &str) -> String {
     out
 }
 
+/// The canonical form of `value` with a field's options: the spelling leash
+/// writes, or `None` when the value cannot be read in the format. A new value
+/// of a formatted field is written as its canonical form or not at all.
+pub fn canonical_of(format: Format, value: &str, opts: &FormatOptions) -> Option<String> {
+    canonical_in(format, value, opts).ok()
+}
+
 /// The canonical form of `value`, or why it cannot be read in this format.
+pub fn canonical_in(format: Format, value: &str, opts: &FormatOptions) -> Result<String, String> {
+    match format {
+        Format::UsAddress => address::canonical(value),
+        Format::Date => date::canonical(value, opts.date_order),
+        Format::Phone => phone::canonical(value, opts.region),
+        Format::Email => simple::email(value),
+        Format::Text => Ok(simple::text(value)),
+        Format::Name => Ok(simple::name(value)),
+    }
+}
+
+/// The canonical form of `value` with no field options (dates of one order
+/// only, phone numbers of the US by default).
 pub fn canonical(format: Format, value: &str) -> Result<String, String> {
-    canonical_with(format, value, None)
+    canonical_in(format, value, &FormatOptions::default())
 }
 
 pub fn canonical_date(value: &str, order: Option<DateOrder>) -> Result<String, String> {
     date::canonical(value, order)
 }
 
-/// A readable form for people: like `canonical`, but a name keeps its case rules.
-pub fn display_form(format: Format, value: &str) -> Result<String, String> {
+/// Whether two canonical forms are the same value: equal, except that the
+/// case of a name does not count (`DeShawn` and `Deshawn`).
+fn same_canonical(format: Format, a: &str, b: &str) -> bool {
     match format {
-        Format::Name => Ok(simple::name_display(value)),
-        other => canonical(other, value),
-    }
-}
-
-pub fn canonical_with(format: Format, value: &str, order: Option<DateOrder>) -> Result<String, String> {
-    match format {
-        Format::UsAddress => address::canonical(value),
-        Format::Date => date::canonical(value, order),
-        Format::Phone => simple::phone(value),
-        Format::Email => simple::email(value),
-        Format::Text => Ok(simple::text(value)),
-        Format::Name => Ok(simple::name(value)),
+        Format::Name => simple::name_key(a) == simple::name_key(b),
+        _ => a == b,
     }
 }
 
@@ -118,24 +175,25 @@ pub struct Flag {
     pub note: String,
 }
 
-/// Empty when `new` is the same value as `old`, written differently.
-pub fn mechanical_flags(format: Format, field: &str, old: &str, new: &str, order: Option<DateOrder>) -> Vec<Flag> {
+/// Empty when `new` is the same value as `old`, written differently: their
+/// canonical forms (`canonical_in`, the very function writes go through) agree.
+pub fn mechanical_flags(format: Format, field: &str, old: &str, new: &str, opts: &FormatOptions) -> Vec<Flag> {
     if format == Format::UsAddress {
         return address::compare(field, old, new);
     }
     let not_mechanical = |note: String| vec![Flag { reason: ReviewReason::NotMechanical, note }];
-    match (canonical_with(format, old, order), canonical_with(format, new, order)) {
-        (Ok(a), Ok(b)) if a == b => Vec::new(),
+    match (canonical_in(format, old, opts), canonical_in(format, new, opts)) {
+        (Ok(a), Ok(b)) if same_canonical(format, &a, &b) => Vec::new(),
         (Ok(a), Ok(b)) => not_mechanical(format!(
             "{field}: `{new}` is not `{old}` written differently ({} form `{b}` vs `{a}`); check it is the same {}",
             format.as_str(),
-            format.as_str()
+            format.noun()
         )),
         (Err(why), _) => {
-            not_mechanical(format!("{field}: the current value `{old}` cannot be read as a {}: {why}", format.as_str()))
+            not_mechanical(format!("{field}: the current value `{old}` cannot be read as {}: {why}", format.a_value()))
         }
         (_, Err(why)) => {
-            not_mechanical(format!("{field}: the new value `{new}` cannot be read as a {}: {why}", format.as_str()))
+            not_mechanical(format!("{field}: the new value `{new}` cannot be read as {}: {why}", format.a_value()))
         }
     }
 }

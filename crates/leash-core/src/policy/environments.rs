@@ -27,13 +27,7 @@ fn rank(mode: Mode) -> u8 {
 
 /// Checks every environment's overrides against the actions and applies
 /// those of `chosen` (if any). Returns the names defined.
-pub(super) fn apply(
-    w: &mut Walker,
-    item: &Item,
-    at: &At,
-    chosen: Option<&str>,
-    actions: &mut [Action],
-) -> Vec<String> {
+pub(super) fn apply(w: &mut Walker, item: &Item, at: &At, chosen: Option<&str>, actions: &mut [Action]) -> Vec<String> {
     let Some(table) = item.as_table_like() else {
         w.error(at, "expected tables [environments.<name>.actions.<action>]");
         return Vec::new();

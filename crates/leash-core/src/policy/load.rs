@@ -163,25 +163,20 @@ pub fn parse_policy_in(file: &str, text: &str, environment: Option<&str>) -> Res
         environment: None,
         hash: hex::encode(Sha256::digest(text.as_bytes())),
     };
-    let mut saw_actions = false;
     let (mut environments, mut file_environment) = (None, None);
     for (name, item, at) in w.entries(doc.as_table(), &root, TOP_KEYS) {
         match name {
             "database" => (policy.database_url, file_environment) = parse_database(&mut w, item, &at),
             "environments" => environments = Some((item, at)),
-            "actions" => {
-                saw_actions = true;
-                policy.actions = parse_actions(&mut w, item, &at);
-            }
+            // No [[actions]] at all is a policy that lets nothing be called
+            // (a starter with every action commented out); `leash check` says so.
+            "actions" => policy.actions = parse_actions(&mut w, item, &at),
             "webhooks" => policy.webhooks = parse_webhooks(&mut w, item, &at),
             "notify" => policy.notify = parse_notify(&mut w, item, &at),
             "slack" => policy.slack = parse_slack(&mut w, item, &at),
             "rollout" => policy.rollout = parse_rollout(&mut w, item, &at),
             _ => unreachable!("entries() filters unknown keys"),
         }
-    }
-    if !saw_actions {
-        w.error(&root.child("actions", Some(1)), "the policy defines no [[actions]]; add at least one");
     }
     let chosen = environment.map(str::to_string).or(file_environment);
     let defined = match environments {

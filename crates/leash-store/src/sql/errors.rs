@@ -21,7 +21,8 @@ pub(crate) fn rejection(e: &sqlx::Error) -> Option<Rejection> {
     let message = d.message().to_string();
     let constraint = d.constraint().map(str::to_string).or_else(|| backquoted_after(&message, "CONSTRAINT "));
     let column = match d.try_downcast_ref::<PgDatabaseError>() {
-        Some(pg) => pg.column().map(str::to_string),
+        Some(pg) => pg.column().map(str::to_string).or_else(|| pg.detail().and_then(pg_key_column)),
+        None if kind == RejectionKind::ForeignKey => mysql_key_column(&message),
         None => column_in_message(&message).or_else(|| {
             // MariaDB names a column's own CHECK (JSON columns have one)
             // `table.column`.
@@ -80,6 +81,34 @@ fn column_in_message(message: &str) -> Option<String> {
     None
 }
 
+/// The written table's column a PostgreSQL foreign-key error names, from
+/// its detail: `Key (GenreId)=(999) is not present in table "Genre".` (a
+/// value the table lacks) or `… is still referenced from table "Track".`
+/// (a value other rows point at); `None` for a key of several columns.
+fn pg_key_column(detail: &str) -> Option<String> {
+    let rest = &detail[detail.find("Key (")? + "Key (".len()..];
+    let columns = &rest[..rest.find(")=(")?];
+    (!columns.contains(", ")).then(|| columns.trim_matches('"').to_string())
+}
+
+/// The written table's column a MySQL foreign-key error names: the child's
+/// `FOREIGN KEY (`c`)` when a row points at nothing, the parent's
+/// `REFERENCES `t` (`c`)` when rows still point at the one changed;
+/// `None` for a key of several columns.
+fn mysql_key_column(message: &str) -> Option<String> {
+    let from = if message.contains("a parent row") {
+        let rest = &message[message.find(" REFERENCES ")? + " REFERENCES ".len()..];
+        &rest[rest.find(" (")? + 1..]
+    } else {
+        &message[message.find("FOREIGN KEY ")? + "FOREIGN KEY ".len()..]
+    };
+    let columns = &from[..from.find(')')?];
+    if columns.contains(',') {
+        return None;
+    }
+    backquoted_after(columns, "(")
+}
+
 fn backquoted_after(message: &str, marker: &str) -> Option<String> {
     let rest = &message[message.find(marker)? + marker.len()..];
     let rest = rest.strip_prefix('`')?;
@@ -129,5 +158,21 @@ mod tests {
             assert_eq!(column_in_message(message).as_deref(), Some(column), "{message}");
         }
         assert_eq!(backquoted_after("CONSTRAINT `t.j` failed for `db`.`t`", "CONSTRAINT ").as_deref(), Some("t.j"));
+    }
+
+    #[test]
+    fn foreign_key_errors_name_the_written_tables_column() {
+        let child = "Cannot add or update a child row: a foreign key constraint fails (`db`.`Track`, \
+            CONSTRAINT `fk_genre` FOREIGN KEY (`GenreId`) REFERENCES `Genre` (`Id`))";
+        assert_eq!(mysql_key_column(child).as_deref(), Some("GenreId"));
+        let parent = "Cannot delete or update a parent row: a foreign key constraint fails (`db`.`Track`, \
+            CONSTRAINT `fk_genre` FOREIGN KEY (`GenreId`) REFERENCES `Genre` (`Id`))";
+        assert_eq!(mysql_key_column(parent).as_deref(), Some("Id"));
+        let both = "Cannot add or update a child row: a foreign key constraint fails (`db`.`t`, \
+            CONSTRAINT `fk` FOREIGN KEY (`a`, `b`) REFERENCES `p` (`a`, `b`))";
+        assert_eq!(mysql_key_column(both), None);
+        assert_eq!(pg_key_column("Key (GenreId)=(999) is not present in table \"Genre\".").as_deref(), Some("GenreId"));
+        assert_eq!(pg_key_column("Key (\"Genre Id\")=(1) is still referenced").as_deref(), Some("Genre Id"));
+        assert_eq!(pg_key_column("Key (a, b)=(1, 2) is not present in table \"p\"."), None);
     }
 }

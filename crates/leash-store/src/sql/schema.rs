@@ -1,6 +1,7 @@
 //! Reading a table's shape from the live database: columns, their declared
-//! types and what leash may do with them, single-column unique keys, and
-//! whether triggers run on writes.
+//! types and what leash may do with them, single-column unique keys and
+//! foreign keys, and whether triggers run on writes; and the list of the
+//! database's tables with their primary keys.
 
 use leash_core::value::{ColumnType, Value};
 use sqlx::any::AnyRow;
@@ -8,7 +9,7 @@ use sqlx::any::AnyRow;
 use super::connect::SqlStore;
 use crate::dialect::{column_type, Catalogue};
 use crate::rows::value_at;
-use crate::{Column, Result, TableSchema};
+use crate::{Column, Reference, Result, TableSchema, UserTable};
 
 fn text(row: &AnyRow, idx: usize) -> Result<String> {
     Ok(leash_core::value::display(&value_at(row, idx)?))
@@ -109,6 +110,7 @@ impl SqlStore {
                 max_chars: value_at(&row, 7)?.as_u64().map(|n| n as u32),
                 binary: flag(&row, 8)?,
                 generated: flag(&row, 9)?,
+                references: None,
             });
         }
         if columns.is_empty() {
@@ -125,6 +127,7 @@ impl SqlStore {
             Some(row) => flag(&row, 0)?,
             None => false,
         };
+        self.attach_references(table, &mut columns).await;
         Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, has_triggers }))
     }
 
@@ -180,6 +183,7 @@ impl SqlStore {
                 cast_as: None,
                 binary,
                 generated,
+                references: None,
                 name: col,
             });
         }
@@ -194,6 +198,7 @@ impl SqlStore {
             Some(row) => flag(&row, 0)?,
             None => false,
         };
+        self.attach_references(table, &mut columns).await;
         Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, has_triggers }))
     }
 
@@ -257,7 +262,128 @@ impl SqlStore {
             Some(row) => flag(&row, 0)?,
             None => false,
         };
+        self.attach_references(table, &mut columns).await;
         Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, has_triggers }))
+    }
+}
+
+/// Foreign keys on one column: (column, group, referenced table, referenced
+/// column); a key over several columns has several rows in one group.
+type ForeignKeyRow = (String, String, String, Option<String>);
+
+impl SqlStore {
+    pub(super) async fn read_user_tables(&self) -> Result<Vec<UserTable>> {
+        let q = self.q(match self.dialect().catalogue() {
+            Catalogue::Pragmas => "SELECT name FROM sqlite_master WHERE type = 'table'",
+            // The schema unqualified names resolve to; partitions are
+            // written through their parent.
+            Catalogue::PgCatalog => {
+                "SELECT CAST(relname AS TEXT) FROM pg_class \
+                 WHERE relnamespace = CAST(current_schema() AS regnamespace) \
+                 AND relkind IN ('r', 'p') AND NOT relispartition"
+            }
+            Catalogue::InformationSchema => {
+                "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"
+            }
+        });
+        let mut names: Vec<String> = self.fetch_all(q).await?.iter().map(|r| text(r, 0)).collect::<Result<_>>()?;
+        names.retain(|n| !n.starts_with("leash_") && !n.starts_with("sqlite_"));
+        names.sort();
+        let mut tables = Vec::with_capacity(names.len());
+        for name in names {
+            let primary_key = self.primary_key(&name).await?;
+            tables.push(UserTable { name, primary_key });
+        }
+        Ok(tables)
+    }
+
+    /// The primary key's columns in key order.
+    async fn primary_key(&self, table: &str) -> Result<Vec<String>> {
+        let (schema, name) = split_table(table);
+        let q = match self.dialect().catalogue() {
+            Catalogue::Pragmas => {
+                let mut q = self.q("SELECT name FROM pragma_table_info(");
+                q.text(name).push(", ").text(schema.unwrap_or("main")).push(") WHERE pk > 0 ORDER BY pk");
+                q
+            }
+            Catalogue::PgCatalog => {
+                let mut q = self.q("SELECT CAST(a.attname AS TEXT) FROM pg_index i \
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                     WHERE i.indisprimary AND i.indrelid = to_regclass(");
+                q.text(&self.dialect().quote_table(table));
+                q.push(") ORDER BY array_position(CAST(i.indkey AS int2[]), a.attnum)");
+                q
+            }
+            Catalogue::InformationSchema => {
+                let mut q = self.q("SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.STATISTICS WHERE");
+                self.mysql_schema_filter(&mut q, "TABLE_SCHEMA", schema);
+                q.push(" AND INDEX_NAME = 'PRIMARY' AND TABLE_NAME = ").text(name).push(" ORDER BY SEQ_IN_INDEX");
+                q
+            }
+        };
+        self.fetch_all(q).await?.iter().map(|r| text(r, 0)).collect()
+    }
+
+    /// Marks each column that alone holds a foreign key with the column it
+    /// points at. Only messages use it (a refused write names the table
+    /// its value must match), so a catalogue leash may not read costs the
+    /// hint, not the start.
+    async fn attach_references(&self, table: &str, columns: &mut [Column]) {
+        let rows = match self.foreign_keys(table).await {
+            Ok(rows) => rows,
+            Err(_) => return,
+        };
+        let single = |group: &str| rows.iter().filter(|r| r.1 == group).count() == 1;
+        for (column, _, target, target_column) in rows.iter().filter(|r| single(&r.1)) {
+            // SQLite leaves the column out when the key names the other table's primary key.
+            let target_column = match target_column {
+                Some(c) => c.clone(),
+                None => match self.primary_key(target).await.ok().as_deref() {
+                    Some([only]) => only.clone(),
+                    _ => continue,
+                },
+            };
+            if let Some(c) = columns.iter_mut().find(|c| &c.name == column) {
+                c.references.get_or_insert(Reference { table: target.clone(), column: target_column });
+            }
+        }
+    }
+
+    async fn foreign_keys(&self, table: &str) -> Result<Vec<ForeignKeyRow>> {
+        let (schema, name) = split_table(table);
+        let q = match self.dialect().catalogue() {
+            Catalogue::Pragmas => {
+                let mut q =
+                    self.q("SELECT \"from\", CAST(id AS TEXT), \"table\", \"to\" FROM pragma_foreign_key_list(");
+                q.text(name).push(", ").text(schema.unwrap_or("main")).push(")");
+                q
+            }
+            Catalogue::PgCatalog => {
+                let mut q =
+                    self.q("SELECT CAST(a.attname AS TEXT), CAST(c.conname AS TEXT), CAST(t.relname AS TEXT), \
+                     CAST(ta.attname AS TEXT) FROM pg_constraint c \
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) \
+                     JOIN pg_class t ON t.oid = c.confrelid \
+                     JOIN pg_attribute ta ON ta.attrelid = c.confrelid AND ta.attnum = c.confkey[1] \
+                     WHERE c.contype = 'f' AND c.conrelid = to_regclass(");
+                q.text(&self.dialect().quote_table(table)).push(")");
+                q
+            }
+            Catalogue::InformationSchema => {
+                let mut q = self.q("SELECT CAST(COLUMN_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), \
+                     CAST(REFERENCED_TABLE_NAME AS CHAR), CAST(REFERENCED_COLUMN_NAME AS CHAR) \
+                     FROM information_schema.KEY_COLUMN_USAGE WHERE");
+                self.mysql_schema_filter(&mut q, "TABLE_SCHEMA", schema);
+                q.push(" AND TABLE_NAME = ").text(name).push(" AND REFERENCED_TABLE_NAME IS NOT NULL");
+                q
+            }
+        };
+        let mut rows = Vec::new();
+        for row in self.fetch_all(q).await? {
+            rows.push((text(&row, 0)?, text(&row, 1)?, text(&row, 2)?, opt_text(&row, 3)?));
+        }
+        Ok(rows)
     }
 }
 

@@ -67,11 +67,39 @@ pub struct BoxLine {
     pub box_id: Option<String>,
 }
 
+/// How often a reading is written out and read again before it must settle.
+const READINGS_MAX: usize = 3;
+
 /// Parses one US address, single-line or street-only.
+///
+/// What must stay true: the canonical form reads back as the same address.
+/// Some spellings read one way and their canonical form another (`123 Main
+/// St IL`: without a comma `IL` reads as the city, after one as the state),
+/// so the reading is the one its own canonical form settles on; an address
+/// that does not settle is refused. `compare` and `canonical` both read
+/// through here, so a value and its canonical form are always the same place.
 pub fn parse(input: &str) -> Result<Address, String> {
     if input.len() > ADDRESS_BYTES_MAX {
         return Err(format!("longer than {ADDRESS_BYTES_MAX} bytes; not an address"));
     }
+    let mut a = parse_once(input)?;
+    for _ in 0..READINGS_MAX {
+        let written = a.canonical();
+        let again = parse_once(&written)
+            .map_err(|why| format!("leash reads it as `{written}`, and cannot read that back ({why})"))?;
+        if again == a {
+            return Ok(a);
+        }
+        a = again;
+    }
+    Err(format!(
+        "it reads more than one way (last as `{}`); put commas between the street, unit, city and state",
+        a.canonical()
+    ))
+}
+
+/// One reading of `input`, which its canonical form may read differently.
+fn parse_once(input: &str) -> Result<Address, String> {
     let mut parts = tokenize(input);
     if parts.is_empty() {
         return Err("the address is empty".into());
