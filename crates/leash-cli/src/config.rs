@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
-use leash_core::policy::{parse_policy, Policy, PolicyError};
+use leash_core::policy::{parse_policy_in, Policy, PolicyError};
 use leash_engine::Engine;
 
 use crate::cli::Cli;
@@ -26,8 +26,11 @@ pub fn read_policy_text(path: &Path) -> Result<String> {
 }
 
 /// The policy, or every error in it with file, line and key.
+/// The policy in the environment `LEASH_ENV` names, or the file's own
+/// `[database] environment`.
 pub fn parse_policy_text(path: &Path, text: &str) -> std::result::Result<Policy, Vec<PolicyError>> {
-    parse_policy(&path.display().to_string(), text)
+    let environment = std::env::var("LEASH_ENV").ok().filter(|e| !e.trim().is_empty());
+    parse_policy_in(&path.display().to_string(), text, environment.as_deref())
 }
 
 /// `--db`, then LEASH_DATABASE_URL, then the policy's url; a relative SQLite

@@ -6,9 +6,15 @@ use serde_json::{json, Map, Value};
 use crate::codes::{Code, Outcome, ReviewReason};
 use crate::policy::{Action, Bound, Kind};
 
-fn field_schema(rule: &crate::policy::FieldRule) -> Value {
+/// Field → the values its `exists_in` table holds, when few enough to list.
+pub type ClosedSets = std::collections::BTreeMap<String, Vec<Value>>;
+
+/// At most this many values of an `exists_in` column become a schema's enum.
+pub const CLOSED_SET_ENUM_MAX: usize = 100;
+
+fn field_schema(rule: &crate::policy::FieldRule, sets: &ClosedSets) -> Value {
     let mut s = Map::new();
-    if let Some(values) = &rule.one_of {
+    if let Some(values) = rule.one_of.as_ref().or_else(|| sets.get(&rule.name)) {
         s.insert("enum".into(), Value::Array(values.clone()));
     }
     match &rule.range {
@@ -61,7 +67,7 @@ fn field_schema(rule: &crate::policy::FieldRule) -> Value {
         };
         s.insert("description".into(), json!(text));
     }
-    if !rule.allow_blank && !s.contains_key("type") && rule.one_of.is_none() {
+    if !rule.allow_blank && !s.contains_key("type") && !s.contains_key("enum") {
         s.insert("type".into(), json!(["string", "number", "boolean"]));
     }
     Value::Object(s)
@@ -69,7 +75,12 @@ fn field_schema(rule: &crate::policy::FieldRule) -> Value {
 
 /// The body of a call to this action.
 pub fn call_schema(action: &Action) -> Value {
-    let fields: Map<String, Value> = action.fields.iter().map(|f| (f.name.clone(), field_schema(f))).collect();
+    call_schema_with(action, &ClosedSets::new())
+}
+
+/// `call_schema`, with the values of `exists_in` sets read from the database.
+pub fn call_schema_with(action: &Action, sets: &ClosedSets) -> Value {
+    let fields: Map<String, Value> = action.fields.iter().map(|f| (f.name.clone(), field_schema(f, sets))).collect();
     let mut props = Map::new();
     let mut required = vec![json!("set")];
     if action.kind == Kind::Update {

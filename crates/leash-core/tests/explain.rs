@@ -233,6 +233,7 @@ fn demo_pages() -> Vec<ActionPage> {
             table_columns: columns.get(&a.table).map(Vec::as_slice).unwrap_or(&[]),
             approved_by: approved.then_some("ops-lead"),
             approved_at: approved.then_some(APPROVED_AT),
+            environment: None,
         }
     })
 }
@@ -416,7 +417,12 @@ fn every_page_fits_on_one_page() {
         assert!(line_count(&text) <= PAGE_LINES_MAX, "{} has {} lines", page.name, line_count(&text));
     }
     let columns = max_columns();
-    let facts = PageFacts { table_columns: &columns, approved_by: Some("cfo"), approved_at: Some(APPROVED_AT) };
+    let facts = PageFacts {
+        table_columns: &columns,
+        approved_by: Some("cfo"),
+        approved_at: Some(APPROVED_AT),
+        environment: None,
+    };
     let text = render_text(&explain_action(&only_action(MAX_ACTION), &facts));
     assert!(line_count(&text) <= PAGE_LINES_MAX, "the biggest page has {} lines:\n{text}", line_count(&text));
     insta::assert_snapshot!("max_action", text);
@@ -507,7 +513,7 @@ fn unique_and_from_say_when_a_person_checks() {
 fn each_format_says_what_formatting_means_for_it() {
     let cases = [
         ("date", "the same calendar day written another way"),
-        ("phone", "numbers are compared as +14155550134"),
+        ("phone", "the same number when their E.164 forms (+14155550134) are"),
         ("email", "the case of the domain after the @"),
         ("name", "upper and lower case and spacing"),
         ("text", "extra, leading and trailing spaces, tabs and line breaks"),

@@ -410,9 +410,6 @@ mode = "direct"
   change = "mechanical"
   format = "phone"
   region = "DE"
-  [actions.fields.fax]
-  format = "phone"
-  region = "UK"
 "#;
 
 #[test]
@@ -430,7 +427,8 @@ fn a_value_its_format_cannot_read_is_refused_in_a_mechanical_field_too() {
     let refused = check_new_value(field("phone"), &json!("0711 2842222")).unwrap_err();
     assert_eq!(refused.code, Code::NotCanonical);
     assert!(refused.message.contains("send `+497112842222`"), "{}", refused.message);
-    // A region the plan does not know is named in the refusal.
-    let refused = check_new_value(field("fax"), &json!("020 7946 0958")).unwrap_err();
-    assert!(refused.message.contains("`UK`"), "{}", refused.message);
+    // A region the plan does not know does not load (the plan says GB).
+    let uk = POLICY.replace("region = \"DE\"", "region = \"UK\"");
+    let errors = parse_policy("p.toml", &uk).unwrap_err();
+    assert!(errors.iter().any(|e| e.key.ends_with("phone.region") && e.message.contains("`UK`")), "{errors:?}");
 }

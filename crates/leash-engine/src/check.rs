@@ -95,6 +95,28 @@ pub async fn outline_database(url: &str) -> Result<Vec<TableOutline>> {
     Ok(out)
 }
 
+/// The values of each `exists_in` column, for fields whose set is small
+/// enough to list (`CLOSED_SET_ENUM_MAX`).
+pub(crate) async fn closed_sets(
+    policy: &Policy,
+    schemas: &HashMap<String, TableSchema>,
+    store: &dyn Store,
+) -> Result<HashMap<(String, String), Vec<serde_json::Value>>> {
+    use leash_core::schema::CLOSED_SET_ENUM_MAX;
+    let mut out = HashMap::new();
+    for a in &policy.actions {
+        for f in &a.fields {
+            let Some(set) = &f.exists_in else { continue };
+            let Some(table) = schemas.get(&set.table) else { continue };
+            let values = store.distinct_values(table, &set.column, CLOSED_SET_ENUM_MAX as u32 + 1).await?;
+            if values.len() <= CLOSED_SET_ENUM_MAX {
+                out.insert((a.name.clone(), f.name.clone()), values);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every mismatch between the policy and the database, for `leash check`;
 /// a table the database lacks is named with the closest one it has.
 pub async fn check_schema(policy: &Policy, store: &dyn Store) -> Result<Vec<SchemaIssue>> {

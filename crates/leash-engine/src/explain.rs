@@ -64,6 +64,7 @@ impl Engine {
             table_columns: &columns,
             approved_by: approval.map(|a| a.approved_by.as_str()),
             approved_at: approval.map(|a| a.at.as_str()),
+            environment: self.policy().environment.as_deref(),
         };
         explain_action(action, &facts)
     }

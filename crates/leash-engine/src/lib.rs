@@ -131,6 +131,9 @@ pub struct Engine {
     approved: std::sync::Mutex<HashMap<String, leash_store::Approval>>,
     /// Runs (token, run id) already recorded in `leash_runs` by this process.
     runs_seen: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// (action, field) → the values of its `exists_in` column, when there
+    /// are at most `CLOSED_SET_ENUM_MAX` (read at start, for the schemas).
+    closed_sets: HashMap<(String, String), Vec<serde_json::Value>>,
     /// Token hash → caller and when it was read (see `caller_for_token`).
     token_cache: std::sync::Mutex<HashMap<String, (Caller, std::time::Instant)>>,
 }
@@ -145,7 +148,9 @@ impl Engine {
         if !issues.is_empty() {
             return Err(EngineError::Schema(issues));
         }
+        let closed_sets = check::closed_sets(&policy, &schemas, store.as_ref()).await?;
         Ok(Engine {
+            closed_sets,
             policy: Arc::new(policy),
             store,
             schemas,
@@ -177,6 +182,19 @@ impl Engine {
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// An action's call schema (MCP, OpenAPI), its `exists_in` sets listed
+    /// as enums where they are small.
+    pub fn call_schema(&self, action: &Action) -> serde_json::Value {
+        let sets: leash_core::schema::ClosedSets = action
+            .fields
+            .iter()
+            .filter_map(|f| {
+                Some((f.name.clone(), self.closed_sets.get(&(action.name.clone(), f.name.clone()))?.clone()))
+            })
+            .collect();
+        leash_core::schema::call_schema_with(action, &sets)
     }
 
     pub(crate) fn store(&self) -> &dyn Store {

@@ -100,6 +100,12 @@ async fn a_genre_must_exist(kind: Kind) {
     let r = f.engine.call(&agent(), "set_track_genre", call(1, "GenreId", json!(99))).await.unwrap();
     assert_eq!(r.code, Some(Code::ValueNotAllowed), "{kind:?}: {r:?}");
     assert!(r.message.contains("Genre.GenreId"), "{kind:?}: the message names the table: {}", r.message);
+    // MCP and OpenAPI list the 25 genres as the field's enum.
+    let action = f.engine.policy().action("set_track_genre").unwrap();
+    let schema = f.engine.call_schema(action);
+    let values = schema["properties"]["set"]["properties"]["GenreId"]["enum"].as_array().unwrap().clone();
+    assert_eq!(values.len(), 25, "{kind:?}: {schema}");
+    assert!(values.iter().any(|v| leash_core::value::display(v) == "7"), "{kind:?}: {values:?}");
 }
 
 async fn production_narrows_what_staging_lets_land(kind: Kind) {

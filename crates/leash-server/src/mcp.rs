@@ -11,7 +11,7 @@ use std::sync::Arc;
 use leash_core::call::{Call, CallResult};
 use leash_core::codes::Outcome;
 use leash_core::policy::{Action, Kind};
-use leash_core::schema::{call_schema, describe, result_schema};
+use leash_core::schema::{describe, result_schema};
 use leash_engine::{Caller, Engine};
 #[allow(deprecated)]
 use rmcp::model::{
@@ -96,7 +96,7 @@ fn object(v: Value) -> Arc<JsonObject> {
     Arc::new(v.as_object().cloned().unwrap_or_default())
 }
 
-fn action_tool(a: &Action) -> Tool {
+fn action_tool(engine: &Engine, a: &Action) -> Tool {
     // Updates overwrite a value (reversible, but destructive in MCP's sense)
     // and are idempotent; appends add a row each time.
     let annotations = ToolAnnotations::with_title(a.summary.clone())
@@ -104,7 +104,7 @@ fn action_tool(a: &Action) -> Tool {
         .destructive(a.kind == Kind::Update)
         .idempotent(a.kind == Kind::Update)
         .open_world(false);
-    Tool::new(a.name.clone(), describe(a), object(call_schema(a)))
+    Tool::new(a.name.clone(), describe(a), object(engine.call_schema(a)))
         .with_raw_output_schema(object(result_schema()))
         .with_annotations(annotations)
 }
@@ -186,7 +186,7 @@ impl ServerHandler for LeashMcp {
     ) -> Result<ListToolsResult, McpError> {
         let caller = self.caller(&cx).await?;
         let actions = self.engine.actions_for(&caller);
-        let mut tools: Vec<Tool> = actions.iter().map(|a| action_tool(a)).collect();
+        let mut tools: Vec<Tool> = actions.iter().map(|a| action_tool(&self.engine, a)).collect();
         tools.extend(helper_tools(&actions));
         Ok(ListToolsResult::with_all_items(tools))
     }

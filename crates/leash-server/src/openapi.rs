@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use leash_core::schema::{call_schema, describe, result_schema};
+use leash_core::schema::{describe, result_schema};
 use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
@@ -124,7 +124,7 @@ pub async fn document(State(s): State<Arc<AppState>>) -> Json<Value> {
             "summary": a.summary,
             "description": describe(a),
             "operationId": a.name,
-            "requestBody": {"required": true, "content": {"application/json": {"schema": call_schema(a)}}},
+            "requestBody": {"required": true, "content": {"application/json": {"schema": s.engine.call_schema(a)}}},
             "responses": {
                 "200": {"description": "applied or unchanged", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallResult"}}}},
                 "202": {"description": "pending_review or suggested", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallResult"}}}},

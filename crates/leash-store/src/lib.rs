@@ -391,6 +391,10 @@ pub trait Store: Send + Sync {
     async fn begin_grouped(&self) -> Result<Box<dyn StoreTx>>;
 
     async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
+    /// The distinct values of one column, at most `limit`, as the database
+    /// prints them (an `exists_in` set small enough to list as an enum).
+    async fn distinct_values(&self, table: &TableSchema, column: &str, limit: u32) -> Result<Vec<Value>>;
+
     /// Several records of one table by key, in as few statements as the
     /// store's parameter limit allows; keyed by the record's own key.
     async fn read_records(

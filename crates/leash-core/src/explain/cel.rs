@@ -94,7 +94,14 @@ fn literal(text: &str) -> Option<Literal> {
 
 /// `record.x`, `!record.x`, or `record.x OP literal`.
 fn comparison_words(part: &str) -> Option<String> {
-    let column = |t: &str| t.trim().strip_prefix("record.").filter(|c| is_column(c)).map(str::to_string);
+    // `new.x` is the value the call would write: "the new x".
+    let column = |t: &str| {
+        let t = t.trim();
+        match t.strip_prefix("new.") {
+            Some(c) => Some(c).filter(|c| is_column(c)).map(|c| format!("the new {c}")),
+            None => t.strip_prefix("record.").filter(|c| is_column(c)).map(str::to_string),
+        }
+    };
     if let Some(col) = column(part) {
         return Some(format!("{col} is true"));
     }
@@ -159,6 +166,7 @@ mod tests {
             ("record.status == 'open' || record.status == 'on hold'", "status is open or status is on hold"),
             ("record.note == 'a && b'", "note is a && b"),
             ("record.city == 'Zürich' && record.vip", "city is Zürich and vip is true"),
+            ("new.discount <= 30", "the new discount is at most 30"),
         ];
         for (cel, words) in cases {
             assert_eq!(condition_words(cel).as_deref(), Some(words), "{cel}");

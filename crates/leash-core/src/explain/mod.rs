@@ -49,6 +49,9 @@ pub struct ActionPage {
     pub kind: Kind,
     /// The columns the agent may read through this action.
     pub reads: Vec<String>,
+    /// The environment whose overrides shape this page (`[environments.NAME]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +71,8 @@ pub struct PageFacts<'a> {
     pub approved_by: Option<&'a str>,
     /// When, as the store recorded it.
     pub approved_at: Option<&'a str>,
+    /// The environment in force, if the policy names one.
+    pub environment: Option<&'a str>,
 }
 
 /// The page for one action. Pure: the same action and facts give the same page.
@@ -96,13 +101,15 @@ pub fn explain_action(action: &Action, facts: &PageFacts) -> ActionPage {
         mode: action.mode,
         kind: action.kind,
         reads: action.read.clone(),
+        environment: facts.environment.map(str::to_string),
     }
 }
 
 /// Every action's page, in policy order. `facts_for` supplies each action's
 /// columns and approval.
-pub fn explain_policy<'f>(policy: &Policy, facts_for: impl Fn(&Action) -> PageFacts<'f>) -> Vec<ActionPage> {
-    policy.actions.iter().map(|a| explain_action(a, &facts_for(a))).collect()
+pub fn explain_policy<'f>(policy: &'f Policy, facts_for: impl Fn(&Action) -> PageFacts<'f>) -> Vec<ActionPage> {
+    let environment = policy.environment.as_deref();
+    policy.actions.iter().map(|a| explain_action(a, &PageFacts { environment, ..facts_for(a) })).collect()
 }
 
 /// The mode in one sentence, shared by the page and by `describe_changes`.

@@ -60,9 +60,13 @@ fn who(page: &ActionPage) -> Vec<String> {
         (Some(by), None) => format!("Approved by {by}."),
         (None, _) => "Not approved: leash refuses its calls until someone approves this exact definition.".to_string(),
     };
-    vec![
+    let mut lines = vec![
         format!("Owner: {}. Exception approver: {}.", named(&page.owner), named(&page.exception_approver)),
         format!("Risk: {}. Rollback: {rollback}.", page.risk),
         approval,
-    ]
+    ];
+    if let Some(env) = &page.environment {
+        lines.push(format!("Environment: {env} — this page includes its overrides."));
+    }
+    lines
 }

@@ -53,6 +53,18 @@ pub(super) fn field_rules(action: &Action, f: &FieldRule, address: &[&str]) -> V
     if let Some((lo, hi)) = &f.range {
         rules.push(format!("Between {lo} and {hi}; anything else is refused."));
     }
+    if let Some(set) = &f.exists_in {
+        rules.push(format!(
+            "Must be a value of {}.{}, read at the time of the write; anything else is refused.",
+            set.table, set.column
+        ));
+    }
+    match (&f.review_below, &f.review_above) {
+        (Some(lo), Some(hi)) => rules.push(format!("Below {lo} or above {hi}, a person checks it first.")),
+        (None, Some(hi)) => rules.push(format!("Above {hi}, a person checks it first.")),
+        (Some(lo), None) => rules.push(format!("Below {lo}, a person checks it first.")),
+        (None, None) => {}
+    }
     if let Some(from) = &f.from {
         rules.push(format!(
             "Must equal {}; when that has no value on the record, a person checks.",
@@ -100,6 +112,7 @@ fn constrains_value(f: &FieldRule) -> bool {
         || f.from.is_some()
         || f.pattern.is_some()
         || f.max_len.is_some()
+        || f.exists_in.is_some()
 }
 
 fn capitalised(text: &str) -> String {
@@ -142,7 +155,7 @@ fn format_rule(action: &Action, f: &FieldRule, format: Format) -> Option<String>
             };
             return Some(format!("Must be a date leash can read ({DATE_SPELLINGS}); otherwise refused. {order}"));
         }
-        Format::Phone => "Must be a phone number: ten US digits, or + and a country code",
+        Format::Phone => "Must be a phone number in the international numbering plan (without + it is read as a number of the field's region, the US unless set), written as +, country code and number (E.164)",
         Format::Email => "Must be an email address",
         Format::UsAddress => "Must be a US address leash can read",
         // `format::text` and `format::name` read any text: nothing to refuse.
@@ -172,7 +185,7 @@ fn formatting_words(format: Format, order: Option<DateOrder>) -> (String, &'stat
             "A different day, or a date leash cannot read,",
         ),
         Format::Phone => (
-            "spaces, dashes, dots, brackets and the country code; numbers are compared as +14155550134, and ten digits are taken as a US number".into(),
+            "spaces, dashes, dots, brackets, a trunk prefix and the country code; two spellings are the same number when their E.164 forms (+14155550134) are".into(),
             "A different number, or one leash cannot read,",
         ),
         Format::Email => (

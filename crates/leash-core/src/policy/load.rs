@@ -591,8 +591,9 @@ fn parse_exists_in(w: &mut Walker, item: &Item, at: &At) -> Option<ExistsIn> {
 /// A two-letter region code (ISO 3166-1), as phone numbering plans use.
 fn parse_region(w: &mut Walker, item: &Item, at: &At) -> Option<String> {
     let text = w.string(item, at)?;
-    if text.len() == 2 && text.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Some(text.to_ascii_uppercase());
+    let region = text.to_ascii_uppercase();
+    if text.len() == 2 && text.bytes().all(|b| b.is_ascii_alphabetic()) && crate::format::phone_region_known(&region) {
+        return Some(region);
     }
     w.error(at, format!("`{text}` is not a region; use a two-letter country code such as \"US\" or \"DE\""));
     None

@@ -160,6 +160,14 @@ impl Store for SqlStore {
         self.fetch_optional(q).await?.map(|row| record_from_row(&row, table)).transpose()
     }
 
+    async fn distinct_values(&self, table: &TableSchema, col: &str, limit: u32) -> Result<Vec<Value>> {
+        let d = self.dialect();
+        let expr = d.read_expr(column(table, col)?);
+        let mut q = self.q(&format!("SELECT DISTINCT {expr} FROM "));
+        q.table(&table.name).push(&format!(" WHERE {} IS NOT NULL ORDER BY 1 LIMIT {limit}", d.quote(col)));
+        self.fetch_all(q).await?.iter().map(|row| value_at(row, 0)).collect()
+    }
+
     async fn read_records(
         &self,
         table: &TableSchema,
