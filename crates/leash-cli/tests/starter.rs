@@ -52,7 +52,7 @@ fn uncomment(starter: &str, name: &str) -> String {
 async fn track(db: &TestDb, id: &str) -> serde_json::Map<String, Value> {
     let store = leash_store::open(&db.url).await.unwrap();
     let schema = store.table_schema("Track").await.unwrap().unwrap();
-    store.read_record(&schema, "TrackId", id).await.unwrap().unwrap()
+    store.read_record(&schema, &leash_core::policy::Key::single("TrackId"), id).await.unwrap().unwrap()
 }
 
 async fn init_writes_a_starter_nobody_can_write_through(kind: Kind) {

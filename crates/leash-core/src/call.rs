@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codes::{Code, Outcome, ReviewReason};
-use crate::policy::is_identifier;
+use crate::policy::{is_identifier, Key};
 use crate::value::Value;
 
 pub const REASON_BYTES_MAX: usize = 2_000;
@@ -11,6 +11,8 @@ pub const EVIDENCE_BYTES_MAX: usize = 8_000;
 pub const VALUE_BYTES_MAX: usize = 10_000;
 pub const ID_BYTES_MAX: usize = 128;
 pub const FIELDS_PER_CALL_MAX: usize = 64;
+/// Columns in one composite key, at most.
+pub const KEY_COLUMNS_MAX: usize = 8;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -123,15 +125,58 @@ impl Call {
     }
 
     /// Whether the call names a record by `key`: `key_text` without
-    /// building the text.
+    /// building the text. A composite key is an object of its columns.
     pub fn names_record(&self) -> Result<bool, Refusal> {
+        let part_ok = |v: &Value| match v {
+            Value::String(s) => s.len() <= ID_BYTES_MAX && !s.trim().is_empty(),
+            Value::Number(_) => true,
+            _ => false,
+        };
         match &self.key {
             None | Some(Value::Null) => Ok(false),
-            Some(Value::String(s)) if s.len() <= ID_BYTES_MAX && !s.trim().is_empty() => Ok(true),
-            Some(Value::Number(_)) => Ok(true),
-            Some(_) => {
-                Err(Refusal::new(Code::InvalidInput, "key must be a non-empty string or number of at most 128 bytes"))
+            Some(v @ (Value::String(_) | Value::Number(_))) if part_ok(v) => Ok(true),
+            Some(Value::Object(parts)) if !parts.is_empty() && parts.len() <= KEY_COLUMNS_MAX && parts.values().all(part_ok) => {
+                Ok(true)
             }
+            Some(_) => Err(Refusal::new(
+                Code::InvalidInput,
+                "key must be a non-empty string or number of at most 128 bytes, or for a key of several columns an object of them",
+            )),
+        }
+    }
+
+    /// The record key as text in the key's own shape: one column's value,
+    /// or for a composite key a JSON array of its columns' values in policy
+    /// order (`["1","3402"]`, the journal's spelling). A composite key may be
+    /// sent as an object of its columns or as that array's text.
+    pub fn key_for(&self, key: &Key) -> Result<Option<String>, Refusal> {
+        if !self.names_record()? {
+            return Ok(None);
+        }
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let shape = || {
+            let cols: Vec<String> = key.columns().iter().map(|c| format!("\"{c}\": …")).collect();
+            Refusal::new(Code::InvalidInput, format!("name the record by its key: {{{}}}", cols.join(", ")))
+        };
+        match (&self.key, key.as_single()) {
+            (Some(Value::Object(parts)), Some(col)) => match parts.get(col) {
+                Some(v) if parts.len() == 1 => Ok(Some(text(v))),
+                _ => Err(shape()),
+            },
+            (Some(v), Some(_)) => Ok(Some(text(v))),
+            (Some(Value::Object(parts)), None) => {
+                if parts.len() != key.columns().len() {
+                    return Err(shape());
+                }
+                let values: Option<Vec<String>> = key.columns().iter().map(|c| parts.get(c).map(text)).collect();
+                let values = values.ok_or_else(shape)?;
+                Ok(Some(serde_json::to_string(&values).unwrap_or_default()))
+            }
+            (Some(Value::String(s)), None) => key.parts(s).map(|p| Some(key.text(p))).ok_or_else(shape),
+            _ => Err(shape()),
         }
     }
 

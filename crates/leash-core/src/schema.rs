@@ -84,7 +84,18 @@ pub fn call_schema_with(action: &Action, sets: &ClosedSets) -> Value {
     let mut props = Map::new();
     let mut required = vec![json!("set")];
     if action.kind == Kind::Update {
-        props.insert("key".into(), json!({"type": ["string", "integer"], "description": format!("the {} of the record in {}", action.key, action.table)}));
+        let key = match action.key.as_single() {
+            Some(col) => {
+                json!({"type": ["string", "integer"], "description": format!("the {col} of the record in {}", action.table)})
+            }
+            None => {
+                let cols: Map<String, Value> =
+                    action.key.columns().iter().map(|c| (c.clone(), json!({"type": ["string", "integer"]}))).collect();
+                json!({"type": "object", "properties": cols, "required": action.key.columns(), "additionalProperties": false,
+                       "description": format!("the record in {}, by its key columns {}", action.table, action.key)})
+            }
+        };
+        props.insert("key".into(), key);
         required.push(json!("key"));
     }
     props.insert(

@@ -13,7 +13,7 @@ use crate::value::Record;
 impl Action {
     /// Whether a caller of this action may learn this column's value.
     pub fn may_see(&self, column: &str) -> bool {
-        self.key == column
+        self.key.contains(column)
             || self.read.iter().any(|r| r == column)
             || self.field(column).is_some()
             // An address's `parts` are named by the policy as part of a field it writes.

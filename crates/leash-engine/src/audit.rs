@@ -246,10 +246,10 @@ impl Engine {
         schemas: &HashMap<String, TableSchema>,
         changes: &[&Change],
     ) -> Result<HashMap<(String, String), Record>> {
-        let mut keys: BTreeMap<(&str, &str), HashSet<String>> = BTreeMap::new();
+        let mut keys: HashMap<(&str, &leash_core::policy::Key), HashSet<String>> = HashMap::new();
         for c in changes.iter().filter(|c| c.op == Op::Update) {
             if let Some(a) = policy.action(&c.action) {
-                keys.entry((a.table.as_str(), a.key.as_str())).or_default().insert(c.record_key.clone());
+                keys.entry((a.table.as_str(), &a.key)).or_default().insert(c.record_key.clone());
             }
         }
         let mut out = HashMap::new();
@@ -297,7 +297,11 @@ fn judge(
     let (before, key) = match c.op {
         Op::Update => {
             let mut before = now.cloned().unwrap_or_default();
-            before.entry(action.key.clone()).or_insert_with(|| Value::String(c.record_key.clone()));
+            // The key's columns, from the journal's spelling of it.
+            let parts = crate::values::key_parts(&action.key, &c.record_key).unwrap_or_default();
+            for (col, part) in action.key.columns().iter().zip(parts) {
+                before.entry(col.clone()).or_insert_with(|| Value::String(part));
+            }
             for f in &c.fields {
                 before.insert(f.field.clone(), f.old.clone());
             }
@@ -346,7 +350,7 @@ fn judge(
 /// Whether a condition of the action reads a column other than the key and
 /// the fields this change journaled (or the whole record).
 fn reads_unjournaled(action: &Action, c: &Change) -> bool {
-    let journaled = |col: &str| col == action.key || c.fields.iter().any(|f| f.field == col);
+    let journaled = |col: &str| action.key.contains(col) || c.fields.iter().any(|f| f.field == col);
     let froms =
         action.fields.iter().filter(|f| c.fields.iter().any(|x| x.field == f.name)).filter_map(|f| f.from.as_ref());
     [&action.when, &action.locked_if, &action.review_if].into_iter().flatten().chain(froms).any(|cond| {

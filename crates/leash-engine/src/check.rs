@@ -231,17 +231,47 @@ fn at(a: &Action, key: &str) -> String {
 
 /// The key column exists and, for updates, names one record.
 fn key_issues(a: &Action, table: &TableSchema, out: &mut Vec<SchemaIssue>) {
-    match table.column(&a.key) {
-        None => out.push(error(a.line, at(a, "key"), no_column(table, &a.key))),
-        Some(_) if a.kind == Kind::Update && !table.unique_columns.contains(&a.key) => out.push(error(
+    let missing: Vec<&String> = a.key.columns().iter().filter(|c| table.column(c).is_none()).collect();
+    for col in &missing {
+        out.push(error(a.line, at(a, "key"), no_column(table, col)));
+    }
+    if !missing.is_empty() {
+        return;
+    }
+    if a.kind == Kind::Update && !table.is_unique_key(&a.key) {
+        let which = if a.key.is_composite() { "on exactly these columns" } else { "on it alone" };
+        out.push(error(
             a.line,
             at(a, "key"),
             format!(
-                "`{}` is not unique in {} (no primary key or unique index on it alone); a key must name one record",
+                "`{}` is not unique in {} (no primary key or unique index {which}); a key must name one record",
                 a.key, a.table
             ),
-        )),
-        Some(_) => {}
+        ));
+    }
+    // An append names the key the new row gets: a column that alone names
+    // no row (one part of a composite key) is a mistake every call would pay.
+    if a.kind == Kind::Append && !a.key.is_composite() && !table.is_unique_key(&a.key) {
+        let keyed = table
+            .unique_keys
+            .first()
+            .map(|k| format!("; it is keyed on ({}): write key = [\"{}\"]", k.join(", "), k.join("\", \"")));
+        out.push(error(
+            a.line,
+            at(a, "key"),
+            format!("`{}` alone does not name a row of {}{}", a.key, a.table, keyed.unwrap_or_default()),
+        ));
+    }
+    // An append on a table keyed on several columns cannot be given its key
+    // by the database: the call must set every key column.
+    if a.kind == Kind::Append && a.key.is_composite() {
+        for col in a.key.columns().iter().filter(|c| a.field(c).is_none()) {
+            out.push(error(
+                a.line,
+                at(a, "key"),
+                format!("{} adds rows keyed on ({}), but may not set {col}; add [actions.fields.{col}]", a.name, a.key),
+            ));
+        }
     }
 }
 
@@ -253,7 +283,7 @@ fn field_issues(a: &Action, rule: &FieldRule, table: &TableSchema, out: &mut Vec
         issue("", no_column(table, &rule.name));
         return;
     };
-    if rule.name == a.key && a.kind == Kind::Update {
+    if a.key.contains(&rule.name) && a.kind == Kind::Update {
         issue("", "an action may not rewrite the key that identifies the record".into());
     }
     if let Some(why) = col.unwritable() {
@@ -350,7 +380,7 @@ fn unfilled_columns(a: &Action, table: &TableSchema) -> Vec<String> {
     table
         .columns
         .iter()
-        .filter(|c| !c.nullable && !c.has_default && c.name != a.key && a.field(&c.name).is_none())
+        .filter(|c| !c.nullable && !c.has_default && !a.key.contains(&c.name) && a.field(&c.name).is_none())
         .map(|c| c.name.clone())
         .collect()
 }
@@ -386,6 +416,7 @@ mod tests {
                 .map(|n| leash_store::Column { name: n.to_string(), ..Default::default() })
                 .collect(),
             unique_columns: vec!["TrackId".into()],
+            unique_keys: Vec::new(),
             has_triggers: false,
         };
         assert_eq!(no_column(&table, "genreid"), "table Track has no column `genreid`; did you mean `GenreId`?");

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Op};
+use leash_core::policy::Key;
 use leash_core::value::{same_stored, Record, Value};
 use leash_store::{ChangeFilter, StoreTx, TableSchema, Undoable};
 use serde::Serialize;
@@ -344,7 +345,7 @@ impl Engine {
         let Some(first) = batch.first() else { return Ok(()) };
         let action = self.key_column(&first.action, &first.table_name)?;
         let table = self.schema(&first.table_name)?;
-        let key_col = action.key.as_str();
+        let key_col = &action.key;
         let mut tx = self.store().begin().await?;
         let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
         let keys: Vec<String> = batch.iter().map(|c| c.record_key.clone()).collect();
@@ -488,7 +489,7 @@ impl Engine {
 /// One batch's table, its key column and the request it serves.
 struct BatchCx<'a> {
     table: &'a TableSchema,
-    key_col: &'a str,
+    key_col: &'a Key,
     req: &'a RevertRequest,
 }
 
@@ -530,7 +531,7 @@ fn one_token_per_run(run: &Named, changes: &[Undoable]) -> Result<()> {
 }
 
 /// The table with only the key and the columns these changes touched.
-fn narrowed(table: &TableSchema, key_col: &str, changes: &[Undoable]) -> TableSchema {
+fn narrowed(table: &TableSchema, key_col: &Key, changes: &[Undoable]) -> TableSchema {
     let touched: std::collections::HashSet<&str> =
         changes.iter().flat_map(|c| c.fields.iter().map(|f| f.field.as_str())).collect();
     TableSchema {
@@ -538,10 +539,11 @@ fn narrowed(table: &TableSchema, key_col: &str, changes: &[Undoable]) -> TableSc
         columns: table
             .columns
             .iter()
-            .filter(|c| c.name == key_col || touched.contains(c.name.as_str()))
+            .filter(|c| key_col.contains(&c.name) || touched.contains(c.name.as_str()))
             .cloned()
             .collect(),
         unique_columns: table.unique_columns.clone(),
+        unique_keys: table.unique_keys.clone(),
         has_triggers: table.has_triggers,
     }
 }
@@ -555,7 +557,7 @@ fn undo_op(op: Op) -> Op {
 }
 
 /// Fields whose current value is not what the change left behind.
-fn conflicts_of(table: &TableSchema, change: &Undoable, current: Option<&Record>, key_col: &str) -> Vec<Conflict> {
+fn conflicts_of(table: &TableSchema, change: &Undoable, current: Option<&Record>, key_col: &Key) -> Vec<Conflict> {
     let conflict = |field: &str, expected: &Value, current: Value| Conflict {
         change_id: change.id.clone(),
         field: field.to_string(),
@@ -565,7 +567,11 @@ fn conflicts_of(table: &TableSchema, change: &Undoable, current: Option<&Record>
     match (change.op, current) {
         (Op::Delete, None) => Vec::new(),
         (Op::Delete, Some(_)) => {
-            vec![conflict(key_col, &Value::String("(no row)".into()), Value::String(change.record_key.clone()))]
+            vec![conflict(
+                &key_col.to_string(),
+                &Value::String("(no row)".into()),
+                Value::String(change.record_key.clone()),
+            )]
         }
         (_, None) => {
             change.fields.iter().map(|f| conflict(&f.field, &f.new, Value::String("(no row)".into()))).collect()
@@ -573,7 +579,7 @@ fn conflicts_of(table: &TableSchema, change: &Undoable, current: Option<&Record>
         (_, Some(rec)) => change
             .fields
             .iter()
-            .filter(|f| f.field != key_col)
+            .filter(|f| !key_col.contains(&f.field))
             .filter_map(|f| {
                 let now = rec.get(&f.field).cloned().unwrap_or(Value::Null);
                 (!same_stored(&now, &f.new, column_type(table, &f.field))).then(|| conflict(&f.field, &f.new, now))
@@ -583,7 +589,7 @@ fn conflicts_of(table: &TableSchema, change: &Undoable, current: Option<&Record>
 }
 
 /// The fields a revert writes: from what is there now back to the old value.
-fn undo_fields(change: &Undoable, current: Option<&Record>, key_col: &str) -> Vec<FieldChange> {
+fn undo_fields(change: &Undoable, current: Option<&Record>, key_col: &Key) -> Vec<FieldChange> {
     let now = |field: &str| current.and_then(|r| r.get(field)).cloned().unwrap_or(Value::Null);
     match change.op {
         Op::Update => change
@@ -595,7 +601,7 @@ fn undo_fields(change: &Undoable, current: Option<&Record>, key_col: &str) -> Ve
         Op::Insert => match current {
             Some(rec) => rec
                 .iter()
-                .filter(|(k, _)| *k != key_col)
+                .filter(|(k, _)| !key_col.contains(k))
                 .map(|(k, v)| FieldChange { field: k.clone(), old: v.clone(), new: Value::Null })
                 .collect(),
             None => Vec::new(),
@@ -603,7 +609,7 @@ fn undo_fields(change: &Undoable, current: Option<&Record>, key_col: &str) -> Ve
         Op::Delete => change
             .fields
             .iter()
-            .filter(|f| f.field != key_col)
+            .filter(|f| !key_col.contains(&f.field))
             .map(|f| FieldChange { field: f.field.clone(), old: Value::Null, new: f.old.clone() })
             .collect(),
     }

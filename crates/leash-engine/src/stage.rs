@@ -110,7 +110,8 @@ impl Engine {
         for (field, value) in stored_new.iter().filter(|(_, v)| !v.is_null()) {
             let Some(set) = action.field(field).and_then(|r| r.exists_in.as_ref()) else { continue };
             let table = self.schema(&set.table)?;
-            if tx.find_other(table, &set.column, None, &set.column, value).await?.is_none() {
+            let column = leash_core::policy::Key::single(&set.column);
+            if tx.find_other(table, &column, None, &set.column, value).await?.is_none() {
                 return Ok(Some(Refusal::new(
                     Code::ValueNotAllowed,
                     format!(

@@ -48,7 +48,7 @@ fn create_table(action: &Action, live: Option<&TableSchema>, case: &TestCase) ->
                 .into_iter()
                 .map(|n| {
                     let sample = std::iter::once(&case.record).chain(case.rows.iter()).find_map(|r| r.get(&n));
-                    let ty = if n == action.key && action.kind == Kind::Append {
+                    let ty = if action.key == *n.as_str() && action.kind == Kind::Append {
                         ColumnType::Integer
                     } else {
                         inferred_type(sample)
@@ -92,10 +92,12 @@ async fn run_case(policy: &Policy, case: &TestCase, live: Option<&TableSchema>) 
             .ok_or_else(|| EngineError::Invalid(format!("could not create a copy of {}", action.table)))?;
         let mut tx = store.begin().await?;
         for row in case.rows.iter().chain((!case.record.is_empty()).then_some(&case.record)) {
-            let key = row.get(&action.key).map(leash_core::value::display);
+            // A plain key is given to the insert; a composite one's columns
+            // are fields of the row.
+            let key = action.key.as_single().and_then(|k| row.get(k)).map(leash_core::value::display);
             let fields: Vec<FieldChange> = row
                 .iter()
-                .filter(|(k, _)| **k != action.key)
+                .filter(|(k, _)| action.key != *k.as_str() || key.is_none())
                 .map(|(k, v)| FieldChange { field: k.clone(), old: Value::Null, new: v.clone() })
                 .collect();
             tx.insert_record(&schema, &action.key, key.as_deref(), &fields).await?;

@@ -5,7 +5,7 @@
 
 use leash_core::call::{Call, FieldChange, Refusal};
 use leash_core::codes::Code;
-use leash_core::policy::Action;
+use leash_core::policy::{Action, Key};
 use leash_core::rules::check_new_value;
 use leash_core::value::{coerce, display, typed_record, typed_view, ColumnType, Record, Value};
 use leash_store::{Column, Rejection, RejectionKind, TableSchema};
@@ -68,18 +68,35 @@ fn type_words(ty: ColumnType) -> &'static str {
     }
 }
 
-/// A record key in the key column's one spelling: integer keys as the
-/// database prints them (`"01"`, `" 1"` → `"1"`), so one record never has
-/// two histories; other keys as sent, for the database to parse.
+/// A key's text split into its columns' values (`Key::parts`).
+pub(crate) fn key_parts(key: &Key, text: &str) -> Option<Vec<String>> {
+    key.parts(text)
+}
+
+/// A record key in its columns' one spelling: integer keys as the database
+/// prints them (`"01"`, `" 1"` → `"1"`), so one record never has two
+/// histories; other keys as sent, for the database to parse.
 pub(crate) fn key_for(action: &Action, table: &TableSchema, key: &str) -> std::result::Result<String, Refusal> {
-    let Some(col) = table.column(&action.key) else { return Ok(key.to_string()) };
-    if col.ty != ColumnType::Integer {
-        return Ok(key.to_string());
+    let parts = action.key.parts(key).ok_or_else(|| {
+        Refusal::new(
+            Code::InvalidInput,
+            format!(
+                "`{key}` does not name a record of {} by its key ({}); send each key column",
+                action.table, action.key
+            ),
+        )
+    })?;
+    let mut out = Vec::with_capacity(parts.len());
+    for (col_name, part) in action.key.columns().iter().zip(parts) {
+        match table.column(col_name) {
+            Some(col) if col.ty == ColumnType::Integer => match part.trim().parse::<i64>() {
+                Ok(i) => out.push(i.to_string()),
+                Err(_) => return Err(bad_key(action, col, &part)),
+            },
+            _ => out.push(part),
+        }
     }
-    match key.trim().parse::<i64>() {
-        Ok(i) => Ok(i.to_string()),
-        Err(_) => Err(bad_key(action, col, key)),
-    }
+    Ok(action.key.text(out))
 }
 
 fn bad_key(action: &Action, col: &Column, key: &str) -> Refusal {
@@ -118,7 +135,7 @@ pub(crate) fn coerce_call(action: &Action, table: &TableSchema, call: &mut Call)
             }
         }
     }
-    if let Some(key) = call.key_text()? {
+    if let Some(key) = call.key_for(&action.key)? {
         call.key = Some(Value::String(key_for(action, table, &key)?));
     }
     Ok(())
@@ -225,8 +242,10 @@ impl Engine {
         if !self.store().can_test_values() {
             return Ok((call.set.len() == 1).then(|| call.set.keys().next().cloned()).flatten());
         }
-        let key = call.key_text().ok().flatten().map(|k| (action.key.clone(), Value::String(k)));
-        for (field, value) in key.into_iter().chain(call.set.iter().map(|(f, v)| (f.clone(), v.clone()))) {
+        let key_text = call.key_text().ok().flatten().unwrap_or_default();
+        let parts = key_parts(&action.key, &key_text).unwrap_or_default();
+        let key = action.key.columns().iter().cloned().zip(parts.into_iter().map(Value::String));
+        for (field, value) in key.chain(call.set.iter().map(|(f, v)| (f.clone(), v.clone()))) {
             if let Some(col) = table.column(&field) {
                 if self.store().fits(col, &value).await? == Some(false) {
                     return Ok(Some(field));
@@ -282,7 +301,7 @@ fn foreign_key_refusal(table: &TableSchema, call: &Call, rej: &Rejection) -> Ref
 /// knowing, the call's fields with their types).
 fn value_refusal(action: &Action, table: &TableSchema, call: &Call, culprit: Option<String>) -> Refusal {
     match culprit {
-        Some(c) if c == action.key && !call.set.contains_key(&c) => {
+        Some(c) if action.key.contains(&c) && !call.set.contains_key(&c) => {
             let key = call.key_text().ok().flatten().unwrap_or_default();
             match table.column(&c) {
                 Some(col) => bad_key(action, col, &key),

@@ -114,14 +114,14 @@ impl Engine {
         let Ok(schema) = self.schema(table) else { return Ok(()) };
         // Each record by the key column of the action that wrote it last; one
         // batch read per key column (normally one per table).
-        let keyed: Vec<(&str, &str, &[&Change])> = intact
+        let keyed: Vec<(&str, &leash_core::policy::Key, &[&Change])> = intact
             .iter()
             .filter_map(|(key, chain)| {
                 let action = self.key_column(&chain.last()?.action, table).ok()?;
-                Some((*key, action.key.as_str(), chain.as_slice()))
+                Some((*key, &action.key, chain.as_slice()))
             })
             .collect();
-        let mut by_key_col: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut by_key_col: HashMap<&leash_core::policy::Key, Vec<String>> = HashMap::new();
         for (key, key_col, _) in &keyed {
             by_key_col.entry(key_col).or_default().push(key.to_string());
         }
@@ -140,7 +140,7 @@ impl Engine {
 fn check_drift(
     (table, schema): (&str, &leash_store::TableSchema),
     key: &str,
-    key_col: &str,
+    key_col: &leash_core::policy::Key,
     chain: &[&Change],
     current: Option<&leash_core::value::Record>,
     drift: &mut Vec<Drift>,

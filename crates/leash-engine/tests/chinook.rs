@@ -38,6 +38,28 @@ mode = "direct"
   [actions.fields.GenreId]
   exists_in = "Genre.GenreId"
 
+[[actions]]
+name = "move_in_playlist"
+summary = "Set a track's position in a playlist."
+table = "PlaylistTrack"
+key = ["PlaylistId", "TrackId"]
+mode = "direct"
+  [actions.fields.Position]
+  range = [1, 1000]
+
+[[actions]]
+name = "add_to_playlist"
+summary = "Add a track to a playlist."
+table = "PlaylistTrack"
+key = ["PlaylistId", "TrackId"]
+kind = "append"
+mode = "direct"
+  [actions.fields.PlaylistId]
+  exists_in = "Playlist.PlaylistId"
+  [actions.fields.TrackId]
+  exists_in = "Track.TrackId"
+  [actions.fields.Position]
+
 [environments.production.actions.set_track_genre]
 mode = "review"
 "#;
@@ -75,7 +97,12 @@ fn agent() -> Caller {
 impl Fixture {
     async fn price(&self, key: u32) -> String {
         let table = self.store.table_schema("Track").await.unwrap().unwrap();
-        let rec = self.store.read_record(&table, "TrackId", &key.to_string()).await.unwrap().unwrap();
+        let rec = self
+            .store
+            .read_record(&table, &leash_core::policy::Key::single("TrackId"), &key.to_string())
+            .await
+            .unwrap()
+            .unwrap();
         leash_core::value::display(&rec["UnitPrice"])
     }
 }
@@ -116,7 +143,105 @@ async fn production_narrows_what_staging_lets_land(kind: Kind) {
     assert!(sheet.iter().all(|a| a.environment.as_deref() == Some("production")), "{kind:?}");
 }
 
+fn reviewer() -> Caller {
+    Caller { name: "lead".into(), role: Role::Reviewer, actions: Vec::new() }
+}
+
+/// A table keyed on two columns: an update and an append name the record by
+/// both, the journal keys it canonically, and revert and verify work on it.
+async fn a_composite_key_updates_appends_reverts_and_verifies(kind: Kind) {
+    let Some(f) = fixture(kind, None).await else { return };
+    let by_object = Call {
+        key: Some(json!({"PlaylistId": 1, "TrackId": 3})),
+        set: [("Position".to_string(), json!(99))].into_iter().collect(),
+        ..Call::default()
+    };
+    let r = f.engine.call(&agent(), "move_in_playlist", by_object).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Applied, "{kind:?}: {r:?}");
+    let change = f.engine.change(&reviewer(), r.change_id.as_ref().unwrap()).await.unwrap();
+    assert_eq!(change.record_key, r#"["1","3"]"#, "{kind:?}: the journal's key is the columns in policy order");
+    // The same record by the journal's spelling, and a key missing a column.
+    let by_text = Call {
+        key: Some(json!(r#"["1","3"]"#)),
+        set: [("Position".to_string(), json!(98))].into_iter().collect(),
+        ..Call::default()
+    };
+    assert_eq!(f.engine.call(&agent(), "move_in_playlist", by_text).await.unwrap().outcome, Outcome::Applied);
+    let half = Call { key: Some(json!({"PlaylistId": 1})), ..call(0, "Position", json!(5)) };
+    let r = f.engine.call(&agent(), "move_in_playlist", half).await.unwrap();
+    assert_eq!(r.code, Some(Code::InvalidInput), "{kind:?}: {r:?}");
+    assert!(r.message.contains("PlaylistId") && r.message.contains("TrackId"), "{}", r.message);
+    // An append sets both key columns; the journal keys it the same way.
+    let add = Call {
+        set: [
+            ("PlaylistId".to_string(), json!(2)),
+            ("TrackId".to_string(), json!(41)),
+            ("Position".to_string(), json!(1)),
+        ]
+        .into_iter()
+        .collect(),
+        ..Call::default()
+    };
+    let r = f.engine.call(&agent(), "add_to_playlist", add).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Applied, "{kind:?}: {r:?}");
+    let added = f.engine.change(&reviewer(), r.change_id.as_ref().unwrap()).await.unwrap();
+    assert_eq!(added.record_key, r#"["2","41"]"#, "{kind:?}");
+    let bad = Call {
+        set: [
+            ("PlaylistId".to_string(), json!(9)),
+            ("TrackId".to_string(), json!(41)),
+            ("Position".to_string(), json!(1)),
+        ]
+        .into_iter()
+        .collect(),
+        ..Call::default()
+    };
+    assert_eq!(f.engine.call(&agent(), "add_to_playlist", bad).await.unwrap().code, Some(Code::ValueNotAllowed));
+    assert!(f.engine.verify().await.unwrap().ok, "{kind:?}: chains and records agree");
+    // Revert everything the agent did: the two updates and the insert.
+    let req = leash_engine::RevertRequest {
+        selector: leash_engine::Selector::actor("assistant").unwrap(),
+        dry_run: false,
+        force: false,
+        batch_max: leash_engine::REVERT_BATCH_MAX,
+    };
+    let done = f.engine.revert(&reviewer(), &req, |_, _| {}).await.unwrap();
+    assert_eq!((done.reverted.len(), done.conflicts.len()), (3, 0), "{kind:?}: {done:?}");
+    let table = f.store.table_schema("PlaylistTrack").await.unwrap().unwrap();
+    let key = leash_core::policy::Key::new(vec!["PlaylistId".into(), "TrackId".into()]).unwrap();
+    let rec = f.store.read_record(&table, &key, r#"["1","3"]"#).await.unwrap().unwrap();
+    assert_eq!(leash_core::value::display(&rec["Position"]), "3", "{kind:?}: the position is back");
+    assert!(f.store.read_record(&table, &key, r#"["2","41"]"#).await.unwrap().is_none(), "{kind:?}: the row is gone");
+    assert!(f.engine.verify().await.unwrap().ok, "{kind:?}: still consistent after the revert");
+    // The schema an agent sees names both columns.
+    let schema = f.engine.call_schema(f.engine.policy().action("move_in_playlist").unwrap());
+    assert_eq!(schema["properties"]["key"]["required"], json!(["PlaylistId", "TrackId"]), "{schema}");
+}
+
+/// `leash check` refuses an action that could never succeed: an append
+/// keyed on one part of a composite key, or one that may not set a key column.
+async fn check_refuses_keys_that_could_never_work(kind: Kind) {
+    let Some(f) = fixture(kind, None).await else { return };
+    let half = POLICY
+        .replace("key = [\"PlaylistId\", \"TrackId\"]\nkind = \"append\"", "key = \"PlaylistId\"\nkind = \"append\"");
+    let issues =
+        leash_engine::check_schema(&leash_core::policy::parse_policy("p.toml", &half).unwrap(), f.store.as_ref())
+            .await
+            .unwrap();
+    let text: Vec<String> = issues.iter().filter(|i| !i.warning).map(|i| i.message.clone()).collect();
+    assert_eq!(text.len(), 1, "{kind:?}: one error for one mistake: {text:?}");
+    assert!(text[0].contains("keyed on (PlaylistId, TrackId)"), "{kind:?}: {text:?}");
+    let unset = POLICY.replace("  [actions.fields.TrackId]\n  exists_in = \"Track.TrackId\"\n", "");
+    let issues =
+        leash_engine::check_schema(&leash_core::policy::parse_policy("p.toml", &unset).unwrap(), f.store.as_ref())
+            .await
+            .unwrap();
+    assert!(issues.iter().any(|i| !i.warning && i.message.contains("may not set TrackId")), "{kind:?}: {issues:?}");
+}
+
 conformance!(
+    check_refuses_keys_that_could_never_work,
+    a_composite_key_updates_appends_reverts_and_verifies,
     a_price_up_to_ten_percent_lands_and_more_waits,
     a_genre_must_exist,
     production_narrows_what_staging_lets_land,

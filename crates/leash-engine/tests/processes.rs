@@ -191,7 +191,12 @@ async fn solved_keys(f: &Fixture) -> usize {
     let schema = f.store.table_schema("tickets").await.unwrap().unwrap();
     let mut n = 0;
     for key in CRASH_FIRST..CRASH_FIRST + CRASH_RECORDS {
-        let rec = f.store.read_record(&schema, "id", &key.to_string()).await.unwrap().unwrap();
+        let rec = f
+            .store
+            .read_record(&schema, &leash_core::policy::Key::single("id"), &key.to_string())
+            .await
+            .unwrap()
+            .unwrap();
         n += (rec["status"] == "solved") as usize;
     }
     n

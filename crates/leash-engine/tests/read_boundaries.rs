@@ -75,7 +75,9 @@ async fn answers(s: &Shop, action: &str, body: &serde_json::Value) -> (Vec<Strin
 async fn hidden_values(s: &Shop, action: &str, body: &serde_json::Value) -> Vec<String> {
     let (Some(a), Some(key)) = (s.engine.policy().action(action), body["key"].as_str()) else { return Vec::new() };
     let table = s._store.table_schema(secrets::TABLE).await.unwrap().unwrap();
-    let Some(record) = s._store.read_record(&table, "id", key).await.unwrap() else { return Vec::new() };
+    let Some(record) = s._store.read_record(&table, &leash_core::policy::Key::single("id"), key).await.unwrap() else {
+        return Vec::new();
+    };
     let sent = body.to_string();
     record
         .iter()

@@ -168,7 +168,7 @@ fn call(key: &str, field: &str, value: &str) -> Call {
 
 async fn read(store: &dyn Store, table: &str, key_col: &str, key: &str, field: &str) -> Value {
     let schema = store.table_schema(table).await.unwrap().unwrap();
-    let rec = store.read_record(&schema, key_col, key).await.unwrap().unwrap();
+    let rec = store.read_record(&schema, &leash_core::policy::Key::single(key_col), key).await.unwrap().unwrap();
     rec.get(field).cloned().unwrap_or(Value::Null)
 }
 

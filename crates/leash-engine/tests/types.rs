@@ -48,7 +48,12 @@ fn call(key: &str, field: &str, value: Value) -> Call {
 impl Db {
     async fn get(&self, table: &str, key_col: &str, key: &str, field: &str) -> Value {
         let schema = self.store.table_schema(table).await.unwrap().unwrap();
-        let record = self.store.read_record(&schema, key_col, key).await.unwrap().expect("the record exists");
+        let record = self
+            .store
+            .read_record(&schema, &leash_core::policy::Key::single(key_col), key)
+            .await
+            .unwrap()
+            .expect("the record exists");
         record.get(field).cloned().unwrap_or(Value::Null)
     }
 

@@ -301,13 +301,19 @@ async fn stale_compare_and_set_writes_neither_row_nor_journal_row(kind: Kind) {
         c
     };
     let mut tx = f.store.begin().await.unwrap();
-    assert_eq!(tx.update_with_change(&table, "id", &change("pending")).await.unwrap(), Written::Stale);
+    assert_eq!(
+        tx.update_with_change(&table, &leash_core::policy::Key::single("id"), &change("pending")).await.unwrap(),
+        Written::Stale
+    );
     tx.commit().await.unwrap();
     assert_eq!(f.get("tickets", "1", "status").await, json!("open"));
     assert!(f.changes().await.is_empty(), "no journal row for a write that did not happen");
 
     let mut tx = f.store.begin().await.unwrap();
-    assert_eq!(tx.update_with_change(&table, "id", &change("open")).await.unwrap(), Written::Journaled);
+    assert_eq!(
+        tx.update_with_change(&table, &leash_core::policy::Key::single("id"), &change("open")).await.unwrap(),
+        Written::Journaled
+    );
     tx.commit().await.unwrap();
     assert_eq!(f.get("tickets", "1", "status").await, json!("solved"));
     let changes = f.changes().await;

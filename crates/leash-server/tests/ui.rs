@@ -80,7 +80,7 @@ fn call(key: &str, status: &str, run: Option<&str>) -> Call {
 
 async fn status(store: &dyn leash_store::Store, key: &str) -> Value {
     let schema = store.table_schema("tickets").await.unwrap().unwrap();
-    store.read_record(&schema, "id", key).await.unwrap().unwrap()["status"].clone()
+    store.read_record(&schema, &leash_core::policy::Key::single("id"), key).await.unwrap().unwrap()["status"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

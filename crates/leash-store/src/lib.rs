@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Op, Proposal, ProposalStatus};
+pub use leash_core::policy::Key;
 use leash_core::report::{ChangeTally, ProposalTally};
 use leash_core::value::{ColumnType, Record, Value};
 use serde::Serialize;
@@ -156,6 +157,9 @@ pub struct TableSchema {
     pub columns: Vec<Column>,
     /// Columns that alone identify a row (primary key or a unique index).
     pub unique_columns: Vec<String>,
+    /// Sets of several columns that together identify a row (a composite
+    /// primary key or unique index), each in the index's column order.
+    pub unique_keys: Vec<Vec<String>>,
     /// Triggers run on writes to it: what is stored may differ from what
     /// was written, so it is read back (SQLite, MySQL; PostgreSQL always
     /// reads it back through RETURNING).
@@ -165,6 +169,17 @@ pub struct TableSchema {
 impl TableSchema {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether these columns together name one row: a primary key or a
+    /// unique index on exactly them (in any order).
+    pub fn is_unique_key(&self, key: &Key) -> bool {
+        match key.as_single() {
+            Some(col) => self.unique_columns.iter().any(|c| c == col),
+            None => {
+                self.unique_keys.iter().any(|k| k.len() == key.columns().len() && k.iter().all(|c| key.contains(c)))
+            }
+        }
     }
 }
 
@@ -390,7 +405,7 @@ pub trait Store: Send + Sync {
     /// returns once the shared commit has succeeded, or fails with it.
     async fn begin_grouped(&self) -> Result<Box<dyn StoreTx>>;
 
-    async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>>;
+    async fn read_record(&self, table: &TableSchema, key_cols: &Key, key: &str) -> Result<Option<Record>>;
     /// The distinct values of one column, at most `limit`, as the database
     /// prints them (an `exists_in` set small enough to list as an enum).
     async fn distinct_values(&self, table: &TableSchema, column: &str, limit: u32) -> Result<Vec<Value>>;
@@ -400,7 +415,7 @@ pub trait Store: Send + Sync {
     async fn read_records(
         &self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         keys: &[String],
     ) -> Result<HashMap<String, Record>>;
     /// Whether the column's type can hold this value (PostgreSQL asks the
@@ -480,7 +495,7 @@ pub trait StoreTx: Send {
     async fn find_other(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         except_key: Option<&str>,
         column: &str,
         value: &Value,
@@ -491,7 +506,7 @@ pub trait StoreTx: Send {
     async fn insert_record(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         key: Option<&str>,
         row: &[FieldChange],
     ) -> Result<(String, Vec<Value>)>;
@@ -499,7 +514,7 @@ pub trait StoreTx: Send {
     async fn delete_record(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         key: &str,
         fields: &[FieldChange],
     ) -> Result<bool>;
@@ -511,7 +526,7 @@ pub trait StoreTx: Send {
     async fn lock_records(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         keys: &[String],
     ) -> Result<HashMap<String, Record>>;
     /// Of these change ids, the ones no revert has undone yet; call it with
@@ -523,7 +538,7 @@ pub trait StoreTx: Send {
     async fn update_records(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         rows: &[(String, Vec<FieldChange>)],
     ) -> Result<Vec<Option<Vec<Value>>>>;
     /// The chain head (latest hash) of each of these records that has one.
@@ -538,7 +553,7 @@ pub trait StoreTx: Send {
     /// holds the fields' `old` values or (on a store whose `lock_for_write`
     /// may read a stale head) `prev_hash` is no longer the record's chain
     /// head; then neither the row nor the journal changed.
-    async fn update_with_change(&mut self, table: &TableSchema, key_col: &str, change: &Change) -> Result<Written>;
+    async fn update_with_change(&mut self, table: &TableSchema, key_cols: &Key, change: &Change) -> Result<Written>;
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<()>;
     /// The database's clock, in leash's stamp form.
@@ -574,7 +589,7 @@ pub trait StoreTx: Send {
     async fn lock_for_write(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         key: &str,
         action: &str,
         new: &[(&str, &Value)],

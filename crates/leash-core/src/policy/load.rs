@@ -308,7 +308,7 @@ struct ActionDraft {
     name: Option<String>,
     summary: Option<String>,
     table: Option<String>,
-    key: Option<String>,
+    key: Option<Key>,
     read_at: Option<At>,
 }
 
@@ -318,7 +318,7 @@ fn empty_action(line: usize) -> Action {
         line,
         summary: String::new(),
         table: String::new(),
-        key: String::new(),
+        key: Key::single(""),
         kind: Kind::Update,
         mode: Mode::Suggest,
         risk: Risk::Medium,
@@ -359,8 +359,8 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
     }
     let key = match (draft.key, action.kind) {
         (Some(k), _) => Some(k),
-        (None, Kind::Append) => Some("id".to_string()),
-        (None, Kind::Update) => required(w, None, at, "key", "name the key column that identifies one record"),
+        (None, Kind::Append) => Some(Key::single("id")),
+        (None, Kind::Update) => required(w, None, at, "key", "name the key column(s) that identify one record"),
     };
     if action.review_note.is_some() && action.review_if.is_none() {
         w.error(&at.child("review_note", None), "review_note is only shown with review_if; add review_if or remove it");
@@ -376,7 +376,8 @@ fn parse_action(w: &mut Walker, table: &toml_edit::Table, at: &At) -> Option<Act
     action.table = tbl?;
     action.key = key?;
     if action.read.is_empty() {
-        action.read = std::iter::once(action.key.clone()).chain(action.fields.iter().map(|f| f.name.clone())).collect();
+        action.read =
+            action.key.columns().iter().cloned().chain(action.fields.iter().map(|f| f.name.clone())).collect();
     }
     action.hash = definition_hash(table);
     Some(action)
@@ -408,7 +409,7 @@ fn action_key(
             })
         }
         "table" => draft.table = w.table_name(item, at),
-        "key" => draft.key = w.identifier(item, at),
+        "key" => draft.key = parse_key(w, item, at),
         "kind" => action.kind = w.choice(item, at, Kind::NAMES, Kind::parse).unwrap_or(Kind::Update),
         "mode" => action.mode = w.choice(item, at, Mode::NAMES, Mode::parse).unwrap_or(Mode::Suggest),
         "risk" => action.risk = w.choice(item, at, Risk::NAMES, Risk::parse).unwrap_or(Risk::Medium),
@@ -444,6 +445,23 @@ fn action_key(
         _ => unreachable!("entries() filters unknown keys"),
     }
     Some(())
+}
+
+/// `key = "id"` or `key = ["PlaylistId", "TrackId"]`: one error for one mistake.
+fn parse_key(w: &mut Walker, item: &Item, at: &At) -> Option<Key> {
+    let columns = match item.as_array() {
+        Some(_) => w.string_list(item, at)?,
+        None => vec![w.string(item, at)?],
+    };
+    if let Some(bad) = columns.iter().find(|c| !is_identifier(c)) {
+        w.error(at, format!("`{bad}` is not a column name"));
+        return None;
+    }
+    let key = Key::new(columns);
+    if key.is_none() {
+        w.error(at, "name the key column, or a list of different key columns: key = [\"PlaylistId\", \"TrackId\"]");
+    }
+    key
 }
 
 /// `read`: column names only.

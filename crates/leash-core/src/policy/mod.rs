@@ -96,8 +96,9 @@ pub struct Action {
     pub line: usize,
     pub summary: String,
     pub table: String,
-    /// The key column. For `append`, the column the database fills in.
-    pub key: String,
+    /// The key column(s). For `append`, the column the database fills in
+    /// (or, composite, the columns the call sets).
+    pub key: Key,
     pub kind: Kind,
     pub mode: Mode,
     pub risk: Risk,
@@ -128,13 +129,97 @@ impl Action {
 
     /// Every column this action touches, for the schema check.
     pub fn columns(&self) -> Vec<&str> {
-        let mut cols: Vec<&str> = vec![self.key.as_str()];
+        let mut cols: Vec<&str> = self.key.columns().iter().map(String::as_str).collect();
         cols.extend(self.fields.iter().map(|f| f.name.as_str()));
         cols.extend(self.read.iter().map(String::as_str));
         cols.extend(self.fields.iter().flat_map(|f| f.parts.values().map(String::as_str)));
         cols.sort_unstable();
         cols.dedup();
         cols
+    }
+}
+
+/// The column or columns that name one record: `key = "id"` or
+/// `key = ["PlaylistId", "TrackId"]`. Never empty, no column twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key(Vec<String>);
+
+impl Key {
+    /// `None` for an empty list or a column named twice.
+    pub fn new(columns: Vec<String>) -> Option<Key> {
+        let mut seen = std::collections::HashSet::new();
+        (!columns.is_empty() && columns.iter().all(|c| seen.insert(c))).then_some(Key(columns))
+    }
+
+    pub fn single(column: &str) -> Key {
+        Key(vec![column.to_string()])
+    }
+
+    /// The columns in policy order: the order of a composite key's text.
+    pub fn columns(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn is_composite(&self) -> bool {
+        self.0.len() > 1
+    }
+
+    /// The one column of a key that has one.
+    pub fn as_single(&self) -> Option<&str> {
+        match self.0.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
+    pub fn contains(&self, column: &str) -> bool {
+        self.0.iter().any(|c| c == column)
+    }
+
+    /// A key's text split into its columns' values, in policy order: a plain
+    /// key's text as it is; a composite key's as the journal spells it (a
+    /// JSON array, `["1","3402"]`), as a JSON object of its columns, or as
+    /// `PlaylistId=1,TrackId=3402`. `None`: not a key of these columns.
+    pub fn parts(&self, text: &str) -> Option<Vec<String>> {
+        if self.as_single().is_some() {
+            return Some(vec![text.to_string()]);
+        }
+        let n = self.0.len();
+        if let Ok(parts) = serde_json::from_str::<Vec<String>>(text) {
+            return (parts.len() == n).then_some(parts);
+        }
+        let named: std::collections::HashMap<String, String> =
+            match serde_json::from_str::<serde_json::Map<String, Value>>(text) {
+                Ok(map) => map.into_iter().map(|(k, v)| (k, crate::value::display(&v))).collect(),
+                Err(_) => text
+                    .split(',')
+                    .map(|pair| pair.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+                    .collect::<Option<_>>()?,
+            };
+        if named.len() != n {
+            return None;
+        }
+        self.0.iter().map(|c| named.get(c).cloned()).collect()
+    }
+
+    /// The key's text from its columns' values: the journal's spelling.
+    pub fn text(&self, parts: Vec<String>) -> String {
+        match (self.as_single(), parts.as_slice()) {
+            (Some(_), [only]) => only.clone(),
+            _ => serde_json::to_string(&parts).unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+impl PartialEq<str> for Key {
+    fn eq(&self, other: &str) -> bool {
+        self.as_single() == Some(other)
     }
 }
 

@@ -95,7 +95,7 @@ impl Fixture {
 
     pub async fn get(&self, table: &str, key: &str, field: &str) -> Value {
         let schema = self.store.table_schema(table).await.unwrap().unwrap();
-        let rec = self.store.read_record(&schema, "id", key).await.unwrap();
+        let rec = self.store.read_record(&schema, &leash_core::policy::Key::single("id"), key).await.unwrap();
         rec.and_then(|r| r.get(field).cloned()).unwrap_or(Value::Null)
     }
 

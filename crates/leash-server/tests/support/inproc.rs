@@ -154,7 +154,7 @@ impl Fixture {
 
     pub async fn status_of(&self, key: &str) -> String {
         let schema = self.store.table_schema("tickets").await.unwrap().unwrap();
-        let row = self.store.read_record(&schema, "id", key).await.unwrap().unwrap();
+        let row = self.store.read_record(&schema, &leash_core::policy::Key::single("id"), key).await.unwrap().unwrap();
         leash_core::value::display(&row["status"])
     }
 

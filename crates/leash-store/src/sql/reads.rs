@@ -11,7 +11,7 @@ use super::connect::{SqlStore, WriteConn};
 use super::query::Query;
 use super::revert::BULK_ROWS_MAX;
 use super::tx::SqlTx;
-use super::write::{column, key_of};
+use super::write::{column, key_in, key_match, key_of};
 use crate::rows::*;
 use crate::*;
 use std::collections::HashMap;
@@ -152,11 +152,12 @@ impl Store for SqlStore {
         Ok(Box::new(SqlTx::new(WriteConn::Writer(guard), self.dialect(), Some((writer.clone(), role)))))
     }
 
-    async fn read_record(&self, table: &TableSchema, key_col: &str, key: &str) -> Result<Option<Record>> {
+    async fn read_record(&self, table: &TableSchema, key_cols: &Key, key: &str) -> Result<Option<Record>> {
         let d = self.dialect();
         let cols: Vec<String> = table.columns.iter().map(|c| d.read_expr(c)).collect();
         let mut q = self.q(&format!("SELECT {} FROM ", cols.join(", ")));
-        q.table(&table.name).push(" WHERE ").ident(key_col).push(" = ").key(key, column(table, key_col)?);
+        q.table(&table.name).push(" WHERE ");
+        key_match(&mut q, table, key_cols, key, None)?;
         self.fetch_optional(q).await?.map(|row| record_from_row(&row, table)).transpose()
     }
 
@@ -171,23 +172,19 @@ impl Store for SqlStore {
     async fn read_records(
         &self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         keys: &[String],
     ) -> Result<HashMap<String, Record>> {
         let d = self.dialect();
-        let key_column = column(table, key_col)?;
         let cols: Vec<String> = table.columns.iter().map(|c| d.read_expr(c)).collect();
         let mut out = HashMap::new();
         for chunk in keys.chunks(BULK_ROWS_MAX) {
             let mut q = self.q(&format!("SELECT {} FROM ", cols.join(", ")));
-            q.table(&table.name).push(" WHERE ").ident(key_col).push(" IN (");
-            for (i, k) in chunk.iter().enumerate() {
-                q.push(if i > 0 { ", " } else { "" }).key(k, key_column);
-            }
-            q.push(")");
+            q.table(&table.name).push(" WHERE ");
+            key_in(&mut q, table, key_cols, chunk)?;
             for row in self.fetch_all(q).await? {
                 let rec = record_from_row(&row, table)?;
-                if let Some(key) = key_of(&rec, key_col) {
+                if let Some(key) = key_of(&rec, key_cols) {
                     out.insert(key, rec);
                 }
             }

@@ -9,7 +9,7 @@ use leash_core::value::{display, Record, Value};
 
 use super::query::Query;
 use super::tx::SqlTx;
-use super::write::{column, key_of, push_change_values};
+use super::write::{column, key_exprs, key_from_row, key_in, key_match, key_of, push_change_values};
 use crate::rows::{record_from_row, stored_form, value_at, CHANGE_COLUMNS};
 use crate::*;
 
@@ -21,23 +21,20 @@ pub const CHANGES_PER_INSERT_MAX: usize = 100;
 pub(super) async fn lock_records(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     keys: &[String],
 ) -> Result<HashMap<String, Record>> {
     let d = tx.dialect();
-    let key_column = column(table, key_col)?;
     let mut out = HashMap::new();
     for chunk in keys.chunks(BULK_ROWS_MAX) {
         let cols: Vec<String> = table.columns.iter().map(|c| d.read_expr(c)).collect();
         let mut q = tx.q(&format!("SELECT {} FROM ", cols.join(", ")));
-        q.table(&table.name).push(" WHERE ").ident(key_col).push(" IN (");
-        for (i, k) in chunk.iter().enumerate() {
-            q.push(if i > 0 { ", " } else { "" }).key(k, key_column);
-        }
-        q.push(")").push(d.for_update());
+        q.table(&table.name).push(" WHERE ");
+        key_in(&mut q, table, key_cols, chunk)?;
+        q.push(d.for_update());
         for row in tx.all(q).await? {
             let rec = record_from_row(&row, table)?;
-            if let Some(key) = key_of(&rec, key_col) {
+            if let Some(key) = key_of(&rec, key_cols) {
                 out.insert(key, rec);
             }
         }
@@ -61,30 +58,27 @@ pub(super) async fn open_changes(tx: &mut SqlTx, ids: &[String]) -> Result<Vec<S
 async fn read_many(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     keys: &[&str],
     fields: &[&str],
 ) -> Result<HashMap<String, Vec<Value>>> {
     let d = tx.dialect();
-    let key_column = column(table, key_col)?;
     let cols = fields.iter().map(|f| column(table, f)).collect::<Result<Vec<_>>>()?;
-    let mut exprs = vec![d.text_of(&d.quote(key_col), key_column)];
+    let mut exprs = key_exprs(d, table, key_cols, None)?;
     exprs.extend(cols.iter().map(|c| d.read_expr(c)));
     let mut q = tx.q(&format!("SELECT {} FROM ", exprs.join(", ")));
-    q.table(&table.name).push(" WHERE ").ident(key_col).push(" IN (");
-    for (i, k) in keys.iter().enumerate() {
-        q.push(if i > 0 { ", " } else { "" }).key(k, key_column);
-    }
-    q.push(")");
-    rows_by_key(tx.all(q).await?, &cols)
+    q.table(&table.name).push(" WHERE ");
+    key_in(&mut q, table, key_cols, keys)?;
+    rows_by_key(tx.all(q).await?, key_cols, &cols)
 }
 
-/// Rows of (key text, field values…) by key.
-fn rows_by_key(rows: Vec<sqlx::any::AnyRow>, cols: &[&Column]) -> Result<HashMap<String, Vec<Value>>> {
+/// Rows of (key columns' text…, field values…) by key.
+fn rows_by_key(rows: Vec<sqlx::any::AnyRow>, key_cols: &Key, cols: &[&Column]) -> Result<HashMap<String, Vec<Value>>> {
     let mut out = HashMap::new();
+    let n = key_cols.columns().len();
     for row in rows {
-        let key = display(&value_at(&row, 0)?);
-        let values = cols.iter().enumerate().map(|(i, c)| Ok(stored_form(value_at(&row, i + 1)?, c.ty)));
+        let key = key_from_row(&row, key_cols)?;
+        let values = cols.iter().enumerate().map(|(i, c)| Ok(stored_form(value_at(&row, i + n)?, c.ty)));
         out.insert(key, values.collect::<Result<Vec<_>>>()?);
     }
     Ok(out)
@@ -93,9 +87,10 @@ fn rows_by_key(rows: Vec<sqlx::any::AnyRow>, cols: &[&Column]) -> Result<HashMap
 pub(super) async fn update_records(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     rows: &[(String, Vec<FieldChange>)],
 ) -> Result<Vec<Option<Vec<Value>>>> {
+    let Some(key_col) = key_cols.as_single() else { return update_each(tx, table, key_cols, rows).await };
     let d = tx.dialect();
     let key_column = column(table, key_col)?;
     // One statement per set of fields (a revert batch has one, as a rule).
@@ -156,7 +151,7 @@ pub(super) async fn update_records(
                 let mut exprs = vec![d.text_of(&format!("{t}.{}", d.quote(key_col)), key_column)];
                 exprs.extend(cols.iter().map(|c| d.text_of(&format!("{t}.{}", d.quote(&c.name)), c)));
                 q.push(&format!(" RETURNING {}", exprs.join(", ")));
-                let stored = rows_by_key(tx.all(q).await?, &cols)?;
+                let stored = rows_by_key(tx.all(q).await?, key_cols, &cols)?;
                 for &r in chunk {
                     out[r] = stored.get(&rows[r].0).cloned();
                 }
@@ -172,11 +167,39 @@ pub(super) async fn update_records(
                 continue;
             }
             let keys: Vec<&str> = chunk.iter().map(|&r| rows[r].0.as_str()).collect();
-            let stored = read_many(tx, table, key_col, &keys, &fields).await?;
+            let stored = read_many(tx, table, key_cols, &keys, &fields).await?;
             for &r in chunk {
                 out[r] = stored.get(&rows[r].0).cloned();
             }
         }
+    }
+    Ok(out)
+}
+
+/// `update_records` for a table keyed on several columns: one UPDATE per
+/// record (a set-wise join on a composite key is not worth its dialects),
+/// each followed by what was stored.
+async fn update_each(
+    tx: &mut SqlTx,
+    table: &TableSchema,
+    key_cols: &Key,
+    rows: &[(String, Vec<FieldChange>)],
+) -> Result<Vec<Option<Vec<Value>>>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (key, changes) in rows {
+        let mut q = tx.q("UPDATE ");
+        q.table(&table.name).push(" SET ");
+        for (i, f) in changes.iter().enumerate() {
+            q.push(if i > 0 { ", " } else { "" }).ident(&f.field).push(" = ").value(&f.new, column(table, &f.field)?);
+        }
+        q.push(" WHERE ");
+        key_match(&mut q, table, key_cols, key, None)?;
+        if tx.exec(q).await? == 0 {
+            out.push(None);
+            continue;
+        }
+        let fields: Vec<&str> = changes.iter().map(|f| f.field.as_str()).collect();
+        out.push(read_many(tx, table, key_cols, &[key.as_str()], &fields).await?.remove(key));
     }
     Ok(out)
 }

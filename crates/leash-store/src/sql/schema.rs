@@ -121,6 +121,12 @@ impl SqlStore {
              WHERE i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL AND i.indrelid = to_regclass(");
         q.text(&regclass).push(")");
         let unique_columns = self.fetch_all(q).await?.iter().map(|r| text(r, 0)).collect::<Result<_>>()?;
+        let mut q = self.q("SELECT CAST(string_agg(a.attname, ',' ORDER BY k.n) AS TEXT) FROM pg_index i \
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE i.indisunique AND i.indnatts > 1 AND i.indpred IS NULL AND i.indrelid = to_regclass(");
+        q.text(&regclass).push(") GROUP BY i.indexrelid");
+        let unique_keys = split_keys(self.fetch_all(q).await?)?;
         let mut q = self.q("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = to_regclass(");
         q.text(&regclass).push("))");
         let has_triggers = match self.fetch_optional(q).await? {
@@ -128,7 +134,7 @@ impl SqlStore {
             None => false,
         };
         self.attach_references(table, &mut columns).await;
-        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, has_triggers }))
+        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, unique_keys, has_triggers }))
     }
 
     /// The schema condition for MySQL's catalogue: the named database, or the current one.
@@ -191,6 +197,11 @@ impl SqlStore {
         self.mysql_schema_filter(&mut q, "TABLE_SCHEMA", schema);
         q.push(" AND NON_UNIQUE = 0 AND TABLE_NAME = ").text(name).push(" GROUP BY INDEX_NAME HAVING COUNT(*) = 1");
         let unique_columns = self.fetch_all(q).await?.iter().map(|r| text(r, 0)).collect::<Result<_>>()?;
+        let mut q = self.q("SELECT CAST(GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',') AS CHAR) \
+             FROM information_schema.STATISTICS WHERE");
+        self.mysql_schema_filter(&mut q, "TABLE_SCHEMA", schema);
+        q.push(" AND NON_UNIQUE = 0 AND TABLE_NAME = ").text(name).push(" GROUP BY INDEX_NAME HAVING COUNT(*) > 1");
+        let unique_keys = split_keys(self.fetch_all(q).await?)?;
         let mut q = self.q("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE");
         self.mysql_schema_filter(&mut q, "EVENT_OBJECT_SCHEMA", schema);
         q.push(" AND EVENT_OBJECT_TABLE = ").text(name);
@@ -199,7 +210,7 @@ impl SqlStore {
             None => false,
         };
         self.attach_references(table, &mut columns).await;
-        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, has_triggers }))
+        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, unique_keys, has_triggers }))
     }
 
     async fn sqlite_schema(&self, table: &str) -> Result<Option<TableSchema>> {
@@ -241,8 +252,12 @@ impl SqlStore {
                 }
             }
         }
-        let mut unique_columns: Vec<String> =
-            if pk.len() == 1 { pk.into_iter().map(|(c, _)| c).collect() } else { Vec::new() };
+        let pk: Vec<String> = pk.into_iter().map(|(c, _)| c).collect();
+        let (mut unique_columns, mut unique_keys): (Vec<String>, Vec<Vec<String>>) = match pk.len() {
+            0 => (Vec::new(), Vec::new()),
+            1 => (pk, Vec::new()),
+            _ => (Vec::new(), vec![pk]),
+        };
         let mut q = self.q("SELECT il.name FROM pragma_index_list(");
         q.text(name).push(", ").text(schema).push(") il WHERE il.\"unique\" = 1 AND il.partial = 0");
         for row in self.fetch_all(q).await? {
@@ -250,10 +265,11 @@ impl SqlStore {
             let mut q = self.q("SELECT name FROM pragma_index_info(");
             q.text(&idx).push(", ").text(schema).push(")");
             let cols = self.fetch_all(q).await?;
-            if let [only] = cols.as_slice() {
-                if let Some(col) = opt_text(only, 0)? {
-                    unique_columns.push(col);
-                }
+            match cols.as_slice() {
+                [only] => unique_columns.extend(opt_text(only, 0)?),
+                [] => {}
+                many => unique_keys
+                    .push(many.iter().map(|r| opt_text(r, 0)).collect::<Result<Option<Vec<_>>>>()?.unwrap_or_default()),
             }
         }
         let mut q = self.q("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ");
@@ -263,7 +279,7 @@ impl SqlStore {
             None => false,
         };
         self.attach_references(table, &mut columns).await;
-        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, has_triggers }))
+        Ok(Some(TableSchema { name: table.to_string(), columns, unique_columns, unique_keys, has_triggers }))
     }
 }
 
@@ -385,6 +401,11 @@ impl SqlStore {
         }
         Ok(rows)
     }
+}
+
+/// Rows of one comma-joined column list each: composite unique keys.
+fn split_keys(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<Vec<String>>> {
+    rows.iter().map(|r| Ok(text(r, 0)?.split(',').map(str::to_string).collect())).collect()
 }
 
 #[cfg(test)]

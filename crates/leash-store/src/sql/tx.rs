@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leash_core::call::FieldChange;
 use leash_core::journal::{Change, Proposal};
+use leash_core::policy::Key;
 use leash_core::value::{Record, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, TransactionManager};
@@ -184,32 +185,32 @@ impl StoreTx for SqlTx {
     async fn find_other(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         except_key: Option<&str>,
         column: &str,
         value: &Value,
     ) -> Result<Option<String>> {
-        write::find_other(self, table, key_col, except_key, column, value).await
+        write::find_other(self, table, key_cols, except_key, column, value).await
     }
 
     async fn insert_record(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         key: Option<&str>,
         row: &[FieldChange],
     ) -> Result<(String, Vec<Value>)> {
-        write::insert_record(self, table, key_col, key, row).await
+        write::insert_record(self, table, key_cols, key, row).await
     }
 
     async fn delete_record(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         key: &str,
         fields: &[FieldChange],
     ) -> Result<bool> {
-        write::delete_record(self, table, key_col, key, fields).await
+        write::delete_record(self, table, key_cols, key, fields).await
     }
 
     async fn chain_head(&mut self, table: &str, key: &str) -> Result<Option<String>> {
@@ -219,10 +220,10 @@ impl StoreTx for SqlTx {
     async fn lock_records(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         keys: &[String],
     ) -> Result<HashMap<String, Record>> {
-        revert::lock_records(self, table, key_col, keys).await
+        revert::lock_records(self, table, key_cols, keys).await
     }
 
     async fn open_changes(&mut self, ids: &[String]) -> Result<Vec<String>> {
@@ -232,10 +233,10 @@ impl StoreTx for SqlTx {
     async fn update_records(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         rows: &[(String, Vec<FieldChange>)],
     ) -> Result<Vec<Option<Vec<Value>>>> {
-        revert::update_records(self, table, key_col, rows).await
+        revert::update_records(self, table, key_cols, rows).await
     }
 
     async fn chain_heads(&mut self, table: &str, keys: &[String]) -> Result<HashMap<String, String>> {
@@ -254,8 +255,8 @@ impl StoreTx for SqlTx {
         write::insert_change(self, change).await
     }
 
-    async fn update_with_change(&mut self, table: &TableSchema, key_col: &str, change: &Change) -> Result<Written> {
-        write::update_with_change(self, table, key_col, change).await
+    async fn update_with_change(&mut self, table: &TableSchema, key_cols: &Key, change: &Change) -> Result<Written> {
+        write::update_with_change(self, table, key_cols, change).await
     }
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<()> {
@@ -294,12 +295,12 @@ impl StoreTx for SqlTx {
     async fn lock_for_write(
         &mut self,
         table: &TableSchema,
-        key_col: &str,
+        key_cols: &Key,
         key: &str,
         action: &str,
         new: &[(&str, &Value)],
     ) -> Result<Locked> {
-        write::lock_for_write(self, table, key_col, key, action, new).await
+        write::lock_for_write(self, table, key_cols, key, action, new).await
     }
 
     async fn set_pause(&mut self, pause: &Pause) -> Result<()> {

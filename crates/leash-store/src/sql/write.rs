@@ -19,17 +19,99 @@ pub(super) fn column<'a>(table: &'a TableSchema, name: &str) -> Result<&'a Colum
     table.column(name).ok_or_else(|| StoreError::Invalid(format!("table {} has no column `{name}`", table.name)))
 }
 
-/// `SELECT <every column as text> FROM table WHERE key_col = <key>`.
-fn select_record(d: Dialect, table: &TableSchema, key_col: &Column, key: &str) -> Query {
+/// `SELECT <every column as text> FROM table WHERE <key matches>`.
+fn select_record(d: Dialect, table: &TableSchema, key_cols: &Key, key: &str) -> Result<Query> {
     let cols: Vec<String> = table.columns.iter().map(|c| d.read_expr(c)).collect();
     let mut q = Query::new(d, &format!("SELECT {} FROM ", cols.join(", ")));
-    q.table(&table.name).push(" WHERE ").ident(&key_col.name).push(" = ").key(key, key_col);
-    q
+    q.table(&table.name).push(" WHERE ");
+    key_match(&mut q, table, key_cols, key, None)?;
+    Ok(q)
+}
+
+/// A record key's text split into its columns' values (`Key::parts`).
+pub(super) fn key_parts(key_cols: &Key, text: &str) -> Result<Vec<String>> {
+    key_cols.parts(text).ok_or_else(|| StoreError::Invalid(format!("`{text}` is not a key of ({key_cols})")))
+}
+
+/// A key's text from its columns' values: the journal's spelling.
+pub(super) fn key_text(key_cols: &Key, parts: Vec<String>) -> String {
+    key_cols.text(parts)
 }
 
 /// A record's key as the database prints it.
-pub(super) fn key_of(record: &leash_core::value::Record, key_col: &str) -> Option<String> {
-    record.get(key_col).filter(|v| !v.is_null()).map(display)
+pub(super) fn key_of(record: &leash_core::value::Record, key_cols: &Key) -> Option<String> {
+    let parts: Option<Vec<String>> =
+        key_cols.columns().iter().map(|c| record.get(c).filter(|v| !v.is_null()).map(display)).collect();
+    parts.map(|p| key_text(key_cols, p))
+}
+
+/// `col = ?`, or for a composite key `(a = ? AND b = ?)`; `qualifier`
+/// prefixes each column with its table.
+pub(super) fn key_match(
+    q: &mut Query,
+    table: &TableSchema,
+    key_cols: &Key,
+    key: &str,
+    qualifier: Option<&str>,
+) -> Result<()> {
+    let parts = key_parts(key_cols, key)?;
+    let composite = key_cols.is_composite();
+    q.push(if composite { "(" } else { "" });
+    for (i, (col, part)) in key_cols.columns().iter().zip(&parts).enumerate() {
+        q.push(if i > 0 { " AND " } else { "" });
+        if let Some(t) = qualifier {
+            q.push(t).push(".");
+        }
+        q.ident(col).push(" = ").key(part, column(table, col)?);
+    }
+    q.push(if composite { ")" } else { "" });
+    Ok(())
+}
+
+/// `col IN (…)`, or for a composite key `((a = ? AND b = ?) OR …)`.
+pub(super) fn key_in<S: AsRef<str>>(q: &mut Query, table: &TableSchema, key_cols: &Key, keys: &[S]) -> Result<()> {
+    if let Some(col) = key_cols.as_single() {
+        let c = column(table, col)?;
+        q.ident(col).push(" IN (");
+        for (i, k) in keys.iter().enumerate() {
+            q.push(if i > 0 { ", " } else { "" }).key(k.as_ref(), c);
+        }
+        q.push(")");
+        return Ok(());
+    }
+    q.push("(");
+    for (i, k) in keys.iter().enumerate() {
+        q.push(if i > 0 { " OR " } else { "" });
+        key_match(q, table, key_cols, k.as_ref(), None)?;
+    }
+    q.push(if keys.is_empty() { "1 = 0)" } else { ")" });
+    Ok(())
+}
+
+/// The key's columns as text, to select (`qualifier`: the table's name).
+pub(super) fn key_exprs(
+    d: Dialect,
+    table: &TableSchema,
+    key_cols: &Key,
+    qualifier: Option<&str>,
+) -> Result<Vec<String>> {
+    key_cols
+        .columns()
+        .iter()
+        .map(|c| {
+            let name = match qualifier {
+                Some(t) => format!("{t}.{}", d.quote(c)),
+                None => d.quote(c),
+            };
+            Ok(d.text_of(&name, column(table, c)?))
+        })
+        .collect()
+}
+
+/// The key text of a row whose first columns are `key_exprs`.
+pub(super) fn key_from_row(row: &sqlx::any::AnyRow, key_cols: &Key) -> Result<String> {
+    let parts = (0..key_cols.columns().len()).map(|i| Ok(display(&value_at(row, i)?))).collect::<Result<Vec<_>>>()?;
+    Ok(key_text(key_cols, parts))
 }
 
 /// New values as a store that cannot ask the database will store them.
@@ -40,18 +122,17 @@ fn predicted_locally(d: Dialect, table: &TableSchema, new: &[(&str, &Value)]) ->
 pub(super) async fn lock_for_write(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     key: &str,
     action: &str,
     new: &[(&str, &Value)],
 ) -> Result<Locked> {
     let d = tx.dialect();
-    let key_column = column(table, key_col)?;
     if !d.locks_and_reads_in_one() {
-        let mut q = select_record(d, table, key_column, key);
+        let mut q = select_record(d, table, key_cols, key)?;
         q.push(d.for_update());
         let record = tx.one(q).await?.map(|row| record_from_row(&row, table)).transpose()?;
-        let canonical = record.as_ref().and_then(|r| key_of(r, key_col));
+        let canonical = record.as_ref().and_then(|r| key_of(r, key_cols));
         let (pauses, head) =
             state::call_context(tx, action, &table.name, Some(canonical.as_deref().unwrap_or(key))).await?;
         let new = predicted_locally(d, table, new)?;
@@ -75,7 +156,8 @@ pub(super) async fn lock_for_write(
             q.push(", ").predicted(value, column(table, field)?);
         }
     }
-    q.push(" FROM ").table(&table.name).push(" WHERE ").ident(key_col).push(" = ").key(key, key_column);
+    q.push(" FROM ").table(&table.name).push(" WHERE ");
+    key_match(&mut q, table, key_cols, key, None)?;
     q.push(&d.for_update_of(&table.name));
     let Some(row) = tx.one(q).await? else {
         let (pauses, head) = state::call_context(tx, action, &table.name, Some(key)).await?;
@@ -101,7 +183,7 @@ pub(super) async fn lock_for_write(
     } else {
         predicted_locally(d, table, new)?
     };
-    let canonical = key_of(&record, key_col);
+    let canonical = key_of(&record, key_cols);
     // The head was looked up by the key as sent; the record's own spelling
     // of it (a uuid in capitals, citext) names its chain.
     if let Some(k) = canonical.as_deref().filter(|k| *k != key) {
@@ -114,20 +196,20 @@ pub(super) async fn lock_for_write(
 pub(super) async fn find_other(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     except_key: Option<&str>,
     field: &str,
     value: &Value,
 ) -> Result<Option<String>> {
     let d = tx.dialect();
-    let key_column = column(table, key_col)?;
-    let mut q = tx.q(&format!("SELECT {} FROM ", d.text_of(&d.quote(key_col), key_column)));
+    let mut q = tx.q(&format!("SELECT {} FROM ", key_exprs(d, table, key_cols, None)?.join(", ")));
     q.table(&table.name).push(" WHERE ").ident(field).push(" = ").value(value, column(table, field)?);
     if let Some(k) = except_key {
-        q.push(" AND ").ident(key_col).push(" <> ").key(k, key_column);
+        q.push(" AND NOT ");
+        key_match(&mut q, table, key_cols, k, None)?;
     }
     q.push(" LIMIT 1");
-    tx.one(q).await?.map(|row| Ok(display(&value_at(&row, 0)?))).transpose()
+    tx.one(q).await?.map(|row| key_from_row(&row, key_cols)).transpose()
 }
 
 /// The named fields of one record as stored, after a write (which a
@@ -135,7 +217,7 @@ pub(super) async fn find_other(
 async fn read_back(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     key: &str,
     fields: &[&str],
 ) -> Result<Vec<Value>> {
@@ -143,7 +225,8 @@ async fn read_back(
     let cols = fields.iter().map(|f| column(table, f)).collect::<Result<Vec<_>>>()?;
     let exprs: Vec<String> = cols.iter().map(|c| d.read_expr(c)).collect();
     let mut q = tx.q(&format!("SELECT {} FROM ", exprs.join(", ")));
-    q.table(&table.name).push(" WHERE ").ident(key_col).push(" = ").key(key, column(table, key_col)?);
+    q.table(&table.name).push(" WHERE ");
+    key_match(&mut q, table, key_cols, key, None)?;
     let row =
         tx.one(q).await?.ok_or_else(|| StoreError::Database(format!("record {key} vanished during its write")))?;
     cols.iter().enumerate().map(|(i, c)| Ok(stored_form(value_at(&row, i)?, c.ty))).collect()
@@ -152,10 +235,11 @@ async fn read_back(
 pub(super) async fn insert_record(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     key: Option<&str>,
     row: &[FieldChange],
 ) -> Result<(String, Vec<Value>)> {
+    let Some(key_col) = key_cols.as_single() else { return insert_composite(tx, table, key_cols, key, row).await };
     let d = tx.dialect();
     let key_column = column(table, key_col)?;
     let fields: Vec<&FieldChange> = row.iter().filter(|f| f.field != key_col).collect();
@@ -188,7 +272,7 @@ pub(super) async fn insert_record(
                     display(&value_at(&row, 0)?)
                 }
             };
-            let stored = read_back(tx, table, key_col, &new_key, &names).await?;
+            let stored = read_back(tx, table, key_cols, &new_key, &names).await?;
             (new_key, stored)
         }
         None => {
@@ -201,7 +285,7 @@ pub(super) async fn insert_record(
             let new_key = display(&value_at(&row, 0)?);
             // SQLite's RETURNING does not see what triggers did after the insert.
             let stored = if table.has_triggers && !d.returning_sees_triggers() {
-                read_back(tx, table, key_col, &new_key, &names).await?
+                read_back(tx, table, key_cols, &new_key, &names).await?
             } else {
                 let mut out = Vec::with_capacity(names.len());
                 for (i, f) in names.iter().enumerate() {
@@ -220,16 +304,67 @@ pub(super) async fn insert_record(
     Ok((new_key, values))
 }
 
+/// A row of a table keyed on several columns: the call sets every one of
+/// them (`leash check` refuses an action that does not), and the key is
+/// what the database stored in them (or, reinserting a deleted row, `key`).
+async fn insert_composite(
+    tx: &mut SqlTx,
+    table: &TableSchema,
+    key_cols: &Key,
+    key: Option<&str>,
+    row: &[FieldChange],
+) -> Result<(String, Vec<Value>)> {
+    let mut fields: Vec<FieldChange> = row.to_vec();
+    if let Some(k) = key {
+        for (col, part) in key_cols.columns().iter().zip(key_parts(key_cols, k)?) {
+            if !fields.iter().any(|f| &f.field == col) {
+                fields.push(FieldChange { field: col.clone(), old: Value::Null, new: Value::String(part) });
+            }
+        }
+    }
+    let mut q = tx.q("INSERT INTO ");
+    q.table(&table.name).push(" (");
+    for (i, f) in fields.iter().enumerate() {
+        q.push(if i > 0 { ", " } else { "" }).ident(&f.field);
+    }
+    q.push(") VALUES (");
+    for (i, f) in fields.iter().enumerate() {
+        q.push(if i > 0 { ", " } else { "" }).value(&f.new, column(table, &f.field)?);
+    }
+    q.push(")");
+    tx.exec(q).await?;
+    let parts: Option<Vec<String>> = key_cols
+        .columns()
+        .iter()
+        .map(|c| fields.iter().find(|f| &f.field == c).filter(|f| !f.new.is_null()).map(|f| display(&f.new)))
+        .collect();
+    let sent = key_text(
+        key_cols,
+        parts.ok_or_else(|| StoreError::Invalid(format!("a row of {} needs {key_cols}", table.name)))?,
+    );
+    // What the database stored, its key columns' spelling included.
+    let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+    let stored = read_back(tx, table, key_cols, &sent, &names).await?;
+    let by_name: std::collections::HashMap<&str, &Value> = names.iter().copied().zip(stored.iter()).collect();
+    let new_parts: Option<Vec<String>> =
+        key_cols.columns().iter().map(|c| by_name.get(c.as_str()).map(|v| display(v))).collect();
+    let new_key = new_parts.map(|p| key_text(key_cols, p)).unwrap_or(sent);
+    let values =
+        row.iter().map(|f| by_name.get(f.field.as_str()).map(|v| (*v).clone()).unwrap_or(Value::Null)).collect();
+    Ok((new_key, values))
+}
+
 pub(super) async fn delete_record(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     key: &str,
     fields: &[FieldChange],
 ) -> Result<bool> {
     let mut q = tx.q("DELETE FROM ");
-    q.table(&table.name).push(" WHERE ").ident(key_col).push(" = ").key(key, column(table, key_col)?);
-    for f in fields.iter().filter(|f| f.field != key_col) {
+    q.table(&table.name).push(" WHERE ");
+    key_match(&mut q, table, key_cols, key, None)?;
+    for f in fields.iter().filter(|f| !key_cols.contains(&f.field)) {
         q.push(" AND ").still_holds(&f.new, column(table, &f.field)?);
     }
     Ok(tx.exec(q).await? == 1)
@@ -279,13 +414,20 @@ pub(super) async fn insert_change(tx: &mut SqlTx, c: &Change) -> Result<()> {
 }
 
 /// `UPDATE … SET new … WHERE key AND every field still holds old`.
-fn push_cas_update(q: &mut Query, table: &TableSchema, key_col: &str, key: &str, fields: &[FieldChange]) -> Result<()> {
+fn push_cas_update(
+    q: &mut Query,
+    table: &TableSchema,
+    key_cols: &Key,
+    key: &str,
+    fields: &[FieldChange],
+) -> Result<()> {
     debug_assert!(!fields.is_empty(), "an update with no fields");
     q.push("UPDATE ").table(&table.name).push(" SET ");
     for (i, f) in fields.iter().enumerate() {
         q.push(if i > 0 { ", " } else { "" }).ident(&f.field).push(" = ").value(&f.new, column(table, &f.field)?);
     }
-    q.push(" WHERE ").ident(key_col).push(" = ").key(key, column(table, key_col)?);
+    q.push(" WHERE ");
+    key_match(q, table, key_cols, key, None)?;
     for f in fields {
         q.push(" AND ").still_holds(&f.old, column(table, &f.field)?);
     }
@@ -295,7 +437,7 @@ fn push_cas_update(q: &mut Query, table: &TableSchema, key_col: &str, key: &str,
 pub(super) async fn update_with_change(
     tx: &mut SqlTx,
     table: &TableSchema,
-    key_col: &str,
+    key_cols: &Key,
     change: &Change,
 ) -> Result<Written> {
     debug_assert_eq!(change.hash, change.compute_hash(), "a change must be sealed before it is written");
@@ -309,7 +451,7 @@ pub(super) async fn update_with_change(
         // one). The answer says which happened.
         WriteShape::Cte => {
             let mut q = tx.q("WITH cas AS (");
-            push_cas_update(&mut q, table, key_col, key, &change.fields)?;
+            push_cas_update(&mut q, table, key_cols, key, &change.fields)?;
             q.push(" AND (SELECT hash FROM leash_changes WHERE table_name = ").text(&table.name);
             q.push(" AND record_key = ").text(key).push(" ORDER BY seq DESC LIMIT 1) IS NOT DISTINCT FROM ");
             q.opt_text(change.prev_hash.as_deref());
@@ -343,7 +485,7 @@ pub(super) async fn update_with_change(
         // Two statements in one call; `changes()` is the UPDATE's row count.
         WriteShape::Pair if !table.has_triggers => {
             let mut q = tx.q("");
-            push_cas_update(&mut q, table, key_col, key, &change.fields)?;
+            push_cas_update(&mut q, table, key_cols, key, &change.fields)?;
             q.push(&format!("; INSERT INTO leash_changes ({CHANGE_COLUMNS}) SELECT "));
             push_change_list(&mut q, change);
             q.push(" WHERE changes() = 1");
@@ -357,14 +499,14 @@ pub(super) async fn update_with_change(
         // may rewrite them), then the journal row if that is what the change says.
         WriteShape::Pair | WriteShape::Separate => {
             let mut q = tx.q("");
-            push_cas_update(&mut q, table, key_col, key, &change.fields)?;
+            push_cas_update(&mut q, table, key_cols, key, &change.fields)?;
             let n = tx.exec(q).await?;
             debug_assert!(n <= 1, "a key matched {n} rows");
             if n == 0 {
                 return Ok(Written::Stale);
             }
             let names: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
-            let stored = read_back(tx, table, key_col, key, &names).await?;
+            let stored = read_back(tx, table, key_cols, key, &names).await?;
             if stored.iter().zip(&change.fields).all(|(s, f)| same_value(s, &f.new)) {
                 insert_change(tx, change).await?;
                 return Ok(Written::Journaled);
