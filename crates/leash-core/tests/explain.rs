@@ -794,3 +794,10 @@ fn a_new_action_or_an_unchanged_one_says_so() {
     );
     assert_eq!(describe_changes(Some(&more), &page)[0], "May no longer change priority.");
 }
+
+#[test]
+fn a_risk_the_policy_does_not_state_is_said_so() {
+    let page = page_with("one_of = [\"a\"]", "");
+    assert_eq!(page.risk, "not stated (read as medium)");
+    assert_eq!(page_with("one_of = [\"a\"]", "risk = \"low\"\n").risk, "low");
+}

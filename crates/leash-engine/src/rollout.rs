@@ -257,7 +257,7 @@ fn sheet_row(a: &Action, approvals: &[Approval], pauses: &[Pause], environment: 
         table: a.table.clone(),
         kind: a.kind,
         fields: a.fields.iter().map(|f| f.name.clone()).collect(),
-        risk: a.risk,
+        risk: a.risk.unwrap_or(leash_core::policy::Risk::Medium),
         rollback_minutes: a.rollback_minutes,
         owner: a.owner.clone(),
         exception_approver: a.exception_approver.clone(),

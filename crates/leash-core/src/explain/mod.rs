@@ -94,7 +94,10 @@ pub fn explain_action(action: &Action, facts: &PageFacts) -> ActionPage {
         never: words::never(action, facts.table_columns),
         owner: action.owner.clone(),
         exception_approver: action.exception_approver.clone(),
-        risk: action.risk.as_str().to_string(),
+        risk: match action.risk {
+            Some(r) => r.as_str().to_string(),
+            None => "not stated (read as medium)".to_string(),
+        },
         rollback_minutes: action.rollback_minutes,
         approved_by: facts.approved_by.map(str::to_string),
         approved_at: facts.approved_at.map(str::to_string),

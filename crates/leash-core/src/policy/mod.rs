@@ -101,7 +101,8 @@ pub struct Action {
     pub key: Key,
     pub kind: Kind,
     pub mode: Mode,
-    pub risk: Risk,
+    /// `None`: the policy does not say (read as medium).
+    pub risk: Option<Risk>,
     pub rollback_minutes: Option<u32>,
     pub owner: Option<String>,
     pub exception_approver: Option<String>,
