@@ -8,7 +8,8 @@
 //! from now for the rest (such changes are listed as `approximate` when a
 //! condition reads one of those). Limits and the breaker are replayed in
 //! journal order over the changes judged; the window is checked at each
-//! change's time. `unique` is not re-checked against other records.
+//! change's time. `exists_in` is checked against its table as it is now;
+//! `unique` is not re-checked against other records.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -17,8 +18,8 @@ use leash_core::call::{Call, Refusal};
 use leash_core::codes::{Code, ReviewReason};
 use leash_core::decide::{decide, Decision, Inputs};
 use leash_core::journal::{Change, Op};
-use leash_core::policy::{Action, Policy};
-use leash_core::value::{Record, Value};
+use leash_core::policy::{Action, Key, Policy};
+use leash_core::value::{display, Record, Value};
 use leash_store::{ChangeFilter, TableSchema};
 use serde::Serialize;
 
@@ -213,12 +214,16 @@ impl Engine {
         let judged: Vec<&Change> =
             page.iter().filter(|c| c.reverts.is_none() && c.reverted_by.is_none() && c.op != Op::Delete).collect();
         let now = self.records_now(policy, schemas, &judged).await?;
+        let sets = self.sets_now(policy, schemas, &judged).await?;
         for c in judged {
             let action = policy.action(&c.action);
             let table = action.and_then(|a| schemas.get(&a.table));
             let current = action.and_then(|a| now.get(&(a.table.clone(), c.record_key.clone())));
             let (verdict, approximate) = match (action, table) {
-                (Some(a), Some(t)) => judge(a, t, c, current, &mut run.replay),
+                (Some(a), Some(t)) => match outside_set(a, c, &sets) {
+                    Some(r) => (Verdict::Refuse(r), false),
+                    None => judge(a, t, c, current, &mut run.replay),
+                },
                 _ => (Verdict::Refuse(no_action(policy, c)), false),
             };
             run.count(c, verdict, approximate);
@@ -262,6 +267,47 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The values each `exists_in` set holds now, of those these changes wrote:
+/// (table, column) → values, as `display` spells them.
+type Sets = HashMap<(String, String), HashSet<String>>;
+
+impl Engine {
+    /// One read per set per page.
+    async fn sets_now(
+        &self,
+        policy: &Policy,
+        schemas: &HashMap<String, TableSchema>,
+        changes: &[&Change],
+    ) -> Result<Sets> {
+        let mut wanted: HashMap<(String, String), HashSet<String>> = HashMap::new();
+        for c in changes {
+            let Some(a) = policy.action(&c.action) else { continue };
+            for f in c.fields.iter().filter(|f| !f.new.is_null()) {
+                if let Some(set) = a.field(&f.field).and_then(|r| r.exists_in.as_ref()) {
+                    wanted.entry((set.table.clone(), set.column.clone())).or_default().insert(display(&f.new));
+                }
+            }
+        }
+        let mut out = Sets::new();
+        for ((table, column), values) in wanted {
+            let Some(schema) = schemas.get(&table) else { continue };
+            let values: Vec<String> = values.into_iter().collect();
+            let found = self.store().read_records(schema, &Key::single(&column), &values).await?;
+            out.insert((table, column), found.into_keys().collect());
+        }
+        Ok(out)
+    }
+}
+
+/// `exists_in`, as the write path checks it before deciding.
+fn outside_set(action: &Action, c: &Change, sets: &Sets) -> Option<Refusal> {
+    c.fields.iter().filter(|f| !f.new.is_null()).find_map(|f| {
+        let set = action.field(&f.field)?.exists_in.as_ref()?;
+        let held = sets.get(&(set.table.clone(), set.column.clone()));
+        (!held.is_some_and(|h| h.contains(&display(&f.new)))).then(|| set.refusal(&f.field, &f.new))
+    })
 }
 
 fn no_action(policy: &Policy, c: &Change) -> Refusal {

@@ -5,7 +5,6 @@
 //! staged change ready to land, or the one reason it will not.
 
 use leash_core::call::{Call, Refusal};
-use leash_core::codes::Code;
 use leash_core::decide::{decide, Decision, Inputs};
 use leash_core::journal::Proposal;
 use leash_core::policy::{Action, Kind};
@@ -112,15 +111,7 @@ impl Engine {
             let table = self.schema(&set.table)?;
             let column = leash_core::policy::Key::single(&set.column);
             if tx.find_other(table, &column, None, &set.column, value).await?.is_none() {
-                return Ok(Some(Refusal::new(
-                    Code::ValueNotAllowed,
-                    format!(
-                        "{field}: `{}` is not in {}.{}; use a value that exists there",
-                        leash_core::value::display(value),
-                        set.table,
-                        set.column
-                    ),
-                )));
+                return Ok(Some(set.refusal(field, value)));
             }
         }
         Ok(None)

@@ -239,7 +239,52 @@ async fn check_refuses_keys_that_could_never_work(kind: Kind) {
     assert!(issues.iter().any(|i| !i.warning && i.message.contains("may not set TrackId")), "{kind:?}: {issues:?}");
 }
 
+/// The backtest replays what the write path judges: `new` in a condition,
+/// a threshold, `exists_in` (against the set as it is now), composite keys.
+async fn the_backtest_replays_new_values_thresholds_sets_and_composite_keys(kind: Kind) {
+    let Some(f) = fixture(kind, None).await else { return };
+    for (track, price) in [(1, "1.05"), (2, "0.95")] {
+        let r = f.engine.call(&agent(), "set_track_price", call(track, "UnitPrice", json!(price))).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Applied, "{kind:?}: {r:?}");
+    }
+    for (track, genre) in [(3, 7), (4, 2)] {
+        let r = f.engine.call(&agent(), "set_track_genre", call(track, "GenreId", json!(genre))).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Applied, "{kind:?}: {r:?}");
+    }
+    let key = Call {
+        key: Some(json!({"PlaylistId": 2, "TrackId": 5})),
+        set: [("Position".to_string(), json!(40))].into_iter().collect(),
+        ..Call::default()
+    };
+    assert_eq!(f.engine.call(&agent(), "move_in_playlist", key).await.unwrap().outcome, Outcome::Applied);
+    let all = leash_engine::AuditRequest::default();
+    let live = f.engine.audit(&reviewer(), None, &all).await.unwrap();
+    assert_eq!(live.checked, 5, "{kind:?}: {live:?}");
+    assert!(live.refused.is_empty() && live.reviewed.is_empty(), "{kind:?}: the live policy let these land: {live:?}");
+    // Stricter: any price rise waits (a `new` condition), any price over 1
+    // waits (a threshold), and genres must be playlist ids 1–3.
+    let stricter = POLICY
+        .replace(
+            "review_if = \"new.UnitPrice > record.UnitPrice * 1.1\"",
+            "review_if = \"new.UnitPrice > record.UnitPrice\"",
+        )
+        .replace("review_above = 5", "review_above = 1")
+        .replace("exists_in = \"Genre.GenreId\"", "exists_in = \"Playlist.PlaylistId\"");
+    let candidate = leash_core::policy::parse_policy("stricter.toml", &stricter).unwrap();
+    let report = f.engine.audit(&reviewer(), Some(&candidate), &all).await.unwrap();
+    assert_eq!(report.checked, 5, "{kind:?}");
+    assert_eq!(report.reviewed.len(), 1, "{kind:?}: only the rise waits: {report:?}");
+    let reasons = &report.reviewed[0].reasons;
+    assert!(reasons.contains(&ReviewReason::ReviewIf) && reasons.contains(&ReviewReason::OverThreshold), "{reasons:?}");
+    assert_eq!(report.refused.len(), 1, "{kind:?}: genre 7 is no playlist: {report:?}");
+    assert_eq!(report.refused[0].code, Code::ValueNotAllowed, "{kind:?}");
+    assert!(report.refused[0].message.contains("Playlist.PlaylistId"), "{}", report.refused[0].message);
+    let playlist = report.actions.iter().find(|a| a.name == "move_in_playlist").unwrap();
+    assert_eq!((playlist.checked, playlist.would_apply), (1, 1), "{kind:?}: the composite-key change is judged");
+}
+
 conformance!(
+    the_backtest_replays_new_values_thresholds_sets_and_composite_keys,
     check_refuses_keys_that_could_never_work,
     a_composite_key_updates_appends_reverts_and_verifies,
     a_price_up_to_ten_percent_lands_and_more_waits,

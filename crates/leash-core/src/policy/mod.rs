@@ -261,6 +261,22 @@ pub struct ExistsIn {
     pub column: String,
 }
 
+impl ExistsIn {
+    /// The refusal of a value that is not in the set: the write path and
+    /// the backtest say it the same way.
+    pub fn refusal(&self, field: &str, value: &crate::value::Value) -> crate::call::Refusal {
+        crate::call::Refusal::new(
+            crate::codes::Code::ValueNotAllowed,
+            format!(
+                "{field}: `{}` is not in {}.{}; use a value that exists there",
+                crate::value::display(value),
+                self.table,
+                self.column
+            ),
+        )
+    }
+}
+
 /// One end of a `range`: numbers compare as numbers, dates as ISO dates.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bound {
