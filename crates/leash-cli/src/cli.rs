@@ -168,6 +168,9 @@ pub enum Command {
         /// For dates like 03/04/2025: mdy or dmy.
         #[arg(long)]
         date_order: Option<String>,
+        /// For phones written without a country code: the country, e.g. DE (default US).
+        #[arg(long)]
+        region: Option<String>,
     },
     /// Measure what the guard costs against a hand-rolled baseline, in one run.
     Bench {

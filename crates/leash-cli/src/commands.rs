@@ -29,12 +29,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Check => check(&cli).await,
         Command::Mcp { token, as_agent } => mcp(&cli, token.as_deref(), as_agent.as_deref()).await,
         Command::Serve { listen } => serve(&cli, *listen).await,
-        Command::Normalize { format, value, old, new, date_order } => crate::normalize::run(
+        Command::Normalize { format, value, old, new, date_order, region } => crate::normalize::run(
             &cli,
             format,
             value.as_deref(),
             old.as_deref().zip(new.as_deref()),
-            date_order.as_deref(),
+            (date_order.as_deref(), region.as_deref()),
         ),
         Command::Call(args) => call(&cli, args).await,
         Command::Queue => queue(&cli).await,

@@ -12,13 +12,24 @@ pub fn run(
     format: &str,
     value: Option<&str>,
     pair: Option<(&str, &str)>,
-    order: Option<&str>,
+    (order, region): (Option<&str>, Option<&str>),
 ) -> Result<u8> {
     let fmt = Format::parse(format)
         .ok_or_else(|| anyhow!("unknown format `{format}`; use one of: {}", Format::NAMES.join(", ")))?;
     let order =
         order.map(|o| DateOrder::parse(o).ok_or_else(|| anyhow!("date order must be mdy or dmy"))).transpose()?;
-    let opts = FormatOptions { date_order: order, region: None };
+    let region = region
+        .map(|r| {
+            let r = r.trim().to_ascii_uppercase();
+            match format::phone_region_known(&r) {
+                true => Ok(r),
+                false => Err(anyhow!(
+                    "`{r}` is not a region; use a two-letter country code such as US, DE or GB (the United Kingdom)"
+                )),
+            }
+        })
+        .transpose()?;
+    let opts = FormatOptions { date_order: order, region: region.as_deref() };
     if let Some((old, new)) = pair {
         let flags = format::mechanical_flags(fmt, "value", old, new, &opts);
         let mechanical = flags.is_empty();

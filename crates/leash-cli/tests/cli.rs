@@ -252,6 +252,17 @@ fn normalize_prints_the_canonical_form_and_a_decision() {
     assert_eq!(r["reasons"][0], "unit_changed");
     let out = leash(dir.path(), &["normalize", "--format", "phone", "(415) 555-0134"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "+14155550134");
+    // A number without its country code belongs to --region (default US).
+    let out = leash(dir.path(), &["normalize", "--format", "phone", "--region", "de", "0711 2842222"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "+497112842222");
+    let out = leash(dir.path(), &["normalize", "--format", "phone", "0711 2842222"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("read as a number of US"), "{out:?}");
+    let out = leash(dir.path(), &["normalize", "--format", "phone", "--region", "UK", "020 7976 5722"]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("GB (the United Kingdom)"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -75,7 +75,9 @@ pub fn canonical(value: &str, region: Option<&str>) -> Result<String, String> {
         }
     }
     let number = phonenumber::parse(Some(id), text).map_err(unreadable)?;
-    valid_or_as_written(&number, &digits)
+    valid_or_as_written(&number, &digits).map_err(|why| {
+        format!("{why} (written without a country code, it was read as a number of {region}; write it with + and the country code, or set the field's region)")
+    })
 }
 
 /// Refused up front: the crate's parser would find a number inside any text
