@@ -233,6 +233,7 @@ pub struct LogArgs {
     pub run_id: Option<String>,
     #[arg(long)]
     pub actor: Option<String>,
+    /// A record's key; a composite one as PlaylistId=1,TrackId=3 or as the journal spells it.
     #[arg(long)]
     pub key: Option<String>,
     /// 2026-11-25, an RFC 3339 time, or a span ago like 2h or 7d.

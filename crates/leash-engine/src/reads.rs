@@ -133,7 +133,7 @@ impl Engine {
             action: q.action.clone(),
             run_id: q.run_id.clone(),
             actor: q.actor.clone(),
-            record_key: q.record_key.clone(),
+            record_key: q.record_key.as_deref().map(|k| self.journal_key(q.action.as_deref(), k)).transpose()?,
             proposal_id: q.proposal_id.clone(),
             since: q.since.clone(),
             until: q.until.clone(),
@@ -141,6 +141,36 @@ impl Engine {
             ..ChangeFilter::default()
         };
         Ok(self.store().changes(&filter).await?)
+    }
+
+    /// A record key as the journal spells it, from any spelling a call may
+    /// use: `PlaylistId=1,TrackId=3` or `{"PlaylistId":1,…}` becomes
+    /// `["1","3"]` by the key of the action named, or of the actions keyed
+    /// on those columns; `007` of an integer key is `7` when every action
+    /// (or the one named) reads it so. Otherwise the text as given.
+    fn journal_key(&self, action: Option<&str>, text: &str) -> Result<String> {
+        let composite = text.contains('=') || text.starts_with('{') || text.starts_with('[');
+        let actions = self
+            .policy()
+            .actions
+            .iter()
+            .filter(|a| action.is_none_or(|name| a.name == name))
+            .filter(|a| a.key.is_composite() == composite);
+        let mut spellings: Vec<String> =
+            actions.filter_map(|a| key_for(a, self.schema(&a.table).ok()?, text).ok()).collect();
+        spellings.sort();
+        spellings.dedup();
+        match spellings.as_slice() {
+            [one] => Ok(one.clone()),
+            [] if composite && !text.starts_with('[') => Err(EngineError::Invalid(format!(
+                "record_key `{text}` names no action's key columns; name each key column once \
+                 (PlaylistId=1,TrackId=3), or use the journal's spelling"
+            ))),
+            [_, _, ..] if composite => Err(EngineError::Invalid(format!(
+                "record_key `{text}` reads differently under different actions; add the action filter"
+            ))),
+            _ => Ok(text.to_string()),
+        }
     }
 
     pub async fn change(&self, who: &Caller, id: &str) -> Result<Change> {

@@ -167,6 +167,13 @@ async fn a_composite_key_updates_appends_reverts_and_verifies(kind: Kind) {
         ..Call::default()
     };
     assert_eq!(f.engine.call(&agent(), "move_in_playlist", by_text).await.unwrap().outcome, Outcome::Applied);
+    // The log finds both by any spelling of the key.
+    for spelling in [r#"["1","3"]"#, "TrackId=3,PlaylistId=01", r#"{"PlaylistId":1,"TrackId":3}"#] {
+        let now = jiff::Timestamp::now();
+        let q = leash_engine::ChangeQuery::from_fields([("record_key", spelling)], now).unwrap();
+        let log = f.engine.changes(&reviewer(), &q).await.unwrap();
+        assert_eq!(log.len(), 2, "{kind:?}: {spelling}: {log:?}");
+    }
     let half = Call { key: Some(json!({"PlaylistId": 1})), ..call(0, "Position", json!(5)) };
     let r = f.engine.call(&agent(), "move_in_playlist", half).await.unwrap();
     assert_eq!(r.code, Some(Code::InvalidInput), "{kind:?}: {r:?}");
