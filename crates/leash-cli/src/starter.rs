@@ -366,6 +366,12 @@ pub async fn init(config: &Path, demo: bool, force: bool, db: Option<&str>, json
         if !demo {
             println!("wrote {} (run it with: leash test)", tests.display());
         }
+        if !demo {
+            println!(
+                "its actions name example tables: point [database] url at your database and rename them, \
+                 or write one from your schema with: leash init --db URL --force"
+            );
+        }
         println!("next: leash check, leash approve-policy --by YOU, then leash call … (see leash --help)");
     }
     Ok(EXIT_DECIDED)
